@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apache/doris-entrypoint/supervisor"
+	"go.uber.org/zap"
+)
+
+// exitUsage is the exit code for a bad command line.
+const exitUsage = 2
+
+// lookupEnv is os.LookupEnv, injectable for tests.
+type lookupEnv func(string) (string, bool)
+
+// envVar documents one environment variable for --help.
+type envVar struct {
+	name, def, meaning string
+}
+
+var (
+	envDorisRoot   = envVar{"DORIS_ROOT", "/opt/apache-doris", "Doris install root (fe/, be/ below it); the child's working directory"}
+	envStopTimeout = envVar{"DORIS_ENTRYPOINT_STOP_TIMEOUT", "fe 300s, be 180s, supervise 30s", "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)"}
+	envLogFormat   = envVar{"DORIS_ENTRYPOINT_LOG_FORMAT", "json", "log format on stderr: json or console"}
+)
+
+// component is what differs between the FE and BE supervisors.
+type component struct {
+	name        string
+	script      string // relative to DORIS_ROOT
+	stopTimeout time.Duration
+	summary     string
+}
+
+var components = map[string]component{
+	"fe": {"fe", "fe/bin/start_fe.sh", 300 * time.Second, "run the Doris FE under the supervisor"},
+	"be": {"be", "be/bin/start_be.sh", 180 * time.Second, "run the Doris BE or CN under the supervisor"},
+}
+
+const genericStopTimeout = 30 * time.Second
+
+// argv0Commands maps the operator's container commands to subcommands.
+var argv0Commands = map[string]string{
+	"fe_entrypoint.sh": "fe",
+	"be_entrypoint.sh": "be",
+}
+
+const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE and CN containers.
+
+Usage:
+  doris-entrypoint fe [flags] [FE_ADDRS]         run the FE (also as fe_entrypoint.sh)
+  doris-entrypoint be [flags] [FE_ADDRS]         run the BE / CN (also as be_entrypoint.sh)
+  doris-entrypoint supervise [flags] [--] CMD... run any command as PID 1
+  doris-entrypoint version                       print version, commit and Go version
+
+Run "doris-entrypoint <command> --help" for a command's flags and environment.
+`
+
+// run is main without the process-global parts, returning the exit code.
+func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	cmd, rest := "", args[1:]
+	if c, ok := argv0Commands[filepath.Base(args[0])]; ok {
+		cmd = c
+	} else if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	switch cmd {
+	case "fe", "be":
+		return runComponent(components[cmd], rest, getenv, stdout, stderr)
+	case "supervise":
+		return runSupervise(rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "doris-entrypoint %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return 0
+	case "":
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "doris-entrypoint: unknown command %q\n\n%s", cmd, topUsage)
+		return exitUsage
+	}
+}
+
+// options are the settings shared by the supervising commands.
+type options struct {
+	stopTimeout time.Duration
+	logFormat   string
+	dorisRoot   string
+}
+
+// newFlagSet builds the flag set of a supervising command; its usage text
+// lists the flags and the environment variables.
+func newFlagSet(name, synopsis string, vars []envVar, stderr io.Writer) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stop := fs.String("stop-timeout", "", "graceful stop budget (overrides "+envStopTimeout.name+")")
+	logFormat := fs.String("log-format", "", "json or console (overrides "+envLogFormat.name+")")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: doris-entrypoint %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nEnvironment:\n")
+		for _, v := range vars {
+			fmt.Fprintf(out, "  %s (default %s)\n    \t%s\n", v.name, v.def, v.meaning)
+		}
+	}
+	return fs, stop, logFormat
+}
+
+// parseFlags parses args; help goes to stdout with code 0, errors and usage
+// to stderr with exitUsage. ok is false when the caller must return code.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	var msg strings.Builder
+	fs.SetOutput(&msg)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, false
+	case err != nil:
+		io.WriteString(stderr, msg.String())
+		return exitUsage, false
+	}
+	fs.SetOutput(stderr)
+	return 0, true
+}
+
+// resolveOptions merges flags over environment over defaults.
+func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv lookupEnv) (options, error) {
+	o := options{stopTimeout: defStop, logFormat: "json"}
+	if v, ok := getenv(envStopTimeout.name); ok && v != "" {
+		d, err := supervisor.ParseStopTimeout(v)
+		if err != nil {
+			return o, fmt.Errorf("%s: %w", envStopTimeout.name, err)
+		}
+		o.stopTimeout = d
+	}
+	if flagStop != "" {
+		d, err := supervisor.ParseStopTimeout(flagStop)
+		if err != nil {
+			return o, fmt.Errorf("--stop-timeout: %w", err)
+		}
+		o.stopTimeout = d
+	}
+	if v, ok := getenv(envLogFormat.name); ok && v != "" {
+		o.logFormat = v
+	}
+	if flagLog != "" {
+		o.logFormat = flagLog
+	}
+	if o.logFormat != "json" && o.logFormat != "console" {
+		return o, fmt.Errorf("log format %q: want json or console", o.logFormat)
+	}
+	o.dorisRoot = "/opt/apache-doris"
+	if v, ok := getenv(envDorisRoot.name); ok && v != "" {
+		o.dorisRoot = v
+	}
+	return o, nil
+}
+
+func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	// Catch signals before anything else: a SIGTERM during start-up is kept.
+	sigs := supervisor.NotifySignals()
+	defer sigs.Stop()
+
+	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat}
+	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
+	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: want at most one argument (FE_ADDRS), got %q\n", c.name, fs.Args())
+		fs.Usage()
+		return exitUsage
+	}
+	opts, err := resolveOptions(*stop, *logFormat, c.stopTimeout, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.name, err)
+		return exitUsage
+	}
+	if *root != "" {
+		opts.dorisRoot = *root
+	}
+	log, err := newLogger(stderr, opts.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.name, err)
+		return 1
+	}
+	log = log.With(zap.String("component", c.name))
+	defer log.Sync()
+
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout})
+	if err != nil {
+		log.Error("cannot start the supervisor", zap.Error(err))
+		return 1
+	}
+	defer sup.Close()
+	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
+		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
+	code := sup.Run(context.Background(), supervisor.Command{
+		Path: filepath.Join(opts.dorisRoot, c.script),
+		Args: []string{"--console"},
+		Dir:  opts.dorisRoot,
+	})
+	log.Info("exiting", zap.Int("code", code))
+	return code
+}
+
+func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	sigs := supervisor.NotifySignals()
+	defer sigs.Stop()
+
+	fs, stop, logFormat := newFlagSet("supervise", "supervise [flags] [--] CMD [ARGS...]\n\nRun CMD as the main child of PID 1, in the current directory.",
+		[]envVar{{envStopTimeout.name, "30s", envStopTimeout.meaning}, envLogFormat}, stderr)
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "doris-entrypoint supervise: missing command")
+		fs.Usage()
+		return exitUsage
+	}
+	opts, err := resolveOptions(*stop, *logFormat, genericStopTimeout, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, opts.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
+		return 1
+	}
+	defer log.Sync()
+
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout})
+	if err != nil {
+		log.Error("cannot start the supervisor", zap.Error(err))
+		return 1
+	}
+	defer sup.Close()
+	code := sup.Run(context.Background(), supervisor.Command{Path: fs.Arg(0), Args: fs.Args()[1:]})
+	log.Info("exiting", zap.Int("code", code))
+	return code
+}

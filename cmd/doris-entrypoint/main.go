@@ -1,0 +1,53 @@
+// Command doris-entrypoint is PID 1 in the Apache Doris FE, BE and CN
+// container images: it starts start_fe.sh / start_be.sh in the foreground,
+// forwards signals to it, reaps every zombie, and stops gracefully within a
+// deadline.
+//
+// # Invocation
+//
+//	doris-entrypoint fe [FE_ADDRS]          FE supervisor (also as fe_entrypoint.sh)
+//	doris-entrypoint be [FE_ADDRS]          BE / CN supervisor (also as be_entrypoint.sh)
+//	doris-entrypoint supervise [--] CMD...  generic PID 1 for any command
+//	doris-entrypoint version                version, commit, Go version
+//
+// The program picks its role from argv[0] when it is invoked through the
+// operator's paths (/opt/apache-doris/fe_entrypoint.sh, be_entrypoint.sh),
+// busybox style, so the images only need links to one binary.
+//
+// # Environment
+//
+// Every setting comes from the environment, which is how Kubernetes configures
+// containers; a flag of the same meaning overrides it.
+//
+//   - DORIS_ROOT (default /opt/apache-doris): the Doris install root. fe runs
+//     $DORIS_ROOT/fe/bin/start_fe.sh --console, be runs
+//     $DORIS_ROOT/be/bin/start_be.sh --console, both with $DORIS_ROOT as the
+//     working directory. Flag --doris-root.
+//   - DORIS_ENTRYPOINT_STOP_TIMEOUT (default fe 300s, be 180s, supervise 30s):
+//     how long a graceful stop may take, from SIGTERM until whatever is left
+//     gets SIGKILL; whole seconds ("300") or a Go duration ("5m"). Keep it below
+//     the pod's terminationGracePeriodSeconds (operator: FE 330 s, BE 200 s).
+//     Flag --stop-timeout.
+//   - DORIS_ENTRYPOINT_LOG_FORMAT (default json): json, one object per line on
+//     stderr, or console for humans. Flag --log-format.
+//
+// # Exit codes
+//
+// The main child's exit code, or 128+signal when a signal killed it; 126 when
+// the program is not executable, 127 when it is not found; 2 for a usage
+// error; 143 when SIGTERM arrived before the child could be started.
+package main
+
+import (
+	"os"
+)
+
+// Set at link time by the Makefile (-ldflags -X).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.LookupEnv, os.Stdout, os.Stderr))
+}

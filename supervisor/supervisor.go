@@ -1,0 +1,467 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// killWait bounds the wait for processes to vanish after SIGKILL (a process
+// in uninterruptible sleep may take a while; the supervisor exits anyway).
+const killWait = 10 * time.Second
+
+// Config configures a [Supervisor].
+type Config struct {
+	// Signals is the signal intake, created early with [NotifySignals].
+	Signals *Signals
+	// Logger receives one line per lifecycle event; nil discards them.
+	Logger *zap.Logger
+	// StopTimeout is how long a graceful stop may take, from the first
+	// SIGTERM (or from the main child's own exit) until SIGKILL.
+	StopTimeout time.Duration
+	// ProcDir is where procfs is mounted; empty means /proc.
+	ProcDir string
+}
+
+// Stats are counters for the probe endpoint's metrics.
+type Stats struct {
+	SignalsForwarded uint64
+	OrphansReaped    uint64
+}
+
+// Supervisor performs the PID-1 duties. Create it with [New]; it reaps and
+// forwards signals in the background from then on.
+type Supervisor struct {
+	log         *zap.Logger
+	sigs        *Signals
+	stopTimeout time.Duration
+	procDir     string
+	self        int
+	pid1        bool
+
+	mu         sync.Mutex
+	children   map[int]*Child // started by Start and not yet reaped
+	target     *Child         // main child: its group receives forwarded signals
+	idle       chan struct{}  // closed while the supervisor has no children at all
+	idleClosed bool
+	stopCh     chan struct{} // closed at the first stop request
+	stopAt     time.Time
+
+	forwarded atomic.Uint64
+	orphans   atomic.Uint64
+
+	quit     chan struct{}
+	loopDone chan struct{}
+}
+
+// New prepares the process for PID-1 duty and starts reaping and forwarding
+// signals. When the process is not PID 1 it becomes a child subreaper, so that
+// orphans are reparented to it.
+func New(cfg Config) (*Supervisor, error) {
+	if cfg.Signals == nil {
+		return nil, errors.New("supervisor: Config.Signals is required")
+	}
+	if cfg.StopTimeout <= 0 {
+		return nil, fmt.Errorf("supervisor: stop timeout must be positive, got %s", cfg.StopTimeout)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	procDir := cfg.ProcDir
+	if procDir == "" {
+		procDir = "/proc"
+	}
+	if err := prepareFDs(); err != nil {
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	s := &Supervisor{
+		log:         log,
+		sigs:        cfg.Signals,
+		stopTimeout: cfg.StopTimeout,
+		procDir:     procDir,
+		self:        os.Getpid(),
+		children:    make(map[int]*Child),
+		idle:        make(chan struct{}),
+		stopCh:      make(chan struct{}),
+		quit:        make(chan struct{}),
+		loopDone:    make(chan struct{}),
+	}
+	s.pid1 = s.self == 1
+	if !s.pid1 {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			log.Warn("not PID 1 and cannot become a child subreaper: orphans will not be reaped",
+				zap.Int("pid", s.self), zap.Error(err))
+		} else {
+			log.Info("not PID 1: became a child subreaper", zap.Int("pid", s.self))
+		}
+	}
+	go s.loop()
+	return s, nil
+}
+
+// Close stops the background reaping. Signals stay caught.
+func (s *Supervisor) Close() {
+	close(s.quit)
+	<-s.loopDone
+}
+
+// IsPID1 reports whether the supervisor runs as PID 1 of its namespace.
+func (s *Supervisor) IsPID1() bool { return s.pid1 }
+
+// Stats returns the counters since New.
+func (s *Supervisor) Stats() Stats {
+	return Stats{SignalsForwarded: s.forwarded.Load(), OrphansReaped: s.orphans.Load()}
+}
+
+// StopRequested is closed when the first SIGTERM arrives (or [Supervisor.RequestStop]
+// is called), whether or not a child is running.
+func (s *Supervisor) StopRequested() <-chan struct{} { return s.stopCh }
+
+// RequestStop begins a graceful stop as SIGTERM would, without a signal.
+func (s *Supervisor) RequestStop(reason string) {
+	s.mu.Lock()
+	first := s.markStopLocked()
+	s.mu.Unlock()
+	if first {
+		s.log.Info("stop requested", zap.String("reason", reason), zap.Duration("timeout", s.stopTimeout))
+	}
+}
+
+// markStopLocked records the first stop request; later ones change nothing,
+// so a second SIGTERM does not reset the stop timer.
+func (s *Supervisor) markStopLocked() bool {
+	if !s.stopAt.IsZero() {
+		return false
+	}
+	s.stopAt = time.Now()
+	close(s.stopCh)
+	return true
+}
+
+func (s *Supervisor) loop() {
+	defer close(s.loopDone)
+	// Children may predate us (they survive an exec into this binary).
+	s.reap()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.sigs.child:
+			s.reap()
+		case sig := <-s.sigs.forward:
+			s.forward(sig.(syscall.Signal))
+		}
+	}
+}
+
+// forward sends sig to the main child's process group. SIGTERM also starts
+// the graceful stop, even when no child runs yet.
+func (s *Supervisor) forward(sig syscall.Signal) {
+	s.mu.Lock()
+	first := sig == unix.SIGTERM && s.markStopLocked()
+	target := s.target
+	var err error
+	if target != nil {
+		err = unix.Kill(-target.pid, sig)
+		if sig == unix.SIGTERM && err == nil {
+			target.termSent = true
+		}
+	}
+	s.mu.Unlock()
+
+	name := signalName(sig)
+	if first {
+		s.log.Info("stop requested", zap.String("signal", name), zap.Duration("timeout", s.stopTimeout))
+	}
+	switch {
+	case target == nil:
+		s.log.Info("signal not forwarded: no child", zap.String("signal", name))
+	case err != nil:
+		s.log.Info("signal not forwarded", zap.String("signal", name), zap.Int("pgid", target.pid), zap.Error(err))
+	default:
+		s.forwarded.Add(1)
+		s.log.Info("signal forwarded", zap.String("signal", name), zap.Int("pgid", target.pid))
+	}
+}
+
+// reap collects every exited child, tracked or orphan, until none is left.
+func (s *Supervisor) reap() {
+	var exited []*Child
+	var orphans uint64
+	s.mu.Lock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			if err == unix.ECHILD && !s.idleClosed {
+				close(s.idle)
+				s.idleClosed = true
+			}
+			break
+		}
+		if pid <= 0 {
+			break
+		}
+		if c, ok := s.children[pid]; ok {
+			c.status = ws
+			delete(s.children, pid)
+			exited = append(exited, c)
+		} else {
+			orphans++
+		}
+	}
+	s.mu.Unlock()
+
+	for _, c := range exited {
+		fields := []zap.Field{zap.Int("pid", c.pid), zap.Int("code", exitCode(c.status))}
+		if c.status.Signaled() {
+			fields = append(fields, zap.String("signal", signalName(c.status.Signal())))
+		}
+		s.log.Info("child exited", fields...)
+		close(c.done)
+	}
+	if orphans > 0 {
+		s.orphans.Add(orphans)
+		s.log.Info("orphans reaped", zap.Uint64("count", orphans))
+	}
+}
+
+// idleCh returns a channel closed once the supervisor has no child at all.
+func (s *Supervisor) idleCh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idle
+}
+
+// Start starts cmd in its own process group and makes it the target of
+// forwarded signals. Failures to execute are *ExecError.
+func (s *Supervisor) Start(cmd Command) (*Child, error) {
+	path, err := cmd.resolve()
+	if err != nil {
+		return nil, &ExecError{Path: cmd.Path, Code: execCode(err), Err: err}
+	}
+	if cmd.Dir != "" {
+		// Checked here: a chdir failure inside ForkExec looks like ENOENT of
+		// the program.
+		if fi, err := os.Stat(cmd.Dir); err != nil || !fi.IsDir() {
+			if err == nil {
+				err = syscall.ENOTDIR
+			}
+			return nil, fmt.Errorf("working directory %s: %w", cmd.Dir, err)
+		}
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if controllingTerminal() {
+		sys.Foreground = true
+		sys.Ctty = 0
+	}
+	attr := &syscall.ProcAttr{Dir: cmd.Dir, Env: env, Files: []uintptr{0, 1, 2}, Sys: sys}
+	argv := append([]string{cmd.Path}, cmd.Args...)
+
+	s.mu.Lock()
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, &ExecError{Path: cmd.Path, Code: execCode(err), Err: err}
+	}
+	c := &Child{pid: pid, done: make(chan struct{})}
+	s.children[pid] = c
+	s.target = c
+	if s.idleClosed {
+		s.idle = make(chan struct{})
+		s.idleClosed = false
+	}
+	s.mu.Unlock()
+
+	s.log.Info("child started", zap.Int("pid", pid), zap.String("path", path), zap.Strings("args", cmd.Args))
+	return c, nil
+}
+
+// controllingTerminal reports whether stdin is this session's controlling
+// terminal; then the child gets the foreground so that it can read from it.
+func controllingTerminal() bool {
+	sid, err := unix.IoctlGetInt(0, unix.TIOCGSID)
+	if err != nil {
+		return false
+	}
+	own, err := unix.Getsid(0)
+	return err == nil && own == sid
+}
+
+// Run starts cmd and supervises it until it and every other descendant are
+// gone, and returns the exit code for the supervisor: the child's code,
+// 128+signal, or 126/127 when it could not be executed.
+func (s *Supervisor) Run(ctx context.Context, cmd Command) int {
+	select {
+	case <-s.stopCh:
+		s.log.Info("stop requested before the child started: not starting it")
+		return 128 + int(unix.SIGTERM)
+	default:
+	}
+	c, err := s.Start(cmd)
+	if err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) {
+			s.log.Error("cannot execute the child", zap.String("path", ee.Path), zap.Int("code", ee.Code), zap.Error(ee.Err))
+			return ee.Code
+		}
+		s.log.Error("cannot start the child", zap.Error(err))
+		return 1
+	}
+	return s.Wait(ctx, c)
+}
+
+// Wait supervises c until it exits on its own or a stop is requested (SIGTERM,
+// RequestStop, ctx cancelled), then waits for every descendant to finish
+// within the stop timeout and SIGKILLs whatever remains. It returns c's exit
+// code.
+func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
+	select {
+	case <-c.Done():
+	case <-s.stopCh:
+	case <-ctx.Done():
+		s.RequestStop("context cancelled")
+	}
+
+	s.mu.Lock()
+	stopping := !s.stopAt.IsZero()
+	deadline := time.Now().Add(s.stopTimeout)
+	if stopping {
+		deadline = s.stopAt.Add(s.stopTimeout)
+	}
+	s.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+
+	if stopping {
+		// The SIGTERM may have arrived before this child was the target.
+		s.signalGroupOnce(c, unix.SIGTERM)
+	}
+	select {
+	case <-c.Done():
+	case <-timer.C:
+		s.timeout(c)
+		return s.afterKill(c)
+	}
+	code := c.ExitCode()
+
+	// The main child is gone; the rest of its tree now belongs to us.
+	s.terminateRest(c, stopping)
+	select {
+	case <-s.idleCh():
+	case <-timer.C:
+		s.timeout(c)
+		s.afterKill(c)
+	}
+	return code
+}
+
+// signalGroupOnce sends SIGTERM to c's group unless it was already sent.
+func (s *Supervisor) signalGroupOnce(c *Child, sig syscall.Signal) {
+	s.mu.Lock()
+	sent := c.termSent
+	var err error
+	if !sent {
+		err = unix.Kill(-c.pid, sig)
+		c.termSent = err == nil
+	}
+	s.mu.Unlock()
+	if !sent && err == nil {
+		s.forwarded.Add(1)
+		s.log.Info("signal forwarded", zap.String("signal", signalName(sig)), zap.Int("pgid", c.pid))
+	}
+}
+
+// terminateRest sends SIGTERM, once, to the descendants left after the main
+// child exited: its process group if nothing signalled it yet, and every
+// descendant outside that group.
+func (s *Supervisor) terminateRest(c *Child, stopping bool) {
+	n := 0
+	for _, d := range descendants(s.procDir, s.self) {
+		// The group was signalled already, or is signalled below.
+		if d.zombie || d.pgid == c.pid {
+			continue
+		}
+		if unix.Kill(d.pid, unix.SIGTERM) == nil {
+			n++
+		}
+	}
+	if !stopping {
+		if unix.Kill(-c.pid, unix.SIGTERM) == nil {
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("terminating remaining processes", zap.Int("count", n), zap.Duration("timeout", s.stopTimeout))
+	}
+}
+
+// timeout SIGKILLs every descendant (as PID 1: every process of the namespace).
+func (s *Supervisor) timeout(c *Child) {
+	remaining := 0
+	for _, d := range descendants(s.procDir, s.self) {
+		if !d.zombie {
+			remaining++
+		}
+	}
+	s.log.Warn("stop timeout reached", zap.Duration("timeout", s.stopTimeout), zap.Int("remaining", remaining))
+
+	killed := make(map[int]bool)
+	unix.Kill(-c.pid, unix.SIGKILL)
+	if s.pid1 {
+		unix.Kill(-1, unix.SIGKILL)
+	}
+	// A process may fork between listing and killing: go round a few times.
+	for round := 0; round < 3; round++ {
+		more := false
+		for _, d := range descendants(s.procDir, s.self) {
+			if d.zombie || killed[d.pid] {
+				continue
+			}
+			if unix.Kill(d.pid, unix.SIGKILL) == nil {
+				killed[d.pid] = true
+				more = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	// kill(-1) and the group kill may have reached processes before the walk.
+	s.log.Warn("SIGKILL sent", zap.Int("count", max(remaining, len(killed))))
+}
+
+// afterKill waits, bounded, for the killed processes to be reaped and returns
+// c's exit code (137 when the kill reached it).
+func (s *Supervisor) afterKill(c *Child) int {
+	t := time.NewTimer(killWait)
+	defer t.Stop()
+	select {
+	case <-c.Done():
+	case <-t.C:
+		s.log.Error("child survived SIGKILL", zap.Int("pid", c.pid), zap.Duration("wait", killWait))
+		return 128 + int(unix.SIGKILL)
+	}
+	select {
+	case <-s.idleCh():
+	case <-t.C:
+		s.log.Error("processes survived SIGKILL", zap.Duration("wait", killWait))
+	}
+	return c.ExitCode()
+}
