@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/apache/doris-entrypoint/supervisor/rtsig"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +24,7 @@ func ForwardedSignals() []os.Signal {
 		unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT,
 		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT,
 	}
-	for s := sigRTMin; s <= sigRTMax; s++ {
+	for s := sigRTMin; s <= sigRTMax; s++ { // 34 is caught by rtsig, not os/signal
 		sigs = append(sigs, syscall.Signal(s))
 	}
 	return sigs
@@ -48,6 +49,9 @@ func NotifySignals() *Signals {
 	}
 	signal.Notify(s.child, unix.SIGCHLD)
 	signal.Notify(s.forward, ForwardedSignals()...)
+	// os/signal cannot catch SIGRTMIN; should this fail, the signal keeps
+	// its default action, which PID 1 is immune to.
+	_ = rtsig.Notify(s.forward)
 	return s
 }
 

@@ -1,0 +1,7 @@
+//go:build amd64 || arm64
+
+package rtsig
+
+const supported = true
+
+func handler()

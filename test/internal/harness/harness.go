@@ -1,0 +1,390 @@
+// Package harness runs the built doris-entrypoint binary for black-box tests:
+// as PID 1 of a fresh PID namespace (unshare --pid --fork --mount-proc) or as
+// an ordinary process (where it must become a subreaper), with its log
+// captured and an event socket on which helper processes report.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the Go package pkg (an import path) into dir and returns the
+// binary's path.
+func Build(dir, pkg, name string) (string, error) {
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out, nil
+}
+
+// Events collects the lines helpers send to a unix socket.
+type Events struct {
+	Path string
+
+	ln      net.Listener
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{}
+}
+
+// NewEvents listens on a fresh socket; it is closed at test cleanup.
+func NewEvents(t testing.TB) *Events {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatalf("events socket: %v", err)
+	}
+	e := &Events{Path: path, ln: ln, changed: make(chan struct{})}
+	go e.accept()
+	t.Cleanup(func() { ln.Close() })
+	return e
+}
+
+func (e *Events) accept() {
+	for {
+		c, err := e.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			sc := bufio.NewScanner(c)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				e.mu.Lock()
+				e.lines = append(e.lines, sc.Text())
+				close(e.changed)
+				e.changed = make(chan struct{})
+				e.mu.Unlock()
+			}
+		}()
+	}
+}
+
+// Env returns the environment entry that points helpers at e.
+func (e *Events) Env() string { return "HELPER_EVENTS=" + e.Path }
+
+// Lines returns every line received so far.
+func (e *Events) Lines() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.lines...)
+}
+
+// Count returns how many lines received so far start with prefix.
+func (e *Events) Count(prefix string) int {
+	n := 0
+	for _, l := range e.Lines() {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// CountExact returns how many lines received so far equal line.
+func (e *Events) CountExact(line string) int {
+	n := 0
+	for _, l := range e.Lines() {
+		if l == line {
+			n++
+		}
+	}
+	return n
+}
+
+// Has reports whether a line starting with prefix arrived.
+func (e *Events) Has(prefix string) bool { return e.Count(prefix) > 0 }
+
+// WaitN waits until n lines starting with prefix have arrived and returns the
+// first of them; it fails the test at the deadline.
+func (e *Events) WaitN(t testing.TB, prefix string, n int, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		e.mu.Lock()
+		var first string
+		count := 0
+		for _, l := range e.lines {
+			if strings.HasPrefix(l, prefix) {
+				if count == 0 {
+					first = l
+				}
+				count++
+			}
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		if count >= n {
+			return first
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("waited %s for %d event(s) %q, got %d; all events:\n%s", timeout, n, prefix, count, strings.Join(e.Lines(), "\n"))
+		}
+	}
+}
+
+// Wait waits for one line starting with prefix.
+func (e *Events) Wait(t testing.TB, prefix string, timeout time.Duration) string {
+	t.Helper()
+	return e.WaitN(t, prefix, 1, timeout)
+}
+
+// Options says how to run the binary.
+type Options struct {
+	Bin  string   // the doris-entrypoint binary
+	Args []string // its arguments
+	// PID1 runs it as PID 1 of a new PID namespace with its own /proc.
+	PID1 bool
+	Env  []string // added to the test's environment
+	Dir  string
+	// Stdout receives the process's stdout (and so the child's); default: the log buffer.
+	Stdout     *os.File
+	ExtraFiles []*os.File
+	Argv0      string // when set, run through a symlink of this name
+}
+
+// Proc is a running doris-entrypoint.
+type Proc struct {
+	cmd  *exec.Cmd
+	pid  int // the supervisor's pid in the test's namespace
+	log  *syncBuffer
+	done chan struct{}
+	code int
+}
+
+// Start runs the binary; it is killed with its whole tree at test cleanup if
+// still running.
+func Start(t testing.TB, o Options) *Proc {
+	t.Helper()
+	bin := o.Bin
+	if o.Argv0 != "" {
+		link := filepath.Join(t.TempDir(), o.Argv0)
+		if err := os.Symlink(o.Bin, link); err != nil {
+			t.Fatal(err)
+		}
+		bin = link
+	}
+	argv := append([]string{bin}, o.Args...)
+	if o.PID1 {
+		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Dir = o.Dir
+	p := &Proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stderr = p.log
+	if o.Stdout != nil {
+		cmd.Stdout = o.Stdout
+	} else {
+		cmd.Stdout = p.log
+	}
+	cmd.ExtraFiles = o.ExtraFiles
+	// Leftover processes holding the log pipe must not block Wait forever.
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	go func() {
+		err := cmd.Wait()
+		p.code = exitCode(cmd.ProcessState, err)
+		close(p.done)
+	}()
+	p.pid = cmd.Process.Pid
+	if o.PID1 {
+		p.pid = p.waitChildOf(t, cmd.Process.Pid)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		killTree(p.pid)
+		<-p.done
+		t.Logf("killed at cleanup; log:\n%s", p.log.String())
+	})
+	return p
+}
+
+// waitChildOf returns unshare's child, which is the supervisor.
+func (p *Proc) waitChildOf(t testing.TB, parent int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	file := fmt.Sprintf("/proc/%d/task/%d/children", parent, parent)
+	for {
+		b, err := os.ReadFile(file)
+		if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("unshare exited (%d) before starting the supervisor:\n%s", p.code, p.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no child of unshare (%d) after 10s", parent)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// PID is the supervisor's pid as the test sees it.
+func (p *Proc) PID() int { return p.pid }
+
+// Signal sends sig to the supervisor.
+func (p *Proc) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(p.pid, sig); err != nil {
+		t.Fatalf("signal %v to %d: %v", sig, p.pid, err)
+	}
+}
+
+// Done is closed when the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the exit and returns the exit code (128+signal if killed).
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(timeout):
+		t.Fatalf("still running after %s; log:\n%s", timeout, p.log.String())
+		return -1
+	}
+}
+
+// Log returns everything written to stderr (and stdout unless redirected).
+func (p *Proc) Log() string { return p.log.String() }
+
+// Entry is one JSON log line of the supervisor.
+type Entry map[string]any
+
+// Msg returns the log message.
+func (e Entry) Msg() string { s, _ := e["msg"].(string); return s }
+
+// Time returns the timestamp.
+func (e Entry) Time() time.Time {
+	s, _ := e["ts"].(string)
+	ts, _ := time.Parse(time.RFC3339Nano, s)
+	return ts
+}
+
+// Entries parses the JSON lines of the log; other lines (the child's) are skipped.
+func (p *Proc) Entries() []Entry {
+	var out []Entry
+	for _, line := range strings.Split(p.log.String(), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var e Entry
+		if json.Unmarshal([]byte(line), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Find returns the log entries with message msg.
+func (p *Proc) Find(msg string) []Entry {
+	var out []Entry
+	for _, e := range p.Entries() {
+		if e.Msg() == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// killTree SIGKILLs pid and every descendant found in /proc.
+func killTree(pid int) {
+	for _, d := range Descendants(pid) {
+		syscall.Kill(d, syscall.SIGKILL)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// Descendants lists the pids below pid in the test's /proc.
+func Descendants(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	kids := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		f := bytes.Fields(b[i+1:])
+		if i < 0 || len(f) < 2 {
+			continue
+		}
+		pp, _ := strconv.Atoi(string(f[1]))
+		kids[pp] = append(kids[pp], p)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		q := queue[0]
+		queue = queue[1:]
+		out = append(out, kids[q]...)
+		queue = append(queue, kids[q]...)
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for the writer goroutine and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var _ io.Writer = (*syncBuffer)(nil)

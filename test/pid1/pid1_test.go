@@ -1,0 +1,436 @@
+// Package pid1_test runs the built doris-entrypoint binary as PID 1 of a fresh
+// PID namespace and, separately, as a subreaper outside one, and checks the
+// PID-1 duties from the outside: exit codes, signal forwarding to the whole
+// process group, reaping, fd hygiene, graceful stop of grandchildren, stop
+// timeout.
+package pid1_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/test/internal/harness"
+)
+
+var (
+	entrypoint string // built binary
+	helper     string // test/helper binary
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pid1-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	entrypoint, err = harness.Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint")
+	if err == nil {
+		helper, err = harness.Build(dir, "github.com/apache/doris-entrypoint/test/helper", "helper")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// modes runs f as PID 1 in a new PID namespace and as a subreaper.
+func modes(t *testing.T, f func(t *testing.T, pid1 bool)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("these tests need root for unshare --pid (CI runs as root)")
+	}
+	t.Run("pid1", func(t *testing.T) { f(t, true) })
+	t.Run("subreaper", func(t *testing.T) { f(t, false) })
+}
+
+const wait = 30 * time.Second
+
+// supervise runs `doris-entrypoint supervise -- helper args...`.
+func supervise(t *testing.T, pid1 bool, ev *harness.Events, env []string, args ...string) *harness.Proc {
+	t.Helper()
+	e := append([]string{"DORIS_ENTRYPOINT_LOG_FORMAT=json"}, env...)
+	if ev != nil {
+		e = append(e, ev.Env())
+	}
+	return harness.Start(t, harness.Options{
+		Bin:  entrypoint,
+		Args: append([]string{"supervise", "--", helper}, args...),
+		PID1: pid1,
+		Env:  e,
+	})
+}
+
+func TestExitCodes(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		codes := []int{0, 1, 2, 42, 126, 127, 128, 143, 254, 255}
+		if pid1 {
+			codes = codes[:0]
+			for c := 0; c <= 255; c++ {
+				codes = append(codes, c)
+			}
+		}
+		for _, c := range codes {
+			p := supervise(t, pid1, nil, nil, "exit", fmt.Sprint(c))
+			if got := p.Wait(t, wait); got != c {
+				t.Fatalf("child exit %d: supervisor exited %d; log:\n%s", c, got, p.Log())
+			}
+		}
+	})
+}
+
+func TestExitBySignal(t *testing.T) {
+	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT,
+		syscall.SIGKILL, syscall.SIGUSR1, syscall.SIGSEGV, syscall.SIGUSR2, syscall.SIGTERM}
+	modes(t, func(t *testing.T, pid1 bool) {
+		for _, sig := range sigs {
+			p := supervise(t, pid1, nil, nil, "kill-self", fmt.Sprint(int(sig)))
+			if got, want := p.Wait(t, wait), 128+int(sig); got != want {
+				t.Errorf("child killed by %v: supervisor exited %d, want %d; log:\n%s", sig, got, want, p.Log())
+			}
+		}
+	})
+}
+
+func TestExecFailure(t *testing.T) {
+	dir := t.TempDir()
+	notExec := filepath.Join(dir, "not-executable")
+	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		want       int
+	}{
+		{"missing in PATH", "no-such-program-xyz", 127},
+		{"missing path", filepath.Join(dir, "missing"), 127},
+		{"not executable", notExec, 126},
+		{"directory", dir, 126},
+	}
+	modes(t, func(t *testing.T, pid1 bool) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				p := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"supervise", "--", tt.path}, PID1: pid1})
+				if got := p.Wait(t, wait); got != tt.want {
+					t.Fatalf("exit %d, want %d; log:\n%s", got, tt.want, p.Log())
+				}
+				lines := p.Find("cannot execute the child")
+				if len(lines) != 1 || lines[0]["code"] != float64(tt.want) || lines[0]["path"] != tt.path {
+					t.Fatalf("want one clear log line with path and code; log:\n%s", p.Log())
+				}
+			})
+		}
+	})
+}
+
+// TestSignalsForwardedToGroup sends every forwarded signal to the supervisor
+// and expects both the child and a grandchild in its group to receive it.
+func TestSignalsForwardedToGroup(t *testing.T) {
+	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1,
+		syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, 34, 35, 40, 50, 63, 64}
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, nil, "signals", "--grandchild")
+		ev.Wait(t, "ready child", wait)
+		ev.Wait(t, "ready grandchild", wait)
+		for _, sig := range sigs {
+			p.Signal(t, sig)
+			ev.Wait(t, fmt.Sprintf("sig child %d", sig), wait)
+			ev.Wait(t, fmt.Sprintf("sig grandchild %d", sig), wait)
+		}
+		p.Signal(t, syscall.SIGTERM)
+		ev.Wait(t, fmt.Sprintf("sig child %d", syscall.SIGTERM), wait)
+		ev.Wait(t, fmt.Sprintf("sig grandchild %d", syscall.SIGTERM), wait)
+		if got := p.Wait(t, wait); got != 0 {
+			t.Fatalf("exit %d, want 0; log:\n%s", got, p.Log())
+		}
+		if n := len(p.Find("signal forwarded")); n != len(sigs)+1 {
+			t.Errorf("%d 'signal forwarded' lines, want %d", n, len(sigs)+1)
+		}
+		// Each signal arrived exactly once at each process.
+		for _, sig := range sigs {
+			for _, role := range []string{"child", "grandchild"} {
+				if n := ev.CountExact(fmt.Sprintf("sig %s %d", role, sig)); n != 1 {
+					t.Errorf("%s got signal %d %d times", role, sig, n)
+				}
+			}
+		}
+	})
+}
+
+// TestOrphanBurst makes 1,000 orphans exit at once and expects every one
+// reaped, with no zombie left.
+func TestOrphanBurst(t *testing.T) {
+	const n = 1000
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, nil, "orphans", fmt.Sprint(n))
+		got := ev.Wait(t, "orphans-gone", 2*wait)
+		if code := p.Wait(t, wait); code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, p.Log())
+		}
+		if pid1 && got != fmt.Sprintf("orphans-gone %d zombies=0", n) {
+			t.Fatalf("got %q, want all %d gone and no zombie", got, n)
+		}
+		if !pid1 && !strings.HasPrefix(got, fmt.Sprintf("orphans-gone %d ", n)) {
+			// Outside a namespace /proc shows the whole machine's zombies:
+			// the helper's count is not ours, the reaped count below is.
+			t.Fatalf("got %q", got)
+		}
+		reaped := 0.0
+		for _, e := range p.Find("orphans reaped") {
+			reaped += e["count"].(float64)
+		}
+		if reaped < n {
+			t.Fatalf("supervisor reaped %v orphans, want >= %d", reaped, n)
+		}
+	})
+}
+
+// report runs helper report as the main child and returns what it saw.
+type reportData struct {
+	Cwd  string            `json:"cwd"`
+	Args []string          `json:"args"`
+	Env  []string          `json:"env"`
+	FDs  map[string]string `json:"fds"`
+	Pid  int               `json:"pid"`
+	Pgid int               `json:"pgid"`
+}
+
+func parseReport(t *testing.T, line string) reportData {
+	t.Helper()
+	var r reportData
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "report ")), &r); err != nil {
+		t.Fatalf("bad report %q: %v", line, err)
+	}
+	return r
+}
+
+// TestStdioAndFDs: stdout/stderr reach the child untouched (the same open
+// file, no pipe, no prefix), no other fd leaks into it, and it leads its own
+// process group.
+func TestStdioAndFDs(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		dir := t.TempDir()
+		leak, err := os.Create(filepath.Join(dir, "leaked-fd-marker"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer leak.Close()
+		out, err := os.Create(filepath.Join(dir, "stdout"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+
+		ev := harness.NewEvents(t)
+		p := harness.Start(t, harness.Options{
+			Bin:        entrypoint,
+			Args:       []string{"supervise", "--", "sh", "-c", helper + " report && " + helper + " print"},
+			PID1:       pid1,
+			Env:        []string{ev.Env()},
+			Stdout:     out,
+			ExtraFiles: []*os.File{leak, leak},
+		})
+		if code := p.Wait(t, wait); code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, p.Log())
+		}
+		r := parseReport(t, ev.Wait(t, "report ", wait))
+		for fd, target := range r.FDs {
+			if target == leak.Name() {
+				t.Errorf("fd %s of the supervisor's parent leaked into the child: %s", fd, target)
+			}
+		}
+		if r.FDs["1"] != out.Name() {
+			t.Errorf("child's stdout is %q, want the supervisor's own %q (no pipe)", r.FDs["1"], out.Name())
+		}
+		b, err := os.ReadFile(out.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != "to-stdout\n" {
+			t.Errorf("stdout = %q, want the child's bytes untouched", b)
+		}
+		if !strings.Contains(p.Log(), "\nto-stderr\n") {
+			t.Errorf("child's stderr line missing or altered; log:\n%s", p.Log())
+		}
+	})
+}
+
+// TestComponentStart: fe/be run $DORIS_ROOT/<c>/bin/start_<c>.sh --console in
+// $DORIS_ROOT, with the environment inherited, also through the operator's
+// argv[0] names.
+func TestComponentStart(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		argv0 string
+		want  string
+	}{
+		{"fe", []string{"fe", "fe-svc:9030"}, "", "fe"},
+		{"be", []string{"be", "fe-svc:9030"}, "", "be"},
+		{"fe_entrypoint.sh", []string{"fe-svc:9030"}, "fe_entrypoint.sh", "fe"},
+		{"be_entrypoint.sh", []string{"fe-svc:9030"}, "be_entrypoint.sh", "be"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			bin := filepath.Join(root, tt.want, "bin")
+			if err := os.MkdirAll(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			script := fmt.Sprintf("#!/bin/sh\nexec %s report \"$@\"\n", helper)
+			if err := os.WriteFile(filepath.Join(bin, "start_"+tt.want+".sh"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ev := harness.NewEvents(t)
+			p := harness.Start(t, harness.Options{
+				Bin: entrypoint, Args: tt.args, Argv0: tt.argv0, PID1: true,
+				Env: []string{ev.Env(), "DORIS_ROOT=" + root, "INHERITED_MARK=yes"},
+			})
+			if code := p.Wait(t, wait); code != 0 {
+				t.Fatalf("exit %d; log:\n%s", code, p.Log())
+			}
+			r := parseReport(t, ev.Wait(t, "report ", wait))
+			if r.Cwd != root {
+				t.Errorf("cwd %q, want DORIS_ROOT %q", r.Cwd, root)
+			}
+			if len(r.Args) != 3 || r.Args[1] != "report" || r.Args[2] != "--console" {
+				t.Errorf("args %q, want [.. report --console]", r.Args)
+			}
+			if !contains(r.Env, "INHERITED_MARK=yes") {
+				t.Error("environment not inherited")
+			}
+			if r.Pgid != r.Pid {
+				t.Errorf("child pgid %d, want its own group %d", r.Pgid, r.Pid)
+			}
+		})
+	}
+}
+
+// TestGrandchildCleanup: the grandchild traps TERM and needs 1 s; the
+// supervisor must wait for it although the direct child dies at once.
+func TestGrandchildCleanup(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, nil, "tree", "1s")
+		ev.Wait(t, "ready tree", wait)
+		ev.Wait(t, "ready trap", wait)
+		p.Signal(t, syscall.SIGTERM)
+		code := p.Wait(t, wait)
+		if !ev.Has("clean ") {
+			t.Fatalf("supervisor exited before the grandchild finished its cleanup; events %q; log:\n%s", ev.Lines(), p.Log())
+		}
+		if code != 143 {
+			t.Fatalf("exit %d, want 143 (child killed by SIGTERM); log:\n%s", code, p.Log())
+		}
+		if len(p.Find("SIGKILL sent")) != 0 {
+			t.Fatalf("nothing should have been killed; log:\n%s", p.Log())
+		}
+	})
+}
+
+// TestLeftoverAfterChildExit: when the main child exits on its own, what it
+// left behind gets SIGTERM and time to finish; the child's code is kept.
+func TestLeftoverAfterChildExit(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, nil, "leave", "300ms", "5")
+		code := p.Wait(t, wait)
+		if code != 5 {
+			t.Fatalf("exit %d, want the child's 5; log:\n%s", code, p.Log())
+		}
+		if n := ev.Count("clean "); n != 2 {
+			t.Fatalf("%d leftovers finished their cleanup, want 2; events %q; log:\n%s", n, ev.Lines(), p.Log())
+		}
+	})
+}
+
+// TestIgnoredTermKilledAtTimeout: a tree that ignores TERM is SIGKILLed at
+// the stop timeout, and the exit code says so.
+func TestIgnoredTermKilledAtTimeout(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=1s"}, "ignore-term", "--grandchild")
+		ev.Wait(t, "ready ignore child", wait)
+		ev.Wait(t, "ready ignore grandchild", wait)
+		start := time.Now()
+		p.Signal(t, syscall.SIGTERM)
+		ev.Wait(t, "term child", wait)
+		ev.Wait(t, "term grandchild", wait)
+		code := p.Wait(t, wait)
+		if code != 137 {
+			t.Fatalf("exit %d, want 137; log:\n%s", code, p.Log())
+		}
+		if el := time.Since(start); el < time.Second {
+			t.Fatalf("killed after %s, before the 1s stop timeout", el)
+		}
+		if len(p.Find("stop timeout reached")) != 1 || len(p.Find("SIGKILL sent")) != 1 {
+			t.Fatalf("want one 'stop timeout reached' and one 'SIGKILL sent'; log:\n%s", p.Log())
+		}
+		if left := harness.Descendants(p.PID()); len(left) != 0 {
+			t.Fatalf("processes left after exit: %v", left)
+		}
+	})
+}
+
+// TestSecondTermKeepsDeadline: a SIGTERM halfway through the stop timeout is
+// forwarded but does not restart the timer.
+func TestSecondTermKeepsDeadline(t *testing.T) {
+	const timeout = 3 * time.Second
+	modes(t, func(t *testing.T, pid1 bool) {
+		ev := harness.NewEvents(t)
+		p := supervise(t, pid1, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=3s"}, "ignore-term")
+		ev.Wait(t, "ready ignore", wait)
+		p.Signal(t, syscall.SIGTERM)
+		ev.WaitN(t, "term ", 1, wait)
+		// The second SIGTERM must come well inside the window; this is the
+		// behaviour under test, not a wait for a condition.
+		second := time.AfterFunc(timeout/2, func() { syscall.Kill(p.PID(), syscall.SIGTERM) })
+		defer second.Stop()
+		if code := p.Wait(t, wait); code != 137 {
+			t.Fatalf("exit %d, want 137; log:\n%s", code, p.Log())
+		}
+		if ev.Count("term ") != 2 {
+			t.Fatalf("second SIGTERM not forwarded; events %q", ev.Lines())
+		}
+		stop, kill := p.Find("stop requested"), p.Find("SIGKILL sent")
+		if len(stop) != 1 || len(kill) != 1 {
+			t.Fatalf("want one 'stop requested' and one 'SIGKILL sent'; log:\n%s", p.Log())
+		}
+		// If the second SIGTERM had reset the timer, the kill would come at
+		// 1.5 s + 3 s; it must come at 3 s (the supervisor's own timestamps).
+		if el := kill[0].Time().Sub(stop[0].Time()); el < timeout || el > timeout+timeout/3 {
+			t.Fatalf("SIGKILL %s after the first SIGTERM, want %s", el, timeout)
+		}
+	})
+}
+
+// TestSubreaperLoggedOnce: outside a PID namespace the supervisor says once
+// that it became a subreaper; as PID 1 it does not.
+func TestSubreaperLoggedOnce(t *testing.T) {
+	modes(t, func(t *testing.T, pid1 bool) {
+		p := supervise(t, pid1, nil, nil, "exit", "0")
+		p.Wait(t, wait)
+		n := len(p.Find("not PID 1: became a child subreaper"))
+		if want := map[bool]int{true: 0, false: 1}[pid1]; n != want {
+			t.Fatalf("%d subreaper lines, want %d; log:\n%s", n, want, p.Log())
+		}
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
