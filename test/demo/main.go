@@ -1,0 +1,201 @@
+// Command demo runs the real doris-entrypoint binary on a local sandbox: a
+// temporary DORIS_ROOT whose start_fe.sh starts a simulated FE the way the
+// real one starts java (shell → child, not exec). It shows the FE running
+// under PID 1, sends SIGTERM, and shows the graceful stop: the simulated JVM
+// finishes its cleanup before PID 1 exits, and the exit code.
+//
+// As root it runs the binary as PID 1 of a new PID namespace (unshare);
+// otherwise as an ordinary process, where it becomes a subreaper.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const startFE = `#!/bin/sh
+# Simulated start_fe.sh --console: like the real one, it runs "java" as a
+# child and waits for it (no exec).
+echo "start_fe.sh: starting FE with $*"
+sh "$(dirname "$0")/../lib/fake-java.sh" &
+wait $!
+`
+
+const fakeJava = `#!/bin/sh
+# Simulated FE JVM: needs a moment to flush its edit log on SIGTERM.
+DIR="$(dirname "$0")/.."
+trap 'echo "fe: SIGTERM received, flushing edit log and closing BDB-JE..."; sleep 1; echo "fe: metadata flushed, bye"; touch "$DIR/cleaned"; exit 0' TERM
+echo "fe: listening on query_port 9030 (simulated)"
+touch "$DIR/running"
+while :; do sleep 1 & wait $!; done
+`
+
+func main() {
+	bin := flag.String("entrypoint", "bin/doris-entrypoint", "the doris-entrypoint binary")
+	flag.Parse()
+	if err := run(*bin); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, a ...any) {
+	fmt.Printf("\n\033[1m==> "+format+"\033[0m\n", a...)
+}
+
+func run(bin string) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp("", "doris-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	fe := filepath.Join(root, "fe")
+	for path, body := range map[string]string{"bin/start_fe.sh": startFE, "lib/fake-java.sh": fakeJava} {
+		p := filepath.Join(fe, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			return err
+		}
+	}
+
+	step("sandbox DORIS_ROOT=%s with a simulated FE (start_fe.sh → fake java)", root)
+	argv := []string{bin, "fe", "doriscluster-sample-fe-service:9030"}
+	pid1 := os.Geteuid() == 0
+	if _, err := exec.LookPath("unshare"); err != nil {
+		pid1 = false
+	}
+	if pid1 {
+		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
+		step("running as PID 1 of a new PID namespace: %s", strings.Join(argv, " "))
+	} else {
+		step("not root: running as an ordinary process (it becomes a subreaper): %s", strings.Join(argv, " "))
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_LOG_FORMAT=console", "DORIS_ENTRYPOINT_STOP_TIMEOUT=30s")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	if err := waitFile(filepath.Join(fe, "running"), exited, 20*time.Second); err != nil {
+		return err
+	}
+	sup := cmd.Process.Pid
+	if pid1 {
+		sup = firstChild(sup)
+	}
+	step("the FE is running; process tree below doris-entrypoint (host pids):")
+	printTree(sup)
+
+	step("kubelet stops the pod: SIGTERM to doris-entrypoint (pid %d)", sup)
+	start := time.Now()
+	if err := syscall.Kill(sup, syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		return fmt.Errorf("doris-entrypoint did not stop within 60s")
+	}
+	code := cmd.ProcessState.ExitCode()
+	_, cleanErr := os.Stat(filepath.Join(fe, "cleaned"))
+	step("doris-entrypoint exited with code %d after %s", code, time.Since(start).Round(time.Millisecond))
+	if cleanErr != nil {
+		return fmt.Errorf("the simulated JVM did not finish its cleanup before PID 1 exited")
+	}
+	fmt.Println("    the simulated JVM (a grandchild of PID 1) finished its 1 s cleanup before PID 1 exited;")
+	fmt.Println("    tini, dumb-init and catatonit exit as soon as start_fe.sh dies, cutting that cleanup short.")
+	fmt.Println("    143 = start_fe.sh ended by the SIGTERM it was asked to honour (128+15).")
+	if code != 143 {
+		return fmt.Errorf("exit code %d, want 143", code)
+	}
+	return nil
+}
+
+// waitFile waits until path exists, the process exits, or the timeout.
+func waitFile(path string, exited <-chan error, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("doris-entrypoint exited early: %v", err)
+		case <-deadline:
+			return fmt.Errorf("the simulated FE did not start within %s", timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+// firstChild returns the first child of pid (unshare's child is the supervisor).
+func firstChild(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		if c, err := strconv.Atoi(f[0]); err == nil {
+			return c
+		}
+	}
+	return pid
+}
+
+// printTree prints pid and its descendants with their process groups.
+func printTree(pid int) {
+	kids := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, _, ok := stat(p); ok {
+			kids[pp] = append(kids[pp], p)
+		}
+	}
+	var walk func(p, depth int)
+	walk = func(p, depth int) {
+		_, pgid, _ := stat(p)
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		args := strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		fmt.Printf("    %s%-6d pgid %-6d %s\n", strings.Repeat("  ", depth), p, pgid, args)
+		for _, k := range kids[p] {
+			walk(k, depth+1)
+		}
+	}
+	walk(pid, 0)
+}
+
+func stat(pid int) (ppid, pgid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := bytes.Fields(b[i+1:])
+	if i < 0 || len(f) < 3 {
+		return 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(string(f[1]))
+	pgid, _ = strconv.Atoi(string(f[2]))
+	return ppid, pgid, true
+}
