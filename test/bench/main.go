@@ -1,0 +1,383 @@
+// Command bench compares doris-entrypoint with tini, dumb-init and catatonit
+// as PID 1 of a fresh PID namespace (unshare --pid --fork --mount-proc), in
+// one run, interleaved, and prints medians and ratios against tini:
+//
+//   - start latency: exec of the init → first instruction of the child's main
+//   - idle RSS of PID 1
+//   - binary size
+//   - SIGTERM forwarding latency: kill(init) → the child's handler runs
+//   - reaping a burst of 2,000 orphans: release → the last one reaped
+//   - grandchild cleanup: SIGTERM → init exit, for a child that dies at once
+//     and a grandchild that cleans up for 0.5 s; and whether the cleanup
+//     completed (the group-signalling mode of each init is used: tini -g,
+//     catatonit -g, dumb-init's default setsid mode)
+//
+// The child is probe.c, a static C program, so that no runtime start-up is
+// measured. Needs root, gcc with a static libc, and the inits (install-inits.sh).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+type initSpec struct {
+	name  string
+	path  string
+	argv  []string // prefix before the child
+	group []string // prefix that signals the child's whole process group
+}
+
+func main() {
+	entry := flag.String("entrypoint", "bin/doris-entrypoint", "doris-entrypoint binary")
+	reps := flag.Int("reps", 15, "repetitions of every workload for every init")
+	orphans := flag.Int("orphans", 2000, "orphans in the reaping burst")
+	flag.Parse()
+	if err := run(*entry, *reps, *orphans); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// sample collects one metric's values per init.
+type sample map[string][]float64
+
+func run(entry string, reps, orphans int) error {
+	entry, err := filepath.Abs(entry)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	probe := filepath.Join(dir, "probe")
+	src := "test/bench/probe/probe.c" // make bench runs from the repository root
+	if out, err := exec.Command("gcc", "-O2", "-static", "-o", probe, src).CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc probe.c: %v\n%s", err, out)
+	}
+	inits := []initSpec{
+		{"doris-entrypoint", entry, []string{entry, "supervise", "--"}, []string{entry, "supervise", "--"}},
+		{"tini", "/usr/bin/tini", []string{"/usr/bin/tini", "--"}, []string{"/usr/bin/tini", "-g", "--"}},
+		{"dumb-init", "/usr/bin/dumb-init", []string{"/usr/bin/dumb-init"}, []string{"/usr/bin/dumb-init"}},
+		{"catatonit", "/usr/bin/catatonit", []string{"/usr/bin/catatonit", "--"}, []string{"/usr/bin/catatonit", "-g", "--"}},
+	}
+	for _, in := range inits {
+		if _, err := os.Stat(in.path); err != nil {
+			return fmt.Errorf("%s: %v (run test/bench/install-inits.sh)", in.name, err)
+		}
+	}
+
+	start, rss, fwd, reap, stop := sample{}, sample{}, sample{}, sample{}, sample{}
+	cleaned := map[string]int{}
+	for r := 0; r < reps; r++ {
+		fmt.Fprintf(os.Stderr, "rep %d/%d\n", r+1, reps)
+		for _, in := range inits {
+			v, err := measureStart(probe, in)
+			if err != nil {
+				return fmt.Errorf("%s start: %w", in.name, err)
+			}
+			start[in.name] = append(start[in.name], v)
+
+			v, err = measureRSS(probe, in)
+			if err != nil {
+				return fmt.Errorf("%s rss: %w", in.name, err)
+			}
+			rss[in.name] = append(rss[in.name], v)
+
+			v, err = measureForward(probe, in)
+			if err != nil {
+				return fmt.Errorf("%s forward: %w", in.name, err)
+			}
+			fwd[in.name] = append(fwd[in.name], v)
+
+			v, err = measureReap(probe, in, orphans)
+			if err != nil {
+				return fmt.Errorf("%s reap: %w", in.name, err)
+			}
+			reap[in.name] = append(reap[in.name], v)
+
+			v, ok, err := measureCleanup(probe, in, dir)
+			if err != nil {
+				return fmt.Errorf("%s cleanup: %w", in.name, err)
+			}
+			stop[in.name] = append(stop[in.name], v)
+			if ok {
+				cleaned[in.name]++
+			}
+		}
+	}
+
+	fmt.Printf("PID-1 benchmark: %d repetitions each, interleaved; medians; ratio = value / tini's.\n", reps)
+	fmt.Printf("machine: %s; %d CPUs; kernel %s; %s\n\n", cpuModel(), numCPU(), kernel(), time.Now().UTC().Format("2006-01-02"))
+	names := []string{"doris-entrypoint", "tini", "dumb-init", "catatonit"}
+	fmt.Printf("| metric | %s | target |\n|---|%s---|\n", strings.Join(names, " | "), strings.Repeat("---|", len(names)))
+	row := func(metric, unit string, s sample, target string) {
+		base := median(s["tini"])
+		cells := make([]string, 0, len(names))
+		for _, n := range names {
+			m := median(s[n])
+			cells = append(cells, fmt.Sprintf("%s %s (%.2f×)", fmtNum(m), unit, m/base))
+		}
+		fmt.Printf("| %s | %s | %s |\n", metric, strings.Join(cells, " | "), target)
+	}
+	row("start latency (exec of init → child's main)", "ms", start, "≤ 1.0× tini")
+	row("idle RSS of PID 1", "MiB", rss, "≤ 8 MiB")
+	row("SIGTERM forwarding latency", "ms", fwd, "≤ 1.3× tini")
+	row(fmt.Sprintf("reap a burst of %d orphans", orphans), "ms", reap, "≤ 1.0× tini")
+	row("SIGTERM → exit, grandchild cleans up 0.5 s", "ms", stop, "cleanup completes")
+	sizes := make([]string, 0, len(names))
+	var tiniSize float64
+	for _, in := range inits {
+		if in.name == "tini" {
+			tiniSize = fileSize(in.path)
+		}
+	}
+	for _, in := range inits {
+		sz := fileSize(in.path)
+		sizes = append(sizes, fmt.Sprintf("%.0f KiB (%.1f×)", sz/1024, sz/tiniSize))
+	}
+	fmt.Printf("| binary size | %s | — |\n", strings.Join(sizes, " | "))
+	done := make([]string, 0, len(names))
+	for _, n := range names {
+		done = append(done, fmt.Sprintf("%d of %d", cleaned[n], reps))
+	}
+	fmt.Printf("| grandchild cleanup completed | %s | 100 %% |\n", strings.Join(done, " | "))
+	return nil
+}
+
+// launch starts the init as PID 1 of a new PID namespace with the probe as
+// its child; stdout is the child's (passed through by the init).
+type launched struct {
+	cmd  *exec.Cmd
+	out  *bufio.Reader
+	init int // the init's pid in our namespace
+}
+
+func launch(prefix []string, child ...string) (*launched, error) {
+	argv := append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, prefix...)
+	argv = append(argv, child...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_LOG_FORMAT=json")
+	cmd.Stderr = io.Discard
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	l := &launched{cmd: cmd, out: bufio.NewReader(pipe)}
+	file := fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(file)
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			l.init, _ = strconv.Atoi(f[0])
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("no init below unshare")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func (l *launched) line() (string, error) {
+	s, err := l.out.ReadString('\n')
+	return strings.TrimSpace(s), err
+}
+
+func (l *launched) number() (float64, error) {
+	s, err := l.line()
+	if err != nil {
+		return 0, fmt.Errorf("reading the probe: %w", err)
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+func (l *launched) expect(want string) error {
+	s, err := l.line()
+	if err != nil || s != want {
+		return fmt.Errorf("probe said %q (%v), want %q", s, err, want)
+	}
+	return nil
+}
+
+func (l *launched) wait() error {
+	done := make(chan error, 1)
+	go func() { done <- l.cmd.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(60 * time.Second):
+		syscall.Kill(l.init, syscall.SIGKILL)
+		<-done
+		return fmt.Errorf("init did not exit within 60s")
+	}
+}
+
+func monoNS() float64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return float64(ts.Nano())
+}
+
+func measureStart(probe string, in initSpec) (float64, error) {
+	prefix := append([]string{probe, "stamp"}, in.argv...)
+	l, err := launch(prefix, probe, "start")
+	if err != nil {
+		return 0, err
+	}
+	ns, err := l.number()
+	if werr := l.wait(); err == nil {
+		err = werr
+	}
+	return ns / 1e6, err
+}
+
+func measureRSS(probe string, in initSpec) (float64, error) {
+	l, err := launch(in.argv, probe, "idle")
+	if err != nil {
+		return 0, err
+	}
+	defer l.wait()
+	defer syscall.Kill(l.init, syscall.SIGTERM)
+	if err := l.expect("ready"); err != nil {
+		return 0, err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", l.init))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS")
+}
+
+func measureForward(probe string, in initSpec) (float64, error) {
+	l, err := launch(in.argv, probe, "wait-term")
+	if err != nil {
+		return 0, err
+	}
+	if err := l.expect("ready"); err != nil {
+		l.wait()
+		return 0, err
+	}
+	t0 := monoNS()
+	syscall.Kill(l.init, syscall.SIGTERM)
+	t1, err := l.number()
+	if werr := l.wait(); err == nil {
+		err = werr
+	}
+	return (t1 - t0) / 1e6, err
+}
+
+func measureReap(probe string, in initSpec, n int) (float64, error) {
+	l, err := launch(in.argv, probe, "orphans", strconv.Itoa(n))
+	if err != nil {
+		return 0, err
+	}
+	ns, err := l.number()
+	if werr := l.wait(); err == nil {
+		err = werr
+	}
+	return ns / 1e6, err
+}
+
+func measureCleanup(probe string, in initSpec, dir string) (float64, bool, error) {
+	file := filepath.Join(dir, "cleaned-"+in.name)
+	os.Remove(file)
+	l, err := launch(in.group, probe, "cleanup", "500", file)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := l.expect("ready"); err != nil {
+		l.wait()
+		return 0, false, err
+	}
+	t0 := monoNS()
+	syscall.Kill(l.init, syscall.SIGTERM)
+	err = l.wait()
+	el := (monoNS() - t0) / 1e6
+	_, statErr := os.Stat(file)
+	return el, statErr == nil, err
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func fileSize(p string) float64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return float64(fi.Size())
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if i := strings.Index(line, ":"); i > 0 {
+				return strings.TrimSpace(line[i+1:])
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+func numCPU() int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil {
+		return set.Count()
+	}
+	return 0
+}
+
+func kernel() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "?"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
