@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/apache/doris-entrypoint/supervisor/rtsig"
+	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,12 +19,12 @@ const (
 // ForwardedSignals returns the signals the supervisor forwards to the main
 // child's process group: SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
 // SIGWINCH, SIGCONT and the real-time signals 34..64.
-func ForwardedSignals() []os.Signal {
-	sigs := []os.Signal{
+func ForwardedSignals() []syscall.Signal {
+	sigs := []syscall.Signal{
 		unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT,
 		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGCONT,
 	}
-	for s := sigRTMin; s <= sigRTMax; s++ { // 34 is caught by rtsig, not os/signal
+	for s := sigRTMin; s <= sigRTMax; s++ {
 		sigs = append(sigs, syscall.Signal(s))
 	}
 	return sigs
@@ -34,31 +34,23 @@ func ForwardedSignals() []os.Signal {
 // as early as possible in main, so that a SIGTERM arriving while the process
 // is still getting ready is queued rather than lost.
 type Signals struct {
-	forward chan os.Signal // signals to forward (and SIGTERM: stop)
-	child   chan os.Signal // SIGCHLD, coalesced
+	events    <-chan sigfwd.Event // forwarded signals (and SIGTERM: stop)
+	setTarget func(pgid int)      // where the handler forwards to
+	child     chan os.Signal      // SIGCHLD, coalesced
 }
 
-// NotifySignals starts catching the forwarded signals and SIGCHLD.
-func NotifySignals() *Signals {
-	s := &Signals{
-		// Standard signals coalesce in the kernel; the buffer only has to
-		// absorb a burst of queued real-time signals.
-		forward: make(chan os.Signal, 128),
-		// One pending SIGCHLD is enough: every wake-up reaps until empty.
-		child: make(chan os.Signal, 1),
+// NotifySignals starts catching the forwarded signals and SIGCHLD. The
+// forwarded ones are sent on to the main child's process group from inside
+// the signal handler (package sigfwd) as soon as a child runs.
+func NotifySignals() (*Signals, error) {
+	fwd, err := sigfwd.Start(ForwardedSignals()...)
+	if err != nil {
+		return nil, err
 	}
+	// One pending SIGCHLD is enough: every wake-up reaps until empty.
+	s := &Signals{events: fwd.Events(), setTarget: fwd.SetTarget, child: make(chan os.Signal, 1)}
 	signal.Notify(s.child, unix.SIGCHLD)
-	signal.Notify(s.forward, ForwardedSignals()...)
-	// os/signal cannot catch SIGRTMIN; should this fail, the signal keeps
-	// its default action, which PID 1 is immune to.
-	_ = rtsig.Notify(s.forward)
-	return s
-}
-
-// Stop stops the delivery of signals to s.
-func (s *Signals) Stop() {
-	signal.Stop(s.forward)
-	signal.Stop(s.child)
+	return s, nil
 }
 
 // signalName returns "SIGTERM" style names, "SIGRTMIN+n" for real-time ones.

@@ -10,9 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
+
+// orphanLogDelay groups the orphans reaped in a burst into one log line.
+const orphanLogDelay = 250 * time.Millisecond
 
 // killWait bounds the wait for processes to vanish after SIGKILL (a process
 // in uninterruptible sleep may take a while; the supervisor exits anyway).
@@ -58,6 +62,11 @@ type Supervisor struct {
 	forwarded atomic.Uint64
 	orphans   atomic.Uint64
 
+	// Orphans reaped but not yet logged: a burst is one log line, not one
+	// per SIGCHLD (loop goroutine only, except flushOrphans at the end).
+	unlogged   atomic.Uint64
+	orphanTick *time.Timer
+
 	quit     chan struct{}
 	loopDone chan struct{}
 }
@@ -94,7 +103,9 @@ func New(cfg Config) (*Supervisor, error) {
 		stopCh:      make(chan struct{}),
 		quit:        make(chan struct{}),
 		loopDone:    make(chan struct{}),
+		orphanTick:  time.NewTimer(time.Hour),
 	}
+	s.orphanTick.Stop()
 	s.pid1 = s.self == 1
 	if !s.pid1 {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -157,24 +168,30 @@ func (s *Supervisor) loop() {
 			return
 		case <-s.sigs.child:
 			s.reap()
-		case sig := <-s.sigs.forward:
-			s.forward(sig.(syscall.Signal))
+		case ev := <-s.sigs.events:
+			s.handleSignal(ev)
+		case <-s.orphanTick.C:
+			s.flushOrphans()
 		}
 	}
 }
 
-// forward sends sig to the main child's process group. SIGTERM also starts
-// the graceful stop, even when no child runs yet.
-func (s *Supervisor) forward(sig syscall.Signal) {
+// handleSignal records a signal the handler received (and usually already
+// forwarded). SIGTERM also starts the graceful stop, even when no child runs
+// yet. A signal that arrived before the target was set is forwarded now.
+func (s *Supervisor) handleSignal(ev sigfwd.Event) {
+	sig := ev.Signal
 	s.mu.Lock()
 	first := sig == unix.SIGTERM && s.markStopLocked()
 	target := s.target
+	forwarded, pgid := ev.Forwarded, ev.PGID
 	var err error
-	if target != nil {
+	if !forwarded && target != nil {
 		err = unix.Kill(-target.pid, sig)
-		if sig == unix.SIGTERM && err == nil {
-			target.termSent = true
-		}
+		forwarded, pgid = err == nil, target.pid
+	}
+	if forwarded && sig == unix.SIGTERM && target != nil && pgid == target.pid {
+		target.termSent = true
 	}
 	s.mu.Unlock()
 
@@ -183,13 +200,13 @@ func (s *Supervisor) forward(sig syscall.Signal) {
 		s.log.Info("stop requested", zap.String("signal", name), zap.Duration("timeout", s.stopTimeout))
 	}
 	switch {
+	case forwarded:
+		s.forwarded.Add(1)
+		s.log.Info("signal forwarded", zap.String("signal", name), zap.Int("pgid", pgid))
 	case target == nil:
 		s.log.Info("signal not forwarded: no child", zap.String("signal", name))
-	case err != nil:
-		s.log.Info("signal not forwarded", zap.String("signal", name), zap.Int("pgid", target.pid), zap.Error(err))
 	default:
-		s.forwarded.Add(1)
-		s.log.Info("signal forwarded", zap.String("signal", name), zap.Int("pgid", target.pid))
+		s.log.Info("signal not forwarded", zap.String("signal", name), zap.Int("pgid", target.pid), zap.Error(err))
 	}
 }
 
@@ -234,7 +251,16 @@ func (s *Supervisor) reap() {
 	}
 	if orphans > 0 {
 		s.orphans.Add(orphans)
-		s.log.Info("orphans reaped", zap.Uint64("count", orphans))
+		if s.unlogged.Add(orphans) == orphans {
+			s.orphanTick.Reset(orphanLogDelay)
+		}
+	}
+}
+
+// flushOrphans logs the orphans reaped since the last such line.
+func (s *Supervisor) flushOrphans() {
+	if n := s.unlogged.Swap(0); n > 0 {
+		s.log.Info("orphans reaped", zap.Uint64("count", n))
 	}
 }
 
@@ -283,6 +309,7 @@ func (s *Supervisor) Start(cmd Command) (*Child, error) {
 	c := &Child{pid: pid, done: make(chan struct{})}
 	s.children[pid] = c
 	s.target = c
+	s.sigs.setTarget(pid)
 	if s.idleClosed {
 		s.idle = make(chan struct{})
 		s.idleClosed = false
@@ -357,7 +384,9 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 	case <-c.Done():
 	case <-timer.C:
 		s.timeout(c)
-		return s.afterKill(c)
+		code := s.afterKill(c)
+		s.flushOrphans()
+		return code
 	}
 	code := c.ExitCode()
 
@@ -369,6 +398,7 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 		s.timeout(c)
 		s.afterKill(c)
 	}
+	s.flushOrphans()
 	return code
 }
 

@@ -3,14 +3,15 @@ package supervisor
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/sys/unix"
@@ -53,7 +54,7 @@ func TestSignalName(t *testing.T) {
 }
 
 func TestForwardedSignals(t *testing.T) {
-	got := map[os.Signal]bool{}
+	got := map[syscall.Signal]bool{}
 	for _, s := range ForwardedSignals() {
 		got[s] = true
 	}
@@ -170,24 +171,25 @@ func TestExecCode(t *testing.T) {
 }
 
 // newTestSupervisor builds a supervisor whose signals the test injects.
-func newTestSupervisor(t *testing.T, timeout time.Duration) (*Supervisor, *Signals, *observer.ObservedLogs) {
+func newTestSupervisor(t *testing.T, timeout time.Duration) (*Supervisor, chan<- sigfwd.Event, *observer.ObservedLogs) {
 	t.Helper()
-	sigs := &Signals{forward: make(chan os.Signal, 8), child: make(chan os.Signal, 1)}
+	events := make(chan sigfwd.Event, 8)
+	sigs := &Signals{events: events, setTarget: func(int) {}, child: make(chan os.Signal, 1)}
 	signal.Notify(sigs.child, unix.SIGCHLD)
 	core, logs := observer.New(zap.InfoLevel)
 	s, err := New(Config{Signals: sigs, Logger: zap.New(core), StopTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(); sigs.Stop() })
-	return s, sigs, logs
+	t.Cleanup(func() { s.Close(); signal.Stop(sigs.child) })
+	return s, events, logs
 }
 
 // A SIGTERM that arrives before the child starts is kept: the child is never
 // started and the exit code is 143.
 func TestTermBeforeStart(t *testing.T) {
-	s, sigs, logs := newTestSupervisor(t, time.Second)
-	sigs.forward <- unix.SIGTERM
+	s, events, logs := newTestSupervisor(t, time.Second)
+	events <- sigfwd.Event{Signal: unix.SIGTERM}
 	<-s.StopRequested()
 	marker := filepath.Join(t.TempDir(), "started")
 	code := s.Run(context.Background(), Command{Path: "/bin/sh", Args: []string{"-c", "touch " + marker}})

@@ -171,10 +171,6 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 }
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	// Catch signals before anything else: a SIGTERM during start-up is kept.
-	sigs := supervisor.NotifySignals()
-	defer sigs.Stop()
-
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat}
 	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
 	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
@@ -193,6 +189,12 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	}
 	if *root != "" {
 		opts.dorisRoot = *root
+	}
+	// Catch signals before any other work: a SIGTERM from here on is kept.
+	sigs, err := supervisor.NotifySignals()
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
+		return 1
 	}
 	log, err := newLogger(stderr, opts.logFormat)
 	if err != nil {
@@ -220,9 +222,6 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 }
 
 func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	sigs := supervisor.NotifySignals()
-	defer sigs.Stop()
-
 	fs, stop, logFormat := newFlagSet("supervise", "supervise [flags] [--] CMD [ARGS...]\n\nRun CMD as the main child of PID 1, in the current directory.",
 		[]envVar{{envStopTimeout.name, "30s", envStopTimeout.meaning}, envLogFormat}, stderr)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -237,6 +236,12 @@ func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
 		return exitUsage
+	}
+	// Catch signals before any other work: a SIGTERM from here on is kept.
+	sigs, err := supervisor.NotifySignals()
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
+		return 1
 	}
 	log, err := newLogger(stderr, opts.logFormat)
 	if err != nil {

@@ -20,7 +20,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/apache/doris-entrypoint/supervisor/rtsig"
+	"github.com/apache/doris-entrypoint/supervisor"
+	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 )
 
 func main() {
@@ -90,11 +91,12 @@ func killSelf(sig syscall.Signal) {
 	block()
 }
 
-// signals records every signal it receives; SIGTERM ends it with code 0.
+// signals records every signal it receives; SIGTERM ends it with code 0. It
+// catches them with the supervisor's own handler (sigfwd, no target set), the
+// only way a Go program can catch SIGRTMIN.
 func signals(grandchild bool) {
-	c := make(chan os.Signal, 256)
-	signal.Notify(c)
-	must(rtsig.Notify(c)) // signal 34, which os/signal cannot catch
+	f, err := sigfwd.Start(supervisor.ForwardedSignals()...)
+	must(err)
 	role := "child"
 	if os.Getenv("HELPER_ROLE") != "" {
 		role = os.Getenv("HELPER_ROLE")
@@ -103,13 +105,9 @@ func signals(grandchild bool) {
 		startSameGroup(exec.Command(self(), "signals"), "HELPER_ROLE=grandchild")
 	}
 	emit("ready %s %d", role, os.Getpid())
-	for s := range c {
-		n := int(s.(syscall.Signal))
-		if n == int(syscall.SIGURG) || n == int(syscall.SIGCHLD) || n == int(syscall.SIGPIPE) {
-			continue // runtime preemption and our own children
-		}
-		emit("sig %s %d", role, n)
-		if n == int(syscall.SIGTERM) {
+	for ev := range f.Events() {
+		emit("sig %s %d", role, int(ev.Signal))
+		if ev.Signal == syscall.SIGTERM {
 			os.Exit(0)
 		}
 	}
