@@ -6,6 +6,11 @@ BIN     := bin/doris-entrypoint
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# amd64: start the child of "supervise -- /path" at the entry point, before the
+# Go runtime (see supervisor/earlystart).
+ifeq ($(shell $(GO) env GOARCH),amd64)
+LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
+endif
 export CGO_ENABLED := 0
 
 .PHONY: all build test bench demo lint clean

@@ -33,6 +33,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// ProcDir is where procfs is mounted; empty means /proc.
 	ProcDir string
+	// Prestarted is the pid of a main child started before New (package
+	// earlystart), in its own process group; New adopts it as if Start had
+	// started it. 0 means none.
+	Prestarted int
 }
 
 // Stats are counters for the probe endpoint's metrics.
@@ -58,6 +62,8 @@ type Supervisor struct {
 	idleClosed bool
 	stopCh     chan struct{} // closed at the first stop request
 	stopAt     time.Time
+
+	prestarted *Child
 
 	forwarded atomic.Uint64
 	orphans   atomic.Uint64
@@ -114,6 +120,15 @@ func New(cfg Config) (*Supervisor, error) {
 		} else {
 			log.Info("not PID 1: became a child subreaper", zap.Int("pid", s.self))
 		}
+	}
+	if cfg.Prestarted > 0 {
+		// Before the loop's first reap, or the child's exit would count as
+		// an orphan's.
+		c := &Child{pid: cfg.Prestarted, done: make(chan struct{})}
+		s.children[c.pid] = c
+		s.target = c
+		s.sigs.setTarget(c.pid)
+		s.prestarted = c
 	}
 	go s.loop()
 	return s, nil
@@ -351,6 +366,24 @@ func (s *Supervisor) Run(ctx context.Context, cmd Command) int {
 		s.log.Error("cannot start the child", zap.Error(err))
 		return 1
 	}
+	return s.Wait(ctx, c)
+}
+
+// RunPrestarted supervises the child given as Config.Prestarted, which cmd
+// describes, like Run. execErr is the errno of its failed exec, if any.
+func (s *Supervisor) RunPrestarted(ctx context.Context, cmd Command, execErr error) int {
+	c := s.prestarted
+	if c == nil {
+		s.log.Error("no prestarted child")
+		return 1
+	}
+	if execErr != nil {
+		code := execCode(execErr)
+		s.log.Error("cannot execute the child", zap.String("path", cmd.Path), zap.Int("code", code), zap.Error(execErr))
+		<-c.Done() // it exits at once
+		return code
+	}
+	s.log.Info("child started", zap.Int("pid", c.pid), zap.String("path", cmd.Path), zap.Strings("args", cmd.Args), zap.Bool("early", true))
 	return s.Wait(ctx, c)
 }
 

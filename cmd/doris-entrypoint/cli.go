@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/apache/doris-entrypoint/supervisor"
+	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // exitUsage is the exit code for a bad command line.
@@ -222,6 +224,12 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 }
 
 func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	// The child may already run: started at the entry point (earlystart).
+	early, execErr := earlystart.Child()
+	if early > 0 {
+		code := superviseEarly(early, execErr, args, getenv, stderr)
+		return code
+	}
 	fs, stop, logFormat := newFlagSet("supervise", "supervise [flags] [--] CMD [ARGS...]\n\nRun CMD as the main child of PID 1, in the current directory.",
 		[]envVar{{envStopTimeout.name, "30s", envStopTimeout.meaning}, envLogFormat}, stderr)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -259,4 +267,48 @@ func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int
 	code := sup.Run(context.Background(), supervisor.Command{Path: fs.Arg(0), Args: fs.Args()[1:]})
 	log.Info("exiting", zap.Int("code", code))
 	return code
+}
+
+// superviseEarly supervises a child started at the entry point for
+// "supervise -- /path args..." (package earlystart). The command line is
+// valid by construction; a bad environment still fails the run with
+// exitUsage, after the child has been killed.
+func superviseEarly(pid int, execErr error, args []string, getenv lookupEnv, stderr io.Writer) int {
+	cmd := supervisor.Command{Path: args[1], Args: args[2:]}
+	opts, err := resolveOptions("", "", genericStopTimeout, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
+		killEarly(pid)
+		return exitUsage
+	}
+	sigs, err := supervisor.NotifySignals()
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
+		killEarly(pid)
+		return 1
+	}
+	log, err := newLogger(stderr, opts.logFormat)
+	if err != nil {
+		killEarly(pid)
+		return 1
+	}
+	defer log.Sync()
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: pid})
+	if err != nil {
+		log.Error("cannot start the supervisor", zap.Error(err))
+		killEarly(pid)
+		return 1
+	}
+	defer sup.Close()
+	code := sup.RunPrestarted(context.Background(), cmd, execErr)
+	log.Info("exiting", zap.Int("code", code))
+	return code
+}
+
+// killEarly kills the early child's group and reaps it, when we cannot
+// supervise it.
+func killEarly(pid int) {
+	unix.Kill(-pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
 }

@@ -29,9 +29,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	entrypoint, err = harness.Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint")
+	entrypoint, err = harness.Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint", harness.EntrypointLDFlags())
 	if err == nil {
-		helper, err = harness.Build(dir, "github.com/apache/doris-entrypoint/test/helper", "helper")
+		helper, err = harness.Build(dir, "github.com/apache/doris-entrypoint/test/helper", "helper", "")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -42,44 +42,71 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// modes runs f as PID 1 in a new PID namespace and as a subreaper.
-func modes(t *testing.T, f func(t *testing.T, pid1 bool)) {
+// mode is one way of running the supervisor.
+type mode struct {
+	pid1 bool // PID 1 of a new PID namespace, else a subreaper
+	// early: "supervise -- /abs/path", which the amd64 binary starts at its
+	// entry point (earlystart); otherwise a flag forces the ordinary path.
+	early bool
+}
+
+// modes runs f as PID 1 in a new PID namespace and as a subreaper, each with
+// the early-start and the ordinary path of supervise.
+func modes(t *testing.T, f func(t *testing.T, m mode)) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("these tests need root for unshare --pid (CI runs as root)")
 	}
-	t.Run("pid1", func(t *testing.T) { f(t, true) })
-	t.Run("subreaper", func(t *testing.T) { f(t, false) })
+	for _, m := range []mode{{true, true}, {true, false}, {false, true}, {false, false}} {
+		name := map[bool]string{true: "pid1", false: "subreaper"}[m.pid1] + map[bool]string{true: "/early", false: "/ordinary"}[m.early]
+		t.Run(name, func(t *testing.T) { f(t, m) })
+	}
 }
 
 const wait = 30 * time.Second
 
+// superviseArgs is the command line for supervise in mode m.
+func superviseArgs(m mode, cmd ...string) []string {
+	if m.early {
+		return append([]string{"supervise", "--"}, cmd...)
+	}
+	return append([]string{"supervise", "--log-format", "json", "--"}, cmd...)
+}
+
 // supervise runs `doris-entrypoint supervise -- helper args...`.
-func supervise(t *testing.T, pid1 bool, ev *harness.Events, env []string, args ...string) *harness.Proc {
+func supervise(t *testing.T, m mode, ev *harness.Events, env []string, args ...string) *harness.Proc {
 	t.Helper()
 	e := append([]string{"DORIS_ENTRYPOINT_LOG_FORMAT=json"}, env...)
 	if ev != nil {
 		e = append(e, ev.Env())
 	}
-	return harness.Start(t, harness.Options{
+	p := harness.Start(t, harness.Options{
 		Bin:  entrypoint,
-		Args: append([]string{"supervise", "--", helper}, args...),
-		PID1: pid1,
+		Args: superviseArgs(m, append([]string{helper}, args...)...),
+		PID1: m.pid1,
 		Env:  e,
 	})
+	t.Cleanup(func() {
+		// The early path must really have been taken where it exists.
+		started := p.Find("child started")
+		if len(started) == 1 && harness.EntrypointLDFlags() != "" && (started[0]["early"] == true) != m.early {
+			t.Errorf("early = %v in %v, want %v", started[0]["early"], started[0], m.early)
+		}
+	})
+	return p
 }
 
 func TestExitCodes(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		codes := []int{0, 1, 2, 42, 126, 127, 128, 143, 254, 255}
-		if pid1 {
+		if m.pid1 {
 			codes = codes[:0]
 			for c := 0; c <= 255; c++ {
 				codes = append(codes, c)
 			}
 		}
 		for _, c := range codes {
-			p := supervise(t, pid1, nil, nil, "exit", fmt.Sprint(c))
+			p := supervise(t, m, nil, nil, "exit", fmt.Sprint(c))
 			if got := p.Wait(t, wait); got != c {
 				t.Fatalf("child exit %d: supervisor exited %d; log:\n%s", c, got, p.Log())
 			}
@@ -90,9 +117,9 @@ func TestExitCodes(t *testing.T) {
 func TestExitBySignal(t *testing.T) {
 	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT,
 		syscall.SIGKILL, syscall.SIGUSR1, syscall.SIGSEGV, syscall.SIGUSR2, syscall.SIGTERM}
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		for _, sig := range sigs {
-			p := supervise(t, pid1, nil, nil, "kill-self", fmt.Sprint(int(sig)))
+			p := supervise(t, m, nil, nil, "kill-self", fmt.Sprint(int(sig)))
 			if got, want := p.Wait(t, wait), 128+int(sig); got != want {
 				t.Errorf("child killed by %v: supervisor exited %d, want %d; log:\n%s", sig, got, want, p.Log())
 			}
@@ -115,10 +142,10 @@ func TestExecFailure(t *testing.T) {
 		{"not executable", notExec, 126},
 		{"directory", dir, 126},
 	}
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				p := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"supervise", "--", tt.path}, PID1: pid1})
+				p := harness.Start(t, harness.Options{Bin: entrypoint, Args: superviseArgs(m, tt.path), PID1: m.pid1})
 				if got := p.Wait(t, wait); got != tt.want {
 					t.Fatalf("exit %d, want %d; log:\n%s", got, tt.want, p.Log())
 				}
@@ -136,11 +163,12 @@ func TestExecFailure(t *testing.T) {
 func TestSignalsForwardedToGroup(t *testing.T) {
 	sigs := []syscall.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1,
 		syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, 34, 35, 40, 50, 63, 64}
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, nil, "signals", "--grandchild")
+		p := supervise(t, m, ev, nil, "signals", "--grandchild")
 		ev.Wait(t, "ready child", wait)
 		ev.Wait(t, "ready grandchild", wait)
+		p.WaitLog(t, "child started", wait)
 		for _, sig := range sigs {
 			p.Signal(t, sig)
 			ev.Wait(t, fmt.Sprintf("sig child %d", sig), wait)
@@ -170,17 +198,17 @@ func TestSignalsForwardedToGroup(t *testing.T) {
 // reaped, with no zombie left.
 func TestOrphanBurst(t *testing.T) {
 	const n = 1000
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, nil, "orphans", fmt.Sprint(n))
+		p := supervise(t, m, ev, nil, "orphans", fmt.Sprint(n))
 		got := ev.Wait(t, "orphans-gone", 2*wait)
 		if code := p.Wait(t, wait); code != 0 {
 			t.Fatalf("exit %d; log:\n%s", code, p.Log())
 		}
-		if pid1 && got != fmt.Sprintf("orphans-gone %d zombies=0", n) {
+		if m.pid1 && got != fmt.Sprintf("orphans-gone %d zombies=0", n) {
 			t.Fatalf("got %q, want all %d gone and no zombie", got, n)
 		}
-		if !pid1 && !strings.HasPrefix(got, fmt.Sprintf("orphans-gone %d ", n)) {
+		if !m.pid1 && !strings.HasPrefix(got, fmt.Sprintf("orphans-gone %d ", n)) {
 			// Outside a namespace /proc shows the whole machine's zombies:
 			// the helper's count is not ours, the reaped count below is.
 			t.Fatalf("got %q", got)
@@ -218,7 +246,7 @@ func parseReport(t *testing.T, line string) reportData {
 // file, no pipe, no prefix), no other fd leaks into it, and it leads its own
 // process group.
 func TestStdioAndFDs(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		dir := t.TempDir()
 		leak, err := os.Create(filepath.Join(dir, "leaked-fd-marker"))
 		if err != nil {
@@ -234,8 +262,8 @@ func TestStdioAndFDs(t *testing.T) {
 		ev := harness.NewEvents(t)
 		p := harness.Start(t, harness.Options{
 			Bin:        entrypoint,
-			Args:       []string{"supervise", "--", "sh", "-c", helper + " report && " + helper + " print"},
-			PID1:       pid1,
+			Args:       superviseArgs(m, "/bin/sh", "-c", helper+" report && "+helper+" print"),
+			PID1:       m.pid1,
 			Env:        []string{ev.Env()},
 			Stdout:     out,
 			ExtraFiles: []*os.File{leak, leak},
@@ -318,11 +346,12 @@ func TestComponentStart(t *testing.T) {
 // TestGrandchildCleanup: the grandchild traps TERM and needs 1 s; the
 // supervisor must wait for it although the direct child dies at once.
 func TestGrandchildCleanup(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, nil, "tree", "1s")
+		p := supervise(t, m, ev, nil, "tree", "1s")
 		ev.Wait(t, "ready tree", wait)
 		ev.Wait(t, "ready trap", wait)
+		p.WaitLog(t, "child started", wait)
 		p.Signal(t, syscall.SIGTERM)
 		code := p.Wait(t, wait)
 		if !ev.Has("clean ") {
@@ -340,9 +369,9 @@ func TestGrandchildCleanup(t *testing.T) {
 // TestLeftoverAfterChildExit: when the main child exits on its own, what it
 // left behind gets SIGTERM and time to finish; the child's code is kept.
 func TestLeftoverAfterChildExit(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, nil, "leave", "300ms", "5")
+		p := supervise(t, m, ev, nil, "leave", "300ms", "5")
 		code := p.Wait(t, wait)
 		if code != 5 {
 			t.Fatalf("exit %d, want the child's 5; log:\n%s", code, p.Log())
@@ -356,11 +385,12 @@ func TestLeftoverAfterChildExit(t *testing.T) {
 // TestIgnoredTermKilledAtTimeout: a tree that ignores TERM is SIGKILLed at
 // the stop timeout, and the exit code says so.
 func TestIgnoredTermKilledAtTimeout(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=1s"}, "ignore-term", "--grandchild")
+		p := supervise(t, m, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=1s"}, "ignore-term", "--grandchild")
 		ev.Wait(t, "ready ignore child", wait)
 		ev.Wait(t, "ready ignore grandchild", wait)
+		p.WaitLog(t, "child started", wait)
 		start := time.Now()
 		p.Signal(t, syscall.SIGTERM)
 		ev.Wait(t, "term child", wait)
@@ -385,10 +415,11 @@ func TestIgnoredTermKilledAtTimeout(t *testing.T) {
 // forwarded but does not restart the timer.
 func TestSecondTermKeepsDeadline(t *testing.T) {
 	const timeout = 3 * time.Second
-	modes(t, func(t *testing.T, pid1 bool) {
+	modes(t, func(t *testing.T, m mode) {
 		ev := harness.NewEvents(t)
-		p := supervise(t, pid1, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=3s"}, "ignore-term")
+		p := supervise(t, m, ev, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT=3s"}, "ignore-term")
 		ev.Wait(t, "ready ignore", wait)
+		p.WaitLog(t, "child started", wait)
 		p.Signal(t, syscall.SIGTERM)
 		ev.WaitN(t, "term ", 1, wait)
 		// The second SIGTERM must come well inside the window; this is the
@@ -416,11 +447,11 @@ func TestSecondTermKeepsDeadline(t *testing.T) {
 // TestSubreaperLoggedOnce: outside a PID namespace the supervisor says once
 // that it became a subreaper; as PID 1 it does not.
 func TestSubreaperLoggedOnce(t *testing.T) {
-	modes(t, func(t *testing.T, pid1 bool) {
-		p := supervise(t, pid1, nil, nil, "exit", "0")
+	modes(t, func(t *testing.T, m mode) {
+		p := supervise(t, m, nil, nil, "exit", "0")
 		p.Wait(t, wait)
 		n := len(p.Find("not PID 1: became a child subreaper"))
-		if want := map[bool]int{true: 0, false: 1}[pid1]; n != want {
+		if want := map[bool]int{true: 0, false: 1}[m.pid1]; n != want {
 			t.Fatalf("%d subreaper lines, want %d; log:\n%s", n, want, p.Log())
 		}
 	})

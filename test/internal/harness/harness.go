@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,11 +23,21 @@ import (
 	"time"
 )
 
-// Build compiles the Go package pkg (an import path) into dir and returns the
-// binary's path.
-func Build(dir, pkg, name string) (string, error) {
+// EntrypointLDFlags are the link flags of the production binary that change
+// behaviour (the Makefile's, without stamping and stripping): on amd64 the
+// early-start entry point.
+func EntrypointLDFlags() string {
+	if runtime.GOARCH == "amd64" {
+		return "-E github.com/apache/doris-entrypoint/supervisor/earlystart.entry"
+	}
+	return ""
+}
+
+// Build compiles the Go package pkg (an import path) into dir with the given
+// -ldflags and returns the binary's path.
+func Build(dir, pkg, name, ldflags string) (string, error) {
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
@@ -317,6 +328,28 @@ func (p *Proc) Find(msg string) []Entry {
 		}
 	}
 	return out
+}
+
+// WaitLog waits until the log has a line with message msg, e.g. "child
+// started", which the supervisor writes once its signal handlers are in
+// place (a child started at the entry point may be running before that).
+func (p *Proc) WaitLog(t testing.TB, msg string, timeout time.Duration) Entry {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if e := p.Find(msg); len(e) > 0 {
+			return e[0]
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("exited (%d) before logging %q; log:\n%s", p.code, msg, p.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after %s; log:\n%s", msg, timeout, p.Log())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func exitCode(ps *os.ProcessState, err error) int {

@@ -1,0 +1,155 @@
+#include "textflag.h"
+
+// entry is the process entry point when the binary is linked with
+// -E .../earlystart.entry. The stack is as the kernel left it: argc at 0(SP),
+// argv at 8(SP), NULL, envp. Nothing above SP is changed; scratch space is
+// the area below SP (nothing else runs on this stack yet). Every path ends in
+// the runtime's own entry point with SP untouched.
+TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
+	// argc >= 4: supervise -- /path
+	MOVQ 0(SP), AX
+	CMPQ AX, $4
+	JLT  runtime
+
+	// argv[1] == "supervise"
+	MOVQ 16(SP), SI
+	LEAQ ·wordSupervise(SB), DI
+cmpword:
+	MOVBLZX (SI), AX
+	MOVBLZX (DI), BX
+	CMPL AX, BX
+	JNE  runtime
+	TESTL AX, AX
+	JEQ  word_ok
+	INCQ SI
+	INCQ DI
+	JMP  cmpword
+word_ok:
+	// argv[2] == "--"
+	MOVQ 24(SP), SI
+	CMPB 0(SI), $'-'
+	JNE  runtime
+	CMPB 1(SI), $'-'
+	JNE  runtime
+	CMPB 2(SI), $0
+	JNE  runtime
+	// argv[3] is absolute
+	MOVQ 32(SP), SI
+	CMPB 0(SI), $'/'
+	JNE  runtime
+
+	// stdin a terminal? (the ordinary path hands it the foreground)
+	MOVQ $16, AX               // ioctl
+	MOVQ $0, DI
+	MOVQ $0x540F, SI           // TIOCGPGRP
+	LEAQ -64(SP), DX
+	SYSCALL
+	TESTQ AX, AX
+	JEQ  runtime
+
+	// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); no fast path without it
+	MOVQ $436, AX
+	MOVQ $3, DI
+	MOVL $0xffffffff, SI
+	MOVQ $4, DX
+	SYSCALL
+	TESTQ AX, AX
+	JNE  runtime
+
+	// not PID 1: prctl(PR_SET_CHILD_SUBREAPER, 1)
+	MOVQ $39, AX               // getpid
+	SYSCALL
+	CMPQ AX, $1
+	JEQ  pipe
+	MOVQ $157, AX              // prctl
+	MOVQ $36, DI
+	MOVQ $1, SI
+	XORQ DX, DX
+	XORQ R10, R10
+	XORQ R8, R8
+	SYSCALL
+
+pipe:
+	MOVQ $293, AX              // pipe2(errPipe, O_CLOEXEC)
+	LEAQ ·errPipe(SB), DI
+	MOVQ $0x80000, SI
+	SYSCALL
+	TESTQ AX, AX
+	JNE  runtime
+
+	MOVQ $14, AX               // rt_sigprocmask(SIG_BLOCK, &allSigs, &oldMask, 8)
+	MOVQ $0, DI
+	LEAQ ·allSigs(SB), SI
+	LEAQ ·oldMask(SB), DX
+	MOVQ $8, R10
+	SYSCALL
+
+	MOVQ $57, AX               // fork
+	SYSCALL
+	TESTQ AX, AX
+	JEQ  child
+	JLT  forkfailed
+
+	// parent
+	MOVQ AX, ·childPID(SB)
+	MOVQ $3, AX                // close(errPipe[1])
+	MOVLQSX ·errPipe+4(SB), DI
+	SYSCALL
+	JMP  unmask
+
+forkfailed:
+	MOVQ $3, AX
+	MOVLQSX ·errPipe+0(SB), DI
+	SYSCALL
+	MOVQ $3, AX
+	MOVLQSX ·errPipe+4(SB), DI
+	SYSCALL
+
+unmask:
+	MOVQ $14, AX               // rt_sigprocmask(SIG_SETMASK, &oldMask, NULL, 8)
+	MOVQ $2, DI
+	LEAQ ·oldMask(SB), SI
+	XORQ DX, DX
+	MOVQ $8, R10
+	SYSCALL
+
+runtime:
+	JMP _rt0_amd64_linux(SB)
+
+child:
+	MOVQ $109, AX              // setpgid(0, 0)
+	XORQ DI, DI
+	XORQ SI, SI
+	SYSCALL
+	MOVQ $14, AX               // rt_sigprocmask(SIG_SETMASK, &oldMask, NULL, 8)
+	MOVQ $2, DI
+	LEAQ ·oldMask(SB), SI
+	XORQ DX, DX
+	MOVQ $8, R10
+	SYSCALL
+	// execve(argv[3], &argv[3], envp); envp = SP + 8*(argc+2)
+	MOVQ 0(SP), CX
+	LEAQ 16(SP)(CX*8), DX
+	LEAQ 32(SP), SI
+	MOVQ 32(SP), DI
+	MOVQ $59, AX
+	SYSCALL
+	// exec failed: report errno; exit 127 (not found) or 126, as a shell
+	NEGQ AX
+	MOVQ AX, R12
+	MOVL AX, -8(SP)
+	MOVQ $1, AX                // write(errPipe[1], &errno, 4)
+	MOVLQSX ·errPipe+4(SB), DI
+	LEAQ -8(SP), SI
+	MOVQ $4, DX
+	SYSCALL
+	MOVQ $127, DI
+	CMPQ R12, $2               // ENOENT
+	JEQ  exit
+	CMPQ R12, $20              // ENOTDIR
+	JEQ  exit
+	MOVQ $126, DI
+exit:
+	MOVQ $231, AX              // exit_group
+	SYSCALL
+	RET
