@@ -38,6 +38,9 @@ type initSpec struct {
 	path  string
 	argv  []string // prefix before the child
 	group []string // prefix that signals the child's whole process group
+	// readyLog is the stderr text that says the init handles signals; empty
+	// when it does from the start (it blocks signals before it forks).
+	readyLog string
 }
 
 func main() {
@@ -70,10 +73,10 @@ func run(entry string, reps, orphans int) error {
 		return fmt.Errorf("gcc probe.c: %v\n%s", err, out)
 	}
 	inits := []initSpec{
-		{"doris-entrypoint", entry, []string{entry, "supervise", "--"}, []string{entry, "supervise", "--"}},
-		{"tini", "/usr/bin/tini", []string{"/usr/bin/tini", "--"}, []string{"/usr/bin/tini", "-g", "--"}},
-		{"dumb-init", "/usr/bin/dumb-init", []string{"/usr/bin/dumb-init"}, []string{"/usr/bin/dumb-init"}},
-		{"catatonit", "/usr/bin/catatonit", []string{"/usr/bin/catatonit", "--"}, []string{"/usr/bin/catatonit", "-g", "--"}},
+		{"doris-entrypoint", entry, []string{entry, "supervise", "--"}, []string{entry, "supervise", "--"}, `"msg":"child started"`},
+		{"tini", "/usr/bin/tini", []string{"/usr/bin/tini", "--"}, []string{"/usr/bin/tini", "-g", "--"}, ""},
+		{"dumb-init", "/usr/bin/dumb-init", []string{"/usr/bin/dumb-init"}, []string{"/usr/bin/dumb-init"}, ""},
+		{"catatonit", "/usr/bin/catatonit", []string{"/usr/bin/catatonit", "--"}, []string{"/usr/bin/catatonit", "-g", "--"}, ""},
 	}
 	for _, in := range inits {
 		if _, err := os.Stat(in.path); err != nil {
@@ -162,17 +165,33 @@ func run(entry string, reps, orphans int) error {
 // launch starts the init as PID 1 of a new PID namespace with the probe as
 // its child; stdout is the child's (passed through by the init).
 type launched struct {
-	cmd  *exec.Cmd
-	out  *bufio.Reader
-	init int // the init's pid in our namespace
+	cmd   *exec.Cmd
+	out   *bufio.Reader
+	ready chan struct{} // closed once the init handles signals
+	init  int           // the init's pid in our namespace
 }
 
-func launch(prefix []string, child ...string) (*launched, error) {
+// launch starts prefix + child. tini, dumb-init and catatonit block signals
+// before they fork, so they handle signals from the start; doris-entrypoint
+// may start its child before the Go runtime has its handlers (earlystart),
+// so ready waits for its "child started" log line.
+func launch(in initSpec, prefix []string, child ...string) (*launched, error) {
 	argv := append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, prefix...)
 	argv = append(argv, child...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_LOG_FORMAT=json")
-	cmd.Stderr = io.Discard
+	l := &launched{cmd: cmd, ready: make(chan struct{})}
+	var logs io.Reader
+	if in.readyLog != "" {
+		p, err := cmd.StderrPipe()
+		if err != nil {
+			return nil, err
+		}
+		logs = p
+	} else {
+		cmd.Stderr = io.Discard
+		close(l.ready)
+	}
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -180,7 +199,22 @@ func launch(prefix []string, child ...string) (*launched, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	l := &launched{cmd: cmd, out: bufio.NewReader(pipe)}
+	l.out = bufio.NewReader(pipe)
+	if logs != nil {
+		go func() {
+			sc := bufio.NewScanner(logs)
+			ready := false
+			for sc.Scan() {
+				if !ready && strings.Contains(sc.Text(), in.readyLog) {
+					ready = true
+					close(l.ready)
+				}
+			}
+			if !ready {
+				close(l.ready)
+			}
+		}()
+	}
 	file := fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -240,7 +274,7 @@ func monoNS() float64 {
 
 func measureStart(probe string, in initSpec) (float64, error) {
 	prefix := append([]string{probe, "stamp"}, in.argv...)
-	l, err := launch(prefix, probe, "start")
+	l, err := launch(in, prefix, probe, "start")
 	if err != nil {
 		return 0, err
 	}
@@ -252,7 +286,7 @@ func measureStart(probe string, in initSpec) (float64, error) {
 }
 
 func measureRSS(probe string, in initSpec) (float64, error) {
-	l, err := launch(in.argv, probe, "idle")
+	l, err := launch(in, in.argv, probe, "idle")
 	if err != nil {
 		return 0, err
 	}
@@ -261,6 +295,7 @@ func measureRSS(probe string, in initSpec) (float64, error) {
 	if err := l.expect("ready"); err != nil {
 		return 0, err
 	}
+	<-l.ready
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", l.init))
 	if err != nil {
 		return 0, err
@@ -275,7 +310,7 @@ func measureRSS(probe string, in initSpec) (float64, error) {
 }
 
 func measureForward(probe string, in initSpec) (float64, error) {
-	l, err := launch(in.argv, probe, "wait-term")
+	l, err := launch(in, in.argv, probe, "wait-term")
 	if err != nil {
 		return 0, err
 	}
@@ -283,6 +318,7 @@ func measureForward(probe string, in initSpec) (float64, error) {
 		l.wait()
 		return 0, err
 	}
+	<-l.ready
 	t0 := monoNS()
 	syscall.Kill(l.init, syscall.SIGTERM)
 	t1, err := l.number()
@@ -293,7 +329,7 @@ func measureForward(probe string, in initSpec) (float64, error) {
 }
 
 func measureReap(probe string, in initSpec, n int) (float64, error) {
-	l, err := launch(in.argv, probe, "orphans", strconv.Itoa(n))
+	l, err := launch(in, in.argv, probe, "orphans", strconv.Itoa(n))
 	if err != nil {
 		return 0, err
 	}
@@ -307,7 +343,7 @@ func measureReap(probe string, in initSpec, n int) (float64, error) {
 func measureCleanup(probe string, in initSpec, dir string) (float64, bool, error) {
 	file := filepath.Join(dir, "cleaned-"+in.name)
 	os.Remove(file)
-	l, err := launch(in.group, probe, "cleanup", "500", file)
+	l, err := launch(in, in.group, probe, "cleanup", "500", file)
 	if err != nil {
 		return 0, false, err
 	}
@@ -315,6 +351,7 @@ func measureCleanup(probe string, in initSpec, dir string) (float64, bool, error
 		l.wait()
 		return 0, false, err
 	}
+	<-l.ready
 	t0 := monoNS()
 	syscall.Kill(l.init, syscall.SIGTERM)
 	err = l.wait()
