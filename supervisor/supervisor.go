@@ -75,6 +75,8 @@ type Supervisor struct {
 
 	quit     chan struct{}
 	loopDone chan struct{}
+	closed   atomic.Bool
+	started  chan struct{} // a child was started: the waiter has work again
 }
 
 // New prepares the process for PID-1 duty and starts reaping and forwarding
@@ -108,6 +110,7 @@ func New(cfg Config) (*Supervisor, error) {
 		idle:        make(chan struct{}),
 		stopCh:      make(chan struct{}),
 		quit:        make(chan struct{}),
+		started:     make(chan struct{}, 1),
 		loopDone:    make(chan struct{}),
 		orphanTick:  time.NewTimer(time.Hour),
 	}
@@ -131,11 +134,13 @@ func New(cfg Config) (*Supervisor, error) {
 		s.prestarted = c
 	}
 	go s.loop()
+	go s.waitExits()
 	return s, nil
 }
 
 // Close stops the background reaping. Signals stay caught.
 func (s *Supervisor) Close() {
+	s.closed.Store(true)
 	close(s.quit)
 	<-s.loopDone
 }
@@ -175,14 +180,10 @@ func (s *Supervisor) markStopLocked() bool {
 
 func (s *Supervisor) loop() {
 	defer close(s.loopDone)
-	// Children may predate us (they survive an exec into this binary).
-	s.reap()
 	for {
 		select {
 		case <-s.quit:
 			return
-		case <-s.sigs.child:
-			s.reap()
 		case ev := <-s.sigs.events:
 			s.handleSignal(ev)
 		case <-s.orphanTick.C:
@@ -222,6 +223,50 @@ func (s *Supervisor) handleSignal(ev sigfwd.Event) {
 		s.log.Info("signal not forwarded: no child", zap.String("signal", name))
 	default:
 		s.log.Info("signal not forwarded", zap.String("signal", name), zap.Int("pgid", target.pid), zap.Error(err))
+	}
+}
+
+// waitExits reaps as children exit. It sleeps in waitid(WNOWAIT), which the
+// kernel ends as soon as a child exits — one thread wake-up per burst, no
+// signal delivery and no goroutine hand-offs on the way — and then reaps
+// everything that has exited. WNOWAIT leaves the reaping to reap(), under
+// the lock, so a waiter of a closed Supervisor (tests make several in one
+// process) never takes another's child. With no child at all, it waits for
+// Start, or for SIGCHLD: an orphan of a process that entered the namespace
+// from outside (kubectl exec) is reparented to PID 1 while PID 1 has no
+// other child.
+func (s *Supervisor) waitExits() {
+	// Children may predate us (they survive an exec into this binary).
+	s.reap()
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if s.closed.Load() {
+			return
+		}
+		switch err {
+		case nil:
+			s.reap()
+		case unix.EINTR:
+		case unix.ECHILD:
+			s.reap() // marks the supervisor idle
+			select {
+			case <-s.quit:
+				return
+			case <-s.sigs.child:
+			case <-s.started:
+			}
+		default:
+			s.log.Error("waitid failed; reaping on SIGCHLD only", zap.Error(err))
+			for {
+				select {
+				case <-s.quit:
+					return
+				case <-s.sigs.child:
+					s.reap()
+				}
+			}
+		}
 	}
 }
 
@@ -331,6 +376,10 @@ func (s *Supervisor) Start(cmd Command) (*Child, error) {
 	}
 	s.mu.Unlock()
 
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
 	s.log.Info("child started", zap.Int("pid", pid), zap.String("path", path), zap.Strings("args", cmd.Args))
 	return c, nil
 }

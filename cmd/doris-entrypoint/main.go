@@ -40,6 +40,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 )
 
 // Set at link time by the Makefile (-ldflags -X).
@@ -49,5 +50,9 @@ var (
 )
 
 func main() {
+	// One P is plenty for PID 1, and it keeps the runtime from waking extra
+	// threads to spin for work on a small node's CPUs, which the child needs
+	// at exactly those moments (a forwarded signal, a burst of exits).
+	runtime.GOMAXPROCS(1)
 	os.Exit(run(os.Args, os.LookupEnv, os.Stdout, os.Stderr))
 }

@@ -1,0 +1,273 @@
+package confpatch
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+const markerMagic = "doris-entrypoint debug marker v1"
+
+// State is what a marker file records about the conf before debug mode.
+type State struct {
+	// Symlink is the link target when the conf was a symbolic link (into a
+	// read-only ConfigMap mount, typically); empty for a regular file.
+	Symlink string
+	// Mode and Original are the permission bits and bytes of a regular file.
+	Mode     fs.FileMode
+	Original []byte
+	// Moved lists the ports changed, for status displays.
+	Moved []Moved
+}
+
+func (st State) encode() []byte {
+	var b bytes.Buffer
+	b.WriteString(markerMagic + "\n")
+	if st.Symlink != "" {
+		fmt.Fprintf(&b, "symlink: %s\n", strconv.Quote(st.Symlink))
+	} else {
+		fmt.Fprintf(&b, "mode: %#o\n", uint32(st.Mode.Perm()))
+	}
+	for _, m := range st.Moved {
+		fmt.Fprintf(&b, "moved: %s %d %d\n", m.Key, m.From, m.To)
+	}
+	b.WriteString("--\n")
+	if st.Symlink == "" {
+		b.Write(st.Original)
+	}
+	return b.Bytes()
+}
+
+func decodeState(data []byte) (State, error) {
+	var st State
+	r := bufio.NewReader(bytes.NewReader(data))
+	magic, err := r.ReadString('\n')
+	if err != nil || strings.TrimSuffix(magic, "\n") != markerMagic {
+		return st, errors.New("not a doris-entrypoint marker")
+	}
+	n := len(magic)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return st, errors.New("marker header not terminated")
+		}
+		n += len(line)
+		line = strings.TrimSuffix(line, "\n")
+		if line == "--" {
+			break
+		}
+		name, val, ok := strings.Cut(line, ": ")
+		if !ok {
+			return st, fmt.Errorf("bad marker line %q", line)
+		}
+		switch name {
+		case "symlink":
+			if st.Symlink, err = strconv.Unquote(val); err != nil || st.Symlink == "" {
+				return st, fmt.Errorf("bad marker symlink %q", val)
+			}
+		case "mode":
+			m, err := strconv.ParseUint(val, 0, 32)
+			if err != nil {
+				return st, fmt.Errorf("bad marker mode %q", val)
+			}
+			st.Mode = fs.FileMode(m).Perm()
+		case "moved":
+			var m Moved
+			if _, err := fmt.Sscanf(val, "%s %d %d", &m.Key, &m.From, &m.To); err != nil {
+				return st, fmt.Errorf("bad marker moved %q", val)
+			}
+			st.Moved = append(st.Moved, m)
+		}
+	}
+	if st.Symlink == "" {
+		st.Original = data[n:]
+	}
+	return st, nil
+}
+
+// ReadState returns the state recorded by the marker of conf; the error
+// wraps fs.ErrNotExist when conf is not patched.
+func ReadState(conf string) (State, error) {
+	data, err := os.ReadFile(Marker(conf))
+	if err != nil {
+		return State{}, err
+	}
+	st, err := decodeState(data)
+	if err != nil {
+		return st, fmt.Errorf("marker %s: %w", Marker(conf), err)
+	}
+	return st, nil
+}
+
+// original reads what conf is before debug mode: from its marker when one
+// exists (a previous Enter, possibly interrupted), else from conf itself.
+func original(conf string) (State, []byte, error) {
+	st, err := ReadState(conf)
+	switch {
+	case err == nil:
+		if st.Symlink == "" {
+			return st, st.Original, nil
+		}
+		data, err := os.ReadFile(resolveLink(conf, st.Symlink))
+		if err != nil {
+			return st, nil, fmt.Errorf("read %s (target of %s before debug mode): %w", st.Symlink, conf, err)
+		}
+		return st, data, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return st, nil, err
+	}
+	fi, err := os.Lstat(conf)
+	if err != nil {
+		return st, nil, err
+	}
+	st = State{Mode: fi.Mode().Perm()}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if st.Symlink, err = os.Readlink(conf); err != nil {
+			return st, nil, err
+		}
+		st.Mode = 0
+	}
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		return st, nil, err
+	}
+	if st.Symlink == "" {
+		st.Original = data
+	}
+	return st, data, nil
+}
+
+// resolveLink interprets a link target relative to the link's directory.
+func resolveLink(link, target string) string {
+	if filepath.IsAbs(target) {
+		return target
+	}
+	return filepath.Join(filepath.Dir(link), target)
+}
+
+// Enter moves ports in conf by offset for debug mode. It saves the original
+// in the marker first, then replaces conf (a symlink becomes a writable
+// copy) atomically. Entering again recomputes from the original, so ports
+// never move twice. On error the conf is untouched.
+func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
+	st, data, err := original(conf)
+	if err != nil {
+		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
+	}
+	patched, moved, err := MovePorts(data, ports, offset)
+	if err != nil {
+		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
+	}
+	if !HasMarker(conf) {
+		st.Moved = moved
+		if err := writeAtomic(Marker(conf), st.encode(), 0o644); err != nil {
+			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
+		}
+	}
+	if fi, err := os.Lstat(conf); err == nil && fi.Mode().IsRegular() {
+		if cur, err := os.ReadFile(conf); err == nil && bytes.Equal(cur, patched) {
+			return moved, nil
+		}
+	}
+	mode := st.Mode
+	if st.Symlink != "" {
+		mode = 0o644
+	}
+	if err := writeAtomic(conf, patched, mode); err != nil {
+		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
+	}
+	return moved, nil
+}
+
+// Restore puts back the conf recorded in its marker, byte for byte (or the
+// original symlink), then removes the marker. Without a marker it does
+// nothing and returns false.
+func Restore(conf string) (bool, error) {
+	st, err := ReadState(conf)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if st.Symlink != "" {
+		err = symlinkAtomic(st.Symlink, conf)
+	} else {
+		err = writeAtomic(conf, st.Original, st.Mode)
+	}
+	if err != nil {
+		return false, fmt.Errorf("restore %s: %w", conf, err)
+	}
+	if err := os.Remove(Marker(conf)); err != nil {
+		return true, fmt.Errorf("restore %s: remove marker: %w", conf, err)
+	}
+	return true, syncDir(filepath.Dir(conf))
+}
+
+// writeAtomic replaces path with data: temp file in the same directory,
+// fsync, rename, fsync of the directory. On error path is untouched.
+func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(mode); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// symlinkAtomic makes path a symlink to target, replacing what is there.
+func symlinkAtomic(target, path string) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".link-tmp-"+strconv.Itoa(os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
