@@ -187,7 +187,6 @@ func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
 	return out, moved, nil
 }
 
-
 // Marker returns the path of the marker file of conf.
 func Marker(conf string) string { return conf + MarkerSuffix }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"go.uber.org/zap"
@@ -277,7 +278,14 @@ func (s *Supervisor) reap() {
 	s.mu.Lock()
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		// WNOHANG never blocks, so the raw form skips the scheduler's
+		// syscall bookkeeping: a burst of zombies is thousands of calls.
+		r, _, errno := unix.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&ws)), unix.WNOHANG, 0, 0, 0)
+		pid := int(r)
+		var err error
+		if errno != 0 {
+			err = errno
+		}
 		if err == unix.EINTR {
 			continue
 		}

@@ -5,7 +5,7 @@
  *   probe start                print now - $BENCH_T0 (ns): exec of init -> child's main
  *   probe idle                 print "ready", then wait for signals
  *   probe wait-term            print "ready"; on SIGTERM print the time (ns) and exit 0
- *   probe orphans N            make N orphans exit at once; print ns until all are reaped
+ *   probe orphans N            hand N zombies to the init at once; print ns until all are reaped
  *   probe cleanup MS FILE      grandchild traps TERM, cleans up for MS, then creates FILE;
  *                              the direct child dies on TERM at once (shell -> java shape)
  */
@@ -77,35 +77,55 @@ int main(int argc, char **argv) {
 		for (;;) pause();
 	}
 	if (!strcmp(mode, "orphans") && argc > 2) {
+		/* A middle process forks n children that exit at once and stay
+		 * zombies (it does not wait for them); when all are zombies it
+		 * notes the time and exits, and the kernel hands the n zombies to
+		 * the init at once. We measure until the last one is reaped. */
 		int n = atoi(argv[2]);
-		int gate[2], ids[2];
-		if (pipe(gate) || pipe(ids)) return 4;
+		int ids[2];
+		if (pipe(ids)) return 4;
 		pid_t mid = fork();
 		if (mid == 0) {
-			close(gate[1]);
 			close(ids[0]);
+			pid_t *kids = calloc(n, sizeof *kids);
 			for (int i = 0; i < n; i++) {
 				pid_t p = fork();
-				if (p == 0) { char c; read(gate[0], &c, 1); _exit(0); }
+				if (p == 0) _exit(0);
 				if (p < 0) _exit(5);
-				write(ids[1], &p, sizeof p);
+				kids[i] = p;
 			}
-			_exit(0); /* its children are orphans now */
+			char path[64], st[256];
+			for (int i = 0; i < n; i++) { /* wait until each is a zombie */
+				snprintf(path, sizeof path, "/proc/%d/stat", kids[i]);
+				for (;;) {
+					int fd = open(path, O_RDONLY);
+					ssize_t r = fd < 0 ? -1 : read(fd, st, sizeof st - 1);
+					if (fd >= 0) close(fd);
+					if (r <= 0) _exit(6);
+					st[r] = 0;
+					char *c = strrchr(st, ')');
+					if (c && c[1] == ' ' && c[2] == 'Z') break;
+					sleep_ns(100000);
+				}
+			}
+			write(ids[1], kids, n * sizeof *kids);
+			long long t0 = now_ns();
+			write(ids[1], &t0, sizeof t0);
+			_exit(0); /* the zombies go to the init now */
 		}
-		close(gate[0]);
 		close(ids[1]);
-		waitpid(mid, NULL, 0);
 		pid_t *pids = calloc(n, sizeof *pids);
+		long long t0;
 		size_t want = n * sizeof *pids, got = 0;
 		while (got < want) {
 			ssize_t r = read(ids[0], (char *)pids + got, want - got);
 			if (r <= 0) return 6;
 			got += r;
 		}
-		long long t0 = now_ns();
-		close(gate[1]); /* every orphan reads EOF and exits */
+		if (read(ids[0], &t0, sizeof t0) != sizeof t0) return 7;
+		waitpid(mid, NULL, 0);
 		for (int i = 0; i < n; i++)
-			while (kill(pids[i], 0) == 0) sleep_ns(200000); /* zombies answer kill(0); 0.2 ms steps keep the poll off the CPU */
+			while (kill(pids[i], 0) == 0) sleep_ns(50000); /* a zombie answers kill(0) */
 		put_ll(now_ns() - t0);
 		return 0;
 	}
