@@ -118,7 +118,6 @@ func TestMovePortsMissingKeyAppends(t *testing.T) {
 	}
 }
 
-
 func TestMovePortsErrors(t *testing.T) {
 	tests := []struct {
 		name, conf string

@@ -17,7 +17,8 @@
 //   - becomes a child subreaper when it is not PID 1;
 //   - blocks signals, forks, and in the child: joins a new process group,
 //     restores the signal mask, execs the command with the same environment,
-//     and reports an exec failure's errno on a close-on-exec pipe;
+//     and reports an exec failure's errno on a close-on-exec pipe, which the
+//     parent reads before it goes on (so the exec has the CPU to itself);
 //
 // then jumps to the Go runtime's usual entry point. The supervisor adopts the
 // child with [Child]. Any other command line, another architecture, or a
@@ -27,47 +28,29 @@
 // supervisor, as it has in the ordinary path before the child is started.
 package earlystart
 
-import (
-	"syscall"
-
-	"golang.org/x/sys/unix"
-)
+import "syscall"
 
 // Written by the assembly entry point before the runtime starts.
 var (
-	childPID int64    // the early child, 0 if none
-	errPipe  [2]int32 // exec-failure pipe: the child writes errno to [1]
-	oldMask  uint64   // signal mask at entry
-	allSigs  uint64   = ^uint64(0)
+	childPID  int64    // the early child, 0 if none
+	errPipe   [2]int32 // exec-failure pipe: the child writes errno to [1]
+	execRead  int64    // bytes read from errPipe: 0 = exec succeeded, 4 = failed
+	execErrno uint32   // the failed exec's errno
+	oldMask   uint64   // signal mask at entry
+	allSigs   uint64   = ^uint64(0)
 	// The command line the fast path accepts: supervise -- /...
 	wordSupervise = [10]byte{'s', 'u', 'p', 'e', 'r', 'v', 'i', 's', 'e', 0}
 )
 
 // Child returns the pid of the child started at the entry point, or 0. When
-// the exec failed, err is its errno and the child (which exits at once) must
-// still be reaped. Child waits for the exec to succeed or fail; it must be
-// called once.
+// the exec failed, err is its errno and the child (which exits at once with
+// 127 or 126) must still be reaped.
 func Child() (pid int, err error) {
 	if childPID == 0 {
 		return 0, nil
 	}
-	pid = int(childPID)
-	fd := int(errPipe[0])
-	var b [4]byte
-	n := 0
-	for n < len(b) {
-		m, rerr := unix.Read(fd, b[n:])
-		if rerr == unix.EINTR {
-			continue
-		}
-		if rerr != nil || m == 0 {
-			break // EOF: the exec succeeded and closed the pipe
-		}
-		n += m
+	if execRead == 4 {
+		return int(childPID), syscall.Errno(execErrno)
 	}
-	unix.Close(fd)
-	if n == len(b) {
-		return pid, syscall.Errno(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24)
-	}
-	return pid, nil
+	return int(childPID), nil
 }

@@ -95,6 +95,23 @@ pipe:
 	MOVQ $3, AX                // close(errPipe[1])
 	MOVLQSX ·errPipe+4(SB), DI
 	SYSCALL
+	// Wait for the exec: EOF when it succeeded (the pipe is close-on-exec),
+	// 4 bytes of errno when it failed. Meanwhile the child has the CPU to
+	// itself instead of racing the runtime's start-up. Signals are blocked,
+	// so no EINTR.
+	MOVQ $0, AX                // read(errPipe[0], &execErrno, 4)
+	MOVLQSX ·errPipe+0(SB), DI
+	LEAQ ·execErrno(SB), SI
+	MOVQ $4, DX
+	SYSCALL
+	MOVQ AX, ·execRead(SB)
+	MOVQ $3, AX                // close(errPipe[0])
+	MOVLQSX ·errPipe+0(SB), DI
+	SYSCALL
+	// Waking up, we may have preempted the child on its CPU; hand it back
+	// before the runtime's start-up takes a millisecond of it.
+	MOVQ $24, AX               // sched_yield
+	SYSCALL
 	JMP  unmask
 
 forkfailed:

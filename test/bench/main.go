@@ -215,18 +215,25 @@ func launch(in initSpec, prefix []string, child ...string) (*launched, error) {
 			}
 		}()
 	}
-	file := fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)
+	return l, nil
+}
+
+// initPID returns the init's pid (unshare's child); the init must still run.
+func (l *launched) initPID() (int, error) {
+	if l.init > 0 {
+		return l.init, nil
+	}
+	pid := l.cmd.Process.Pid
+	file := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile(file)
 		if f := strings.Fields(string(b)); len(f) > 0 {
 			l.init, _ = strconv.Atoi(f[0])
-			return l, nil
+			return l.init, nil
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return nil, fmt.Errorf("no init below unshare")
+			return 0, fmt.Errorf("no init below unshare")
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
@@ -260,7 +267,10 @@ func (l *launched) wait() error {
 	case <-done:
 		return nil
 	case <-time.After(60 * time.Second):
-		syscall.Kill(l.init, syscall.SIGKILL)
+		l.cmd.Process.Kill()
+		if l.init > 0 {
+			syscall.Kill(l.init, syscall.SIGKILL)
+		}
 		<-done
 		return fmt.Errorf("init did not exit within 60s")
 	}
@@ -291,12 +301,16 @@ func measureRSS(probe string, in initSpec) (float64, error) {
 		return 0, err
 	}
 	defer l.wait()
-	defer syscall.Kill(l.init, syscall.SIGTERM)
 	if err := l.expect("ready"); err != nil {
 		return 0, err
 	}
 	<-l.ready
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", l.init))
+	pid, err := l.initPID()
+	if err != nil {
+		return 0, err
+	}
+	defer syscall.Kill(pid, syscall.SIGTERM)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -319,8 +333,13 @@ func measureForward(probe string, in initSpec) (float64, error) {
 		return 0, err
 	}
 	<-l.ready
+	pid, err := l.initPID()
+	if err != nil {
+		l.wait()
+		return 0, err
+	}
 	t0 := monoNS()
-	syscall.Kill(l.init, syscall.SIGTERM)
+	syscall.Kill(pid, syscall.SIGTERM)
 	t1, err := l.number()
 	if werr := l.wait(); err == nil {
 		err = werr
@@ -352,8 +371,13 @@ func measureCleanup(probe string, in initSpec, dir string) (float64, bool, error
 		return 0, false, err
 	}
 	<-l.ready
+	pid, err := l.initPID()
+	if err != nil {
+		l.wait()
+		return 0, false, err
+	}
 	t0 := monoNS()
-	syscall.Kill(l.init, syscall.SIGTERM)
+	syscall.Kill(pid, syscall.SIGTERM)
 	err = l.wait()
 	el := (monoNS() - t0) / 1e6
 	_, statErr := os.Stat(file)
