@@ -36,6 +36,7 @@ func ForwardedSignals() []syscall.Signal {
 type Signals struct {
 	events    <-chan sigfwd.Event // forwarded signals (and SIGTERM: stop)
 	setTarget func(pgid int)      // where the handler forwards to
+	sync      func()              // queue a marker event (Signal 0) behind the others
 	child     chan os.Signal      // SIGCHLD, coalesced
 }
 
@@ -48,7 +49,7 @@ func NotifySignals() (*Signals, error) {
 		return nil, err
 	}
 	// One pending SIGCHLD is enough: every wake-up reaps until empty.
-	s := &Signals{events: fwd.Events(), setTarget: fwd.SetTarget, child: make(chan os.Signal, 1)}
+	s := &Signals{events: fwd.Events(), setTarget: fwd.SetTarget, sync: fwd.Sync, child: make(chan os.Signal, 1)}
 	signal.Notify(s.child, unix.SIGCHLD)
 	return s, nil
 }

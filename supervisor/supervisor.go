@@ -74,6 +74,8 @@ type Supervisor struct {
 	unlogged   atomic.Uint64
 	orphanTick *time.Timer
 
+	synced chan struct{} // closed by the loop at the next sync marker (guarded by mu)
+
 	quit     chan struct{}
 	loopDone chan struct{}
 	closed   atomic.Bool
@@ -112,6 +114,7 @@ func New(cfg Config) (*Supervisor, error) {
 		stopCh:      make(chan struct{}),
 		quit:        make(chan struct{}),
 		started:     make(chan struct{}, 1),
+		synced:      make(chan struct{}),
 		loopDone:    make(chan struct{}),
 		orphanTick:  time.NewTimer(time.Hour),
 	}
@@ -186,6 +189,13 @@ func (s *Supervisor) loop() {
 		case <-s.quit:
 			return
 		case ev := <-s.sigs.events:
+			if ev.Signal == 0 {
+				s.mu.Lock()
+				close(s.synced)
+				s.synced = make(chan struct{})
+				s.mu.Unlock()
+				continue
+			}
 			s.handleSignal(ev)
 		case <-s.orphanTick.C:
 			s.flushOrphans()
@@ -325,6 +335,22 @@ func (s *Supervisor) reap() {
 	}
 }
 
+// syncSignals waits (briefly) until the loop has handled every signal
+// received so far, so that none goes unlogged when the supervisor exits
+// right after the child it was forwarded to.
+func (s *Supervisor) syncSignals() {
+	s.mu.Lock()
+	ch := s.synced
+	s.mu.Unlock()
+	s.sigs.sync()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
 // flushOrphans logs the orphans reaped since the last such line.
 func (s *Supervisor) flushOrphans() {
 	if n := s.unlogged.Swap(0); n > 0 {
@@ -451,6 +477,9 @@ func (s *Supervisor) RunPrestarted(ctx context.Context, cmd Command, execErr err
 func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 	select {
 	case <-c.Done():
+		// A SIGTERM forwarded by the handler may have ended the child
+		// before the loop recorded it: let it, so this counts as a stop.
+		s.syncSignals()
 	case <-s.stopCh:
 	case <-ctx.Done():
 		s.RequestStop("context cancelled")
@@ -475,6 +504,7 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 	case <-timer.C:
 		s.timeout(c)
 		code := s.afterKill(c)
+		s.syncSignals()
 		s.flushOrphans()
 		return code
 	}
@@ -488,6 +518,7 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 		s.timeout(c)
 		s.afterKill(c)
 	}
+	s.syncSignals()
 	s.flushOrphans()
 	return code
 }

@@ -175,6 +175,7 @@ func newTestSupervisor(t *testing.T, timeout time.Duration) (*Supervisor, chan<-
 	t.Helper()
 	events := make(chan sigfwd.Event, 8)
 	sigs := &Signals{events: events, setTarget: func(int) {}, child: make(chan os.Signal, 1)}
+	sigs.sync = func() { events <- sigfwd.Event{} }
 	signal.Notify(sigs.child, unix.SIGCHLD)
 	core, logs := observer.New(zap.InfoLevel)
 	s, err := New(Config{Signals: sigs, Logger: zap.New(core), StopTimeout: timeout})

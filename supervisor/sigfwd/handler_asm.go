@@ -79,6 +79,12 @@ func (f *Forwarder) read(r *os.File) {
 	}
 }
 
+// sync writes a zero record to the pipe, behind the handler's records.
+func (f *Forwarder) sync() {
+	var rec [8]byte
+	unix.Write(int(pipeFD), rec[:])
+}
+
 func rtSigaction(sig int, act, old *kernelSigaction) error {
 	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig),
 		uintptr(unsafe.Pointer(act)), uintptr(unsafe.Pointer(old)), 8, 0, 0)

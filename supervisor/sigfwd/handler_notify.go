@@ -9,6 +9,11 @@ import (
 	"syscall"
 )
 
+// sync queues the marker behind the events already sent.
+func (f *Forwarder) sync() {
+	go func() { f.events <- Event{} }()
+}
+
 // install falls back to os/signal: forwarding happens on a goroutine.
 func (f *Forwarder) install(sigs []syscall.Signal) error {
 	c := make(chan os.Signal, 256)

@@ -30,7 +30,12 @@ import (
 	"syscall"
 )
 
-// Event is one signal received by the process.
+// SIGRTMIN is the first real-time signal as C programs number it, the one
+// os/signal cannot catch.
+const SIGRTMIN = syscall.Signal(34)
+
+// Event is one signal received by the process. An Event with Signal 0 is
+// the marker queued by [Forwarder.Sync].
 type Event struct {
 	Signal syscall.Signal
 	// Forwarded reports that the handler sent the signal to the target
@@ -72,6 +77,10 @@ func (f *Forwarder) Events() <-chan Event { return f.events }
 // SetTarget makes pgid the group that receives forwarded signals; 0 stops
 // forwarding.
 func (f *Forwarder) SetTarget(pgid int) { atomic.StoreInt64(&targetPGID, int64(pgid)) }
+
+// Sync queues a marker Event (Signal 0) behind every signal received so
+// far: once the marker comes out of Events, everything before it has.
+func (f *Forwarder) Sync() { f.sync() }
 
 // Target returns the current target group, 0 when none.
 func (f *Forwarder) Target() int { return int(atomic.LoadInt64(&targetPGID)) }
