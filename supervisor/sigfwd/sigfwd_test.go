@@ -1,7 +1,9 @@
 package sigfwd
 
 import (
+	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -18,12 +20,19 @@ func next(t *testing.T, f *Forwarder) Event {
 	}
 }
 
-// One test: Start may succeed once per process.
-func TestForwarder(t *testing.T) {
-	f, err := Start(syscall.SIGUSR1, SIGRTMIN, 40)
-	if err != nil {
-		t.Fatal(err)
+// Start may succeed once per process: the tests share one Forwarder.
+var fwd *Forwarder
+
+func TestMain(m *testing.M) {
+	var err error
+	if fwd, err = Start(syscall.SIGUSR1, SIGRTMIN, 40); err != nil {
+		panic(err)
 	}
+	os.Exit(m.Run())
+}
+
+func TestForwarder(t *testing.T) {
+	f := fwd
 	if _, err := Start(syscall.SIGUSR2); err == nil {
 		t.Fatal("second Start succeeded")
 	}
@@ -51,14 +60,17 @@ func TestForwarder(t *testing.T) {
 	if ev.Signal != SIGRTMIN || !ev.Forwarded || ev.PGID != cmd.Process.Pid {
 		t.Fatalf("got %+v, want SIGRTMIN forwarded to %d", ev, cmd.Process.Pid)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ws.Signaled() || ws.Signal() != SIGRTMIN {
 		t.Fatalf("sleep ended with %v, want killed by SIGRTMIN", err)
 	}
 
-	// Sync: the marker comes after everything before it.
-	syscall.Kill(syscall.Getpid(), syscall.SIGUSR1)
+	// Sync: the marker comes after everything handled before it. A signal
+	// to this very thread is handled before tgkill returns.
+	runtime.LockOSThread()
+	syscall.Tgkill(syscall.Getpid(), syscall.Gettid(), syscall.SIGUSR1)
+	runtime.UnlockOSThread()
 	f.Sync()
 	if ev := next(t, f); ev.Signal != syscall.SIGUSR1 {
 		t.Fatalf("got %+v before the marker", ev)
