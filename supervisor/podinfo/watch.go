@@ -1,0 +1,191 @@
+package podinfo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// File is the name of the annotations file in the downward-API directory.
+const File = "annotations"
+
+// Defaults for WatchConfig.
+const (
+	DefaultDebounce = 50 * time.Millisecond
+	DefaultResync   = 10 * time.Second
+)
+
+// State is what the annotations file says at one moment.
+type State struct {
+	Mode        Mode
+	Annotations map[string]string // nil when the file is missing
+	Present     bool              // the file exists and was read
+}
+
+// WatchConfig configures Watch.
+type WatchConfig struct {
+	Dir      string        // the downward-API directory, e.g. /etc/podinfo
+	Logger   *zap.Logger   // nil discards
+	Debounce time.Duration // after a directory event; 0 means DefaultDebounce
+	Resync   time.Duration // safety-net re-read; 0 means DefaultResync
+}
+
+// Watcher follows the annotations file.
+type Watcher struct {
+	cfg     WatchConfig
+	log     *zap.Logger
+	path    string
+	last    []byte
+	present bool
+	state   State
+	changes chan State
+}
+
+// Read reads the annotations once: the State now. Errors other than a
+// missing file or directory (which mean Normal) are returned with a Normal
+// state.
+func Read(dir string) (State, []error, error) {
+	data, err := os.ReadFile(filepath.Join(dir, File))
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil, nil
+	}
+	if err != nil {
+		return State{}, nil, err
+	}
+	ann, errs := Parse(data)
+	mode, _ := ModeOf(ann)
+	return State{Mode: mode, Annotations: ann, Present: true}, errs, nil
+}
+
+// Watch reads the annotations now and then follows them until ctx ends.
+// Current returns the state read now; Changes delivers each later change of
+// mode or annotations (only the latest, when the reader is slow).
+func Watch(ctx context.Context, cfg WatchConfig) *Watcher {
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultResync
+	}
+	w := &Watcher{cfg: cfg, log: cfg.Logger, path: filepath.Join(cfg.Dir, File), changes: make(chan State, 1)}
+	if w.log == nil {
+		w.log = zap.NewNop()
+	}
+	w.reload(true)
+	go w.run(ctx)
+	return w
+}
+
+// Current returns the state read when Watch was called.
+func (w *Watcher) Current() State { return w.state }
+
+// Changes delivers the new state after each change.
+func (w *Watcher) Changes() <-chan State { return w.changes }
+
+// reload re-reads the file and, when its bytes changed, parses it, logs
+// what is wrong with it (once per content), and publishes the new state.
+func (w *Watcher) reload(first bool) {
+	data, err := os.ReadFile(w.path)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		w.log.Warn("cannot read the annotations; keeping the current mode", zap.String("path", w.path), zap.Error(err))
+		return
+	}
+	if missing {
+		if w.present || first {
+			w.log.Info("no annotations file: normal mode; watching for it", zap.String("path", w.path))
+		}
+		if !w.present && !first {
+			return
+		}
+		w.present, w.last = false, nil
+		w.publish(State{}, first)
+		return
+	}
+	if w.present && bytes.Equal(data, w.last) {
+		return
+	}
+	w.present, w.last = true, data
+	ann, errs := Parse(data)
+	for _, e := range errs {
+		w.log.Warn("skipping a malformed annotations line", zap.Error(e))
+	}
+	mode, unexpected := ModeOf(ann)
+	if unexpected != "" {
+		w.log.Warn("unexpected runmode annotation: normal mode", zap.String("annotation", unexpected))
+	}
+	w.publish(State{Mode: mode, Annotations: ann, Present: true}, first)
+}
+
+func (w *Watcher) publish(st State, first bool) {
+	w.state = st
+	if first {
+		return
+	}
+	select { // keep only the latest
+	case <-w.changes:
+	default:
+	}
+	w.changes <- st
+}
+
+func (w *Watcher) run(ctx context.Context) {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.log.Warn("cannot watch the annotations directory; re-reading it on a timer only", zap.Error(err))
+	}
+	watching := false
+	addWatch := func() {
+		if fw == nil || watching {
+			return
+		}
+		if err := fw.Add(w.cfg.Dir); err == nil {
+			watching = true
+		}
+	}
+	addWatch()
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if fw != nil {
+		defer fw.Close()
+		events, errs = fw.Events, fw.Errors
+	}
+	resync := time.NewTicker(w.cfg.Resync)
+	defer resync.Stop()
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Op&fsnotify.Remove != 0 && filepath.Clean(ev.Name) == filepath.Clean(w.cfg.Dir) {
+				watching = false // the directory itself went away
+			}
+			debounce.Reset(w.cfg.Debounce)
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			w.log.Warn("annotations watch error; re-reading", zap.Error(err))
+			debounce.Reset(w.cfg.Debounce)
+		case <-debounce.C:
+			w.reload(false)
+		case <-resync.C:
+			addWatch() // the directory may have appeared
+			w.reload(false)
+		}
+	}
+}
