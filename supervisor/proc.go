@@ -66,3 +66,24 @@ func descendants(procDir string, root int) []procEntry {
 	}
 	return out
 }
+
+// allProcesses lists the live processes in procDir other than self.
+func allProcesses(procDir string, self int) []procEntry {
+	d, err := os.Open(procDir)
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	var out []procEntry
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid == self {
+			continue
+		}
+		if e, ok := readProcStat(procDir, pid); ok && !e.zombie {
+			out = append(out, e)
+		}
+	}
+	return out
+}

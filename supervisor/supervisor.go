@@ -492,13 +492,34 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 		deadline = s.stopAt.Add(s.stopTimeout)
 	}
 	s.mu.Unlock()
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-
 	if stopping {
 		// The SIGTERM may have arrived before this child was the target.
 		s.signalGroupOnce(c, unix.SIGTERM)
 	}
+	return s.finish(c, deadline, stopping)
+}
+
+// StopChild stops c the way SIGTERM would, but leaves the supervisor
+// running (debug mode takes over): SIGTERM to c's group, then c and every
+// other descendant get the stop timeout to finish before SIGKILL. It
+// returns c's exit code; c is no longer the target of forwarded signals.
+func (s *Supervisor) StopChild(c *Child) int {
+	s.signalGroupOnce(c, unix.SIGTERM)
+	code := s.finish(c, time.Now().Add(s.stopTimeout), true)
+	s.mu.Lock()
+	if s.target == c {
+		s.target = nil
+		s.sigs.setTarget(0)
+	}
+	s.mu.Unlock()
+	return code
+}
+
+// finish waits for c, then for the rest of the tree, until deadline, then
+// SIGKILLs what remains. stopping says c's group already got SIGTERM.
+func (s *Supervisor) finish(c *Child, deadline time.Time, stopping bool) int {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	select {
 	case <-c.Done():
 	case <-timer.C:
@@ -521,6 +542,72 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 	s.syncSignals()
 	s.flushOrphans()
 	return code
+}
+
+// TerminateAll stops every other process the supervisor can see — as PID 1,
+// every process of the namespace, including ones started with kubectl exec,
+// which are not its children — with SIGTERM, waits for them until the stop
+// timeout (from the stop request, if any), then SIGKILLs the rest. Debug
+// mode uses it on SIGTERM.
+func (s *Supervisor) TerminateAll() {
+	s.mu.Lock()
+	deadline := time.Now().Add(s.stopTimeout)
+	if !s.stopAt.IsZero() {
+		deadline = s.stopAt.Add(s.stopTimeout)
+	}
+	s.mu.Unlock()
+	others := func() []int {
+		var pids []int
+		for _, p := range s.others() {
+			pids = append(pids, p.pid)
+		}
+		return pids
+	}
+	pids := others()
+	if len(pids) == 0 {
+		return
+	}
+	if s.pid1 {
+		unix.Kill(-1, unix.SIGTERM)
+	} else {
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGTERM)
+		}
+	}
+	s.log.Info("terminating remaining processes", zap.Int("count", len(pids)), zap.Duration("timeout", time.Until(deadline).Round(time.Millisecond)))
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for len(others()) > 0 {
+		if time.Now().After(deadline) {
+			left := others()
+			s.log.Warn("stop timeout reached", zap.Duration("timeout", s.stopTimeout), zap.Int("remaining", len(left)))
+			if s.pid1 {
+				unix.Kill(-1, unix.SIGKILL)
+			}
+			for _, p := range left {
+				unix.Kill(p, unix.SIGKILL)
+			}
+			s.log.Warn("SIGKILL sent", zap.Int("count", len(left)))
+			break
+		}
+		<-tick.C
+	}
+	s.flushOrphans()
+}
+
+// others lists the live processes TerminateAll must stop: as PID 1 every
+// process in /proc but itself; otherwise its descendants.
+func (s *Supervisor) others() []procEntry {
+	if !s.pid1 {
+		var out []procEntry
+		for _, d := range descendants(s.procDir, s.self) {
+			if !d.zombie {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	return allProcesses(s.procDir, s.self)
 }
 
 // signalGroupOnce sends SIGTERM to c's group unless it was already sent.

@@ -287,7 +287,7 @@ func TestStdioAndFDs(t *testing.T) {
 		if string(b) != "to-stdout\n" {
 			t.Errorf("stdout = %q, want the child's bytes untouched", b)
 		}
-		if !strings.Contains(p.Log(), "\nto-stderr\n") {
+		if !contains(strings.Split(p.Log(), "\n"), "to-stderr") {
 			t.Errorf("child's stderr line missing or altered; log:\n%s", p.Log())
 		}
 	})
