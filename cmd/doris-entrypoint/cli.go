@@ -8,11 +8,16 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/probes/holder"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/earlystart"
+	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
@@ -32,19 +37,32 @@ var (
 	envDorisRoot   = envVar{"DORIS_ROOT", "/opt/apache-doris", "Doris install root (fe/, be/ below it); the child's working directory"}
 	envStopTimeout = envVar{"DORIS_ENTRYPOINT_STOP_TIMEOUT", "fe 300s, be 180s, supervise 30s", "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)"}
 	envLogFormat   = envVar{"DORIS_ENTRYPOINT_LOG_FORMAT", "json", "log format on stderr: json or console"}
+	envPodinfoDir  = envVar{"DORIS_ENTRYPOINT_PODINFO_DIR", "/etc/podinfo", "downward-API volume whose annotations file sets the run mode"}
+	envDebugOffset = envVar{"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "10000", "how far debug mode moves the FE query/http and BE heartbeat/webserver ports"}
 )
 
 // component is what differs between the FE and BE supervisors.
 type component struct {
 	name        string
 	script      string // relative to DORIS_ROOT
+	conf        string // relative to DORIS_ROOT
+	pidFile     string // relative to DORIS_ROOT
+	ports       []confpatch.Port
+	hold        holder.Kind
 	stopTimeout time.Duration
 	summary     string
 }
 
 var components = map[string]component{
-	"fe": {"fe", "fe/bin/start_fe.sh", 300 * time.Second, "run the Doris FE under the supervisor"},
-	"be": {"be", "be/bin/start_be.sh", 180 * time.Second, "run the Doris BE or CN under the supervisor"},
+	"fe": {"fe", "fe/bin/start_fe.sh", "fe/conf/fe.conf", "fe/bin/fe.pid", confpatch.FEPorts, holder.MySQL,
+		300 * time.Second, "run the Doris FE under the supervisor"},
+	"be": {"be", "be/bin/start_be.sh", "be/conf/be.conf", "be/bin/be.pid", confpatch.BEPorts, holder.AcceptClose,
+		180 * time.Second, "run the Doris BE or CN under the supervisor"},
+}
+
+// stateFile is where the supervisor leaves its state for `status`.
+func stateFile(dorisRoot string) string {
+	return filepath.Join(dorisRoot, ".doris-entrypoint", "state.json")
 }
 
 const genericStopTimeout = 30 * time.Second
@@ -61,6 +79,8 @@ Usage:
   doris-entrypoint fe [flags] [FE_ADDRS]         run the FE (also as fe_entrypoint.sh)
   doris-entrypoint be [flags] [FE_ADDRS]         run the BE / CN (also as be_entrypoint.sh)
   doris-entrypoint supervise [flags] [--] CMD... run any command as PID 1
+  doris-entrypoint status                        mode, child, ports and next step (inside the pod)
+  doris-entrypoint debug run                     in debug mode: start the component on the moved ports
   doris-entrypoint version                       print version, commit and Go version
 
 Run "doris-entrypoint <command> --help" for a command's flags and environment.
@@ -79,6 +99,10 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runComponent(components[cmd], rest, getenv, stdout, stderr)
 	case "supervise":
 		return runSupervise(rest, getenv, stdout, stderr)
+	case "status":
+		return runStatus(rest, getenv, stdout, stderr)
+	case "debug":
+		return runDebug(rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "doris-entrypoint %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
@@ -99,6 +123,8 @@ type options struct {
 	stopTimeout time.Duration
 	logFormat   string
 	dorisRoot   string
+	podinfoDir  string
+	debugOffset int
 }
 
 // newFlagSet builds the flag set of a supervising command; its usage text
@@ -169,11 +195,23 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 	if v, ok := getenv(envDorisRoot.name); ok && v != "" {
 		o.dorisRoot = v
 	}
+	o.podinfoDir = "/etc/podinfo"
+	if v, ok := getenv(envPodinfoDir.name); ok && v != "" {
+		o.podinfoDir = v
+	}
+	o.debugOffset = 10000
+	if v, ok := getenv(envDebugOffset.name); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65534 {
+			return o, fmt.Errorf("%s %q: want a number of ports, 1..65534", envDebugOffset.name, v)
+		}
+		o.debugOffset = n
+	}
 	return o, nil
 }
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat}
+	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
 	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
 	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -214,10 +252,21 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
 		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
-	code := sup.Run(context.Background(), supervisor.Command{
-		Path: filepath.Join(opts.dorisRoot, c.script),
-		Args: []string{"--console"},
-		Dir:  opts.dorisRoot,
+	watcher := podinfo.Watch(context.Background(), podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
+	code := modes.Run(context.Background(), modes.Config{
+		Supervisor: sup,
+		Podinfo:    watcher,
+		Component: modes.Component{
+			Name:    c.name,
+			Command: supervisor.Command{Path: filepath.Join(opts.dorisRoot, c.script), Args: []string{"--console"}, Dir: opts.dorisRoot},
+			Conf:    filepath.Join(opts.dorisRoot, c.conf),
+			Ports:   c.ports,
+			Hold:    c.hold,
+			PIDFile: filepath.Join(opts.dorisRoot, c.pidFile),
+		},
+		Offset:    opts.debugOffset,
+		StateFile: stateFile(opts.dorisRoot),
+		Logger:    log,
 	})
 	log.Info("exiting", zap.Int("code", code))
 	return code

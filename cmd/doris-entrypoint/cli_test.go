@@ -40,6 +40,7 @@ func TestRunCommandLine(t *testing.T) {
 		{"bad stop timeout env", []string{"doris-entrypoint", "supervise", "true"}, env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "soon"), 2, nil, []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT", `"soon"`}},
 		{"bad stop timeout flag", []string{"doris-entrypoint", "fe", "--stop-timeout", "0"}, env(), 2, nil, []string{"--stop-timeout"}},
 		{"bad log format", []string{"doris-entrypoint", "be"}, env("DORIS_ENTRYPOINT_LOG_FORMAT", "xml"), 2, nil, []string{`log format "xml"`}},
+		{"bad debug offset", []string{"doris-entrypoint", "fe"}, env("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "lots"), 2, nil, []string{`DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET "lots"`}},
 		{"argv0 fe_entrypoint.sh", []string{"/opt/apache-doris/fe_entrypoint.sh", "--bogus"}, env(), 2, nil, []string{"Usage: doris-entrypoint fe"}},
 		{"argv0 be_entrypoint.sh", []string{"/opt/apache-doris/be_entrypoint.sh", "-h"}, env(), 0, []string{"Usage: doris-entrypoint be"}, nil},
 	}
@@ -71,11 +72,12 @@ func TestResolveOptions(t *testing.T) {
 		env            lookupEnv
 		want           options
 	}{
-		{"defaults", "", "", env(), options{300 * time.Second, "json", "/opt/apache-doris"}},
-		{"env seconds", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "120", "DORIS_ROOT", "/d"), options{120 * time.Second, "json", "/d"}},
-		{"env duration", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m"), options{2 * time.Minute, "json", "/opt/apache-doris"}},
-		{"flag over env", "45s", "console", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m", "DORIS_ENTRYPOINT_LOG_FORMAT", "json"), options{45 * time.Second, "console", "/opt/apache-doris"}},
-		{"empty env ignored", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "", "DORIS_ROOT", ""), options{300 * time.Second, "json", "/opt/apache-doris"}},
+		{"defaults", "", "", env(), options{300 * time.Second, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
+		{"env seconds", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "120", "DORIS_ROOT", "/d"), options{120 * time.Second, "json", "/d", "/etc/podinfo", 10000}},
+		{"env duration", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m"), options{2 * time.Minute, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
+		{"flag over env", "45s", "console", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m", "DORIS_ENTRYPOINT_LOG_FORMAT", "json"), options{45 * time.Second, "console", "/opt/apache-doris", "/etc/podinfo", 10000}},
+		{"empty env ignored", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "", "DORIS_ROOT", ""), options{300 * time.Second, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
+		{"debug env", "", "", env("DORIS_ENTRYPOINT_PODINFO_DIR", "/p", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "100"), options{300 * time.Second, "json", "/opt/apache-doris", "/p", 100}},
 	}
 	for _, tt := range tests {
 		got, err := resolveOptions(tt.flagStop, tt.flog, 300*time.Second, tt.env)
@@ -91,7 +93,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat} {
+	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {
 			t.Errorf("README.md has no table row for %s", v.name)
 		}

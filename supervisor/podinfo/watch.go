@@ -78,8 +78,16 @@ func Watch(ctx context.Context, cfg WatchConfig) *Watcher {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	// Watch first, read second: a change in between is then seen twice
+	// rather than not at all.
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		w.log.Warn("cannot watch the annotations directory; re-reading it on a timer only", zap.Error(err))
+		fw = nil
+	}
+	watching := fw != nil && fw.Add(cfg.Dir) == nil
 	w.reload(true)
-	go w.run(ctx)
+	go w.run(ctx, fw, watching)
 	return w
 }
 
@@ -136,12 +144,7 @@ func (w *Watcher) publish(st State, first bool) {
 	w.changes <- st
 }
 
-func (w *Watcher) run(ctx context.Context) {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		w.log.Warn("cannot watch the annotations directory; re-reading it on a timer only", zap.Error(err))
-	}
-	watching := false
+func (w *Watcher) run(ctx context.Context, fw *fsnotify.Watcher, watching bool) {
 	addWatch := func() {
 		if fw == nil || watching {
 			return
@@ -150,7 +153,6 @@ func (w *Watcher) run(ctx context.Context) {
 			watching = true
 		}
 	}
-	addWatch()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if fw != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 )
@@ -50,6 +51,8 @@ func main() {
 		spawnCats(atoi(arg(args, 0)))
 	case "report":
 		report()
+	case "serve-conf":
+		serveConf(arg(args, 0), args[1:])
 	case "print":
 		fmt.Fprint(os.Stdout, "to-stdout\n")
 		fmt.Fprint(os.Stderr, "to-stderr\n")
@@ -254,6 +257,35 @@ func report() {
 		"pid": os.Getpid(), "pgid": syscall.Getpgrp(),
 	})
 	emit("report %s", b)
+}
+
+// serveConf is a fake Doris server: it listens on the ports that keys have
+// in the conf file (last assignment wins, as in Doris), reports them, and
+// exits 0 on SIGTERM.
+func serveConf(conf string, keys []string) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGTERM)
+	data, err := os.ReadFile(conf)
+	must(err)
+	var ports []string
+	var lns []net.Listener
+	for _, k := range keys {
+		v, ok := confpatch.Value(data, k)
+		if !ok {
+			fatalf("%s not in %s", k, conf)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+v)
+		must(err)
+		lns = append(lns, ln)
+		ports = append(ports, k+"="+v)
+	}
+	emit("listening %s", strings.Join(ports, " "))
+	<-c
+	for _, ln := range lns {
+		ln.Close()
+	}
+	emit("stopped %s", strings.Join(ports, " "))
+	os.Exit(0)
 }
 
 // block waits forever (select{} would trip the runtime's deadlock check).

@@ -29,10 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	entrypoint, err = harness.Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint", harness.EntrypointLDFlags())
-	if err == nil {
-		helper, err = harness.Build(dir, "github.com/apache/doris-entrypoint/test/helper", "helper", "")
-	}
+	entrypoint, helper, err = harness.BuildBinaries(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -45,6 +45,16 @@ func Build(dir, pkg, name, ldflags string) (string, error) {
 	return out, nil
 }
 
+// BuildBinaries builds doris-entrypoint (with the production link flags)
+// and the test helper into dir.
+func BuildBinaries(dir string) (entrypoint, helper string, err error) {
+	entrypoint, err = Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint", EntrypointLDFlags())
+	if err == nil {
+		helper, err = Build(dir, "github.com/apache/doris-entrypoint/test/helper", "helper", "")
+	}
+	return entrypoint, helper, err
+}
+
 // Events collects the lines helpers send to a unix socket.
 type Events struct {
 	Path string

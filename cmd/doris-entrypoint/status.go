@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
+)
+
+func dorisRootOf(getenv lookupEnv) string {
+	if v, ok := getenv(envDorisRoot.name); ok && v != "" {
+		return v
+	}
+	return "/opt/apache-doris"
+}
+
+// runStatus prints what the running supervisor is doing, for a human inside
+// the pod (kubectl exec).
+func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "Usage: doris-entrypoint status\n\nPrint the supervisor's mode, child, ports and the next step.\nEnvironment: %s (default %s)\n", envDorisRoot.name, envDorisRoot.def)
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+			return 0
+		}
+		return exitUsage
+	}
+	path := stateFile(dorisRootOf(getenv))
+	st, err := modes.ReadState(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint status: no supervisor state (%v); is doris-entrypoint fe/be PID 1 here?\n", err)
+		return 1
+	}
+	name := strings.ToUpper(st.Component)
+	fmt.Fprintf(stdout, "component: %s\n", st.Component)
+	fmt.Fprintf(stdout, "mode:      %s (since %s)\n", st.Mode, st.Since.Format("2006-01-02T15:04:05Z"))
+	if st.ChildPID > 0 {
+		fmt.Fprintf(stdout, "child:     pid %d: %s\n", st.ChildPID, strings.Join(st.Command, " "))
+	} else {
+		fmt.Fprintf(stdout, "child:     none\n")
+	}
+	for i, p := range st.Ports {
+		label := "ports:    "
+		if i > 0 {
+			label = "          "
+		}
+		fmt.Fprintf(stdout, "%s %s %d → %d\n", label, p.Key, p.From, p.To)
+	}
+	fmt.Fprintf(stdout, "conf:      %s\n", st.Conf)
+	if st.Marker != "" {
+		fmt.Fprintf(stdout, "marker:    %s (the original conf, restored on leaving)\n", st.Marker)
+	}
+	if st.Problem != "" {
+		fmt.Fprintf(stdout, "problem:   %s\n", st.Problem)
+	}
+	if st.Mode == "debug" {
+		fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports;\n", name)
+		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s-\n", podinfo.KeyRunmode)
+	} else {
+		fmt.Fprintf(stdout, "next:      to debug: kubectl annotate pod <this pod> %s=debug\n", podinfo.KeyRunmode)
+	}
+	return 0
+}
+
+// runDebug implements `doris-entrypoint debug run`: start the component in
+// the foreground on the moved ports, only in debug mode.
+func runDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	if len(args) != 1 || args[0] != "run" {
+		fmt.Fprintf(stderr, "Usage: doris-entrypoint debug run\n\nIn debug mode, start the component in the foreground on the moved ports.\nEnvironment: %s (default %s)\n", envDorisRoot.name, envDorisRoot.def)
+		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return 0
+		}
+		return exitUsage
+	}
+	st, err := modes.ReadState(stateFile(dorisRootOf(getenv)))
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint debug run: no supervisor state (%v)\n", err)
+		return 1
+	}
+	if st.Mode != "debug" {
+		fmt.Fprintf(stderr, "doris-entrypoint debug run: the pod is in %s mode; refusing (annotate it with %s=debug first)\n", st.Mode, podinfo.KeyRunmode)
+		return 1
+	}
+	if err := os.Chdir(st.Dir); err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint debug run: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "starting %s on the moved ports: %s\n", st.Component, strings.Join(st.Command, " "))
+	err = syscall.Exec(st.Command[0], st.Command, os.Environ())
+	fmt.Fprintf(stderr, "doris-entrypoint debug run: exec %s: %v\n", st.Command[0], err)
+	return 126
+}

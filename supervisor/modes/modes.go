@@ -1,0 +1,308 @@
+// Package modes is the mode machine of the FE/BE supervisor: the pod's
+// annotations (package podinfo) are the single source of truth, applied
+// both ways while the container runs.
+//
+//   - start: a marker left by a supervisor killed in debug mode is restored
+//     first, then the annotations decide the mode;
+//   - normal: the component runs as the supervisor's main child; its exit or
+//     SIGTERM ends the container as before;
+//   - normal → debug (annotation set): the child is stopped the way SIGTERM
+//     stops it, the ports are moved in the conf (confpatch), the liveness
+//     port is held (holder) so the pod stays Running but NotReady, and the
+//     supervisor idles, reaping what kubectl exec users start;
+//   - debug → normal (annotation removed): once no hand-started component
+//     is left (moved port in use, or its pid file names a live process), the
+//     conf is restored byte for byte and the component starts again;
+//   - SIGTERM in debug mode: every other process gets SIGTERM and the stop
+//     timeout, the conf is restored, exit 0.
+//
+// The machine also writes a small state file for `doris-entrypoint status`.
+package modes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/probes/holder"
+	"github.com/apache/doris-entrypoint/supervisor"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
+	"go.uber.org/zap"
+)
+
+// Component describes what differs between FE and BE for the machine.
+type Component struct {
+	Name    string             // "fe" or "be"
+	Command supervisor.Command // start_fe.sh --console, in DORIS_ROOT
+	Conf    string             // fe.conf / be.conf
+	// Ports are moved in debug mode; the first is the liveness port the
+	// operator probes with tcpSocket, which the holder keeps open.
+	Ports   []confpatch.Port
+	Hold    holder.Kind
+	PIDFile string // where a hand-started server writes its pid
+}
+
+// Config configures Run.
+type Config struct {
+	Supervisor *supervisor.Supervisor
+	Podinfo    *podinfo.Watcher
+	Component  Component
+	Offset     int    // DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET
+	StateFile  string // for `doris-entrypoint status`; empty: none
+	Logger     *zap.Logger
+}
+
+// State is what the state file records (and `status` prints).
+type State struct {
+	Component string            `json:"component"`
+	Mode      string            `json:"mode"`
+	Since     time.Time         `json:"since"`
+	ChildPID  int               `json:"child_pid,omitempty"`
+	Ports     []confpatch.Moved `json:"ports,omitempty"`
+	Marker    string            `json:"marker,omitempty"`
+	Conf      string            `json:"conf"`
+	Problem   string            `json:"problem,omitempty"`
+	Command   []string          `json:"command"`
+	Dir       string            `json:"dir"`
+}
+
+type machine struct {
+	Config
+	log *zap.Logger
+	sup *supervisor.Supervisor
+}
+
+// Run runs the machine until the container should stop, and returns the
+// exit code.
+func Run(ctx context.Context, cfg Config) int {
+	m := &machine{Config: cfg, log: cfg.Logger, sup: cfg.Supervisor}
+	if m.log == nil {
+		m.log = zap.NewNop()
+	}
+	if ok, err := confpatch.Restore(m.Component.Conf); err != nil {
+		m.log.Error("cannot restore the conf left by an interrupted debug mode", zap.String("conf", m.Component.Conf), zap.Error(err))
+	} else if ok {
+		m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", m.Component.Conf))
+	}
+	mode := m.Podinfo.Current().Mode
+	for {
+		if mode == podinfo.Debug {
+			code, exit := m.debug(ctx)
+			if exit {
+				return code
+			}
+			mode = podinfo.Normal
+			continue
+		}
+		code, exit := m.normal(ctx)
+		if exit {
+			return code
+		}
+		mode = podinfo.Debug
+	}
+}
+
+// normal runs the component until it exits, a stop is requested, or debug
+// mode is asked for (then exit is false).
+func (m *machine) normal(ctx context.Context) (code int, exit bool) {
+	select {
+	case <-m.sup.StopRequested():
+		m.log.Info("stop requested before the child started: not starting it")
+		return 128 + int(syscall.SIGTERM), true
+	default:
+	}
+	c, err := m.sup.Start(m.Component.Command)
+	if err != nil {
+		var ee *supervisor.ExecError
+		if errors.As(err, &ee) {
+			m.log.Error("cannot execute the child", zap.String("path", ee.Path), zap.Int("code", ee.Code), zap.Error(ee.Err))
+			return ee.Code, true
+		}
+		m.log.Error("cannot start the child", zap.Error(err))
+		return 1, true
+	}
+	m.writeState(State{Mode: "normal", ChildPID: c.Pid()})
+	for {
+		select {
+		case <-c.Done():
+			return m.sup.Wait(ctx, c), true
+		case <-m.sup.StopRequested():
+			return m.sup.Wait(ctx, c), true
+		case <-ctx.Done():
+			return m.sup.Wait(ctx, c), true
+		case st := <-m.Podinfo.Changes():
+			if st.Mode != podinfo.Debug {
+				continue
+			}
+			m.log.Info("entering debug mode: stopping the child", zap.String("mode", "debug"), zap.Int("pid", c.Pid()))
+			m.sup.StopChild(c)
+			return 0, false
+		}
+	}
+}
+
+// debug holds the pod in debug mode until the annotation goes away (exit
+// false) or a stop is requested (exit true, code 0).
+func (m *machine) debug(ctx context.Context) (code int, exit bool) {
+	comp := m.Component
+	st := State{Mode: "debug", Marker: confpatch.Marker(comp.Conf)}
+	moved, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
+	if err != nil {
+		// Stay in debug mode anyway: a debug session is still possible,
+		// and the pod must not crash-loop because of a patch.
+		st.Problem = "ports not moved: " + err.Error()
+		st.Marker = ""
+		m.log.Error("debug mode without moved ports: the conf is unchanged", zap.String("conf", comp.Conf), zap.Error(err))
+	}
+	st.Ports = moved
+	port := m.livenessPort(moved)
+	msg := fmt.Sprintf("pod is in debug mode (annotation %s=debug): the %s is not running; "+
+		"remove the annotation to leave debug mode", podinfo.KeyRunmode, strings.ToUpper(comp.Name))
+	h, err := holder.Listen(port, comp.Hold, msg)
+	if err != nil {
+		st.Problem = strings.TrimPrefix(st.Problem+"; ", "; ") + err.Error()
+		m.log.Error("cannot hold the liveness port in debug mode", zap.Int("port", port), zap.Error(err))
+	}
+	fields := []zap.Field{zap.String("mode", "debug"), zap.Int("port", port), zap.String("conf", comp.Conf)}
+	for _, mv := range moved {
+		fields = append(fields, zap.String(mv.Key, strconv.Itoa(mv.From)+"->"+strconv.Itoa(mv.To)))
+	}
+	m.log.Info("debug mode: ports moved, liveness port held", fields...)
+	m.writeState(st)
+
+	leave := func() {
+		if h != nil {
+			h.Close()
+		}
+		if ok, err := confpatch.Restore(comp.Conf); err != nil {
+			m.log.Error("cannot restore the conf", zap.String("conf", comp.Conf), zap.Error(err))
+		} else if ok {
+			m.log.Info("conf restored", zap.String("conf", comp.Conf))
+		}
+	}
+	stop := func() (int, bool) {
+		m.log.Info("stopping in debug mode", zap.String("mode", "debug"))
+		m.sup.TerminateAll()
+		leave()
+		return 0, true
+	}
+	for {
+		select {
+		case <-m.sup.StopRequested():
+			return stop()
+		case <-ctx.Done():
+			return stop()
+		case ps := <-m.Podinfo.Changes():
+			if ps.Mode == podinfo.Debug {
+				continue
+			}
+			m.log.Info("leaving debug mode", zap.String("mode", "normal"))
+			if !m.waitHandStarted(ctx, moved) {
+				return stop()
+			}
+			leave()
+			return 0, false
+		}
+	}
+}
+
+// livenessPort is the port the operator probes: the original value of the
+// first port key.
+func (m *machine) livenessPort(moved []confpatch.Moved) int {
+	p := m.Component.Ports[0]
+	for _, mv := range moved {
+		if mv.Key == p.Key {
+			return mv.From
+		}
+	}
+	if data, err := os.ReadFile(m.Component.Conf); err == nil {
+		if v, err := confpatch.PortValue(data, p); err == nil {
+			return v
+		}
+	}
+	return p.Default
+}
+
+// waitHandStarted waits until no hand-started component is left: none of
+// the moved ports is in use and the pid file names no live process. It
+// returns false when a stop was requested meanwhile.
+func (m *machine) waitHandStarted(ctx context.Context, moved []confpatch.Moved) bool {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var lastLog time.Time
+	for {
+		why := m.handStarted(moved)
+		if why == "" {
+			return true
+		}
+		if time.Since(lastLog) >= 10*time.Second {
+			m.log.Info("waiting for the hand-started component to exit before leaving debug mode", zap.String("reason", why))
+			lastLog = time.Now()
+		}
+		select {
+		case <-m.sup.StopRequested():
+			return false
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+func (m *machine) handStarted(moved []confpatch.Moved) string {
+	for _, mv := range moved {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(mv.To))
+		if err != nil {
+			return fmt.Sprintf("%s %d is in use", mv.Key, mv.To)
+		}
+		ln.Close()
+	}
+	if b, err := os.ReadFile(m.Component.PIDFile); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
+			return fmt.Sprintf("%s names live pid %d", m.Component.PIDFile, pid)
+		}
+	}
+	return ""
+}
+
+// writeState records st for `status`, atomically.
+func (m *machine) writeState(st State) {
+	if m.StateFile == "" {
+		return
+	}
+	st.Component = m.Component.Name
+	st.Since = time.Now().UTC()
+	st.Conf = m.Component.Conf
+	st.Command = append([]string{m.Component.Command.Path}, m.Component.Command.Args...)
+	st.Dir = m.Component.Command.Dir
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(m.StateFile), 0o755); err == nil {
+		tmp := m.StateFile + ".tmp"
+		if err = os.WriteFile(tmp, b, 0o644); err == nil {
+			err = os.Rename(tmp, m.StateFile)
+		}
+		if err == nil {
+			return
+		}
+	}
+	m.log.Warn("cannot write the state file for status", zap.String("path", m.StateFile))
+}
+
+// ReadState reads the state file written by a running supervisor.
+func ReadState(path string) (State, error) {
+	var st State
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}

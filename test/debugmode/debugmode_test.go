@@ -1,0 +1,265 @@
+// Package debugmode_test runs `doris-entrypoint fe` as PID 1 of a new PID
+// namespace on a sandbox DORIS_ROOT whose start_fe.sh is a fake FE listening
+// on the ports of fe.conf, with a downward-API directory written the way
+// kubelet writes it, and checks debug mode end to end: start in debug, enter
+// and leave at runtime, SIGTERM in debug, a supervisor killed mid-debug.
+package debugmode_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
+	"github.com/apache/doris-entrypoint/test/internal/harness"
+)
+
+var entrypoint, helper string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "debugmode-test-")
+	if err == nil {
+		entrypoint, helper, err = harness.BuildBinaries(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	wait   = 30 * time.Second
+	offset = 1000
+)
+
+// freePort returns a port that is free, and free offset above it too.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if p+offset > 65535 {
+			continue
+		}
+		if ln2, err := net.Listen("tcp", ":"+strconv.Itoa(p+offset)); err == nil {
+			ln2.Close()
+			return p
+		}
+	}
+	t.Fatal("no free port pair")
+	return 0
+}
+
+// sandbox is a DORIS_ROOT with a fake FE and a podinfo directory.
+type sandbox struct {
+	root, podinfo, conf string
+	orig                []byte
+	query, http         int
+	ev                  *harness.Events
+}
+
+func newSandbox(t *testing.T, annotations map[string]string) *sandbox {
+	t.Helper()
+	s := &sandbox{root: t.TempDir(), query: freePort(t), http: freePort(t), ev: harness.NewEvents(t)}
+	s.podinfo = filepath.Join(s.root, "podinfo")
+	s.conf = filepath.Join(s.root, "fe", "conf", "fe.conf")
+	for _, d := range []string{"fe/bin", "fe/conf"} {
+		if err := os.MkdirAll(filepath.Join(s.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec %s serve-conf %s query_port http_port\n", helper, s.conf)
+	if err := os.WriteFile(filepath.Join(s.root, "fe/bin/start_fe.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.orig = []byte(fmt.Sprintf("# fe.conf with the lines a rewriter breaks\nCUR_DATE=`date +%%Y%%m%%d-%%H%%M%%S`\n"+
+		"LOG_DIR = ${DORIS_HOME}/log\nJAVA_OPTS_FOR_JDK_17=\"-Dfile.encoding=UTF-8 -Xlog:gc*,classhisto*=trace:$LOG_DIR/fe.gc.log.$CUR_DATE:time\"\n"+
+		"# trailing space \nhttp_port = %d\nquery_port=%d   \nedit_log_port = 9010", s.http, s.query))
+	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.annotate(t, annotations)
+	return s
+}
+
+func (s *sandbox) annotate(t *testing.T, ann map[string]string) {
+	t.Helper()
+	if err := podinfotest.Write(s.podinfo, ann, map[string]string{"app.kubernetes.io/component": "fe"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *sandbox) start(t *testing.T) *harness.Proc {
+	t.Helper()
+	return harness.Start(t, harness.Options{
+		Bin: entrypoint, Args: []string{"fe", "fe-svc:9030"}, PID1: true,
+		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo,
+			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset), "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"},
+	})
+}
+
+func (s *sandbox) listening(port int) string {
+	return fmt.Sprintf("listening query_port=%d http_port=", port)
+}
+
+// mysqlError connects to port and returns what a MySQL client would get.
+func mysqlError(t *testing.T, port int) []byte {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatalf("port %d not held: %v", port, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(c)
+	return b
+}
+
+func closed(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return true
+}
+
+var debugAnn = map[string]string{podinfo.KeyRunmode: "debug", "note": "$(touch /tmp/doris-entrypoint-pwned)"}
+
+// assertDebug checks the pod looks the way debug mode promises.
+func (s *sandbox) assertDebug(t *testing.T, p *harness.Proc) {
+	t.Helper()
+	p.WaitLog(t, "debug mode: ports moved, liveness port held", wait)
+	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("\xff\x51\x04#HY000pod is in debug mode")) {
+		t.Errorf("query port answered %q, want a MySQL ERR packet", b)
+	}
+	if !closed(s.http) {
+		t.Errorf("http port %d open in debug mode: readiness would pass", s.http)
+	}
+	conf, _ := os.ReadFile(s.conf)
+	if !bytes.Contains(conf, []byte(fmt.Sprintf("query_port=%d   \n", s.query+offset))) ||
+		!bytes.Contains(conf, []byte(fmt.Sprintf("http_port = %d\n", s.http+offset))) {
+		t.Errorf("ports not moved in the conf:\n%s", conf)
+	}
+	cmd := exec.Command(entrypoint, "status")
+	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "mode:      debug") ||
+		!strings.Contains(string(out), fmt.Sprintf("query_port %d → %d", s.query, s.query+offset)) {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+}
+
+func (s *sandbox) assertRestored(t *testing.T) {
+	t.Helper()
+	conf, _ := os.ReadFile(s.conf)
+	if !bytes.Equal(conf, s.orig) {
+		t.Errorf("conf not restored byte for byte:\n%q\nwant\n%q", conf, s.orig)
+	}
+	if _, err := os.Stat(s.conf + ".doris-entrypoint-debug"); err == nil {
+		t.Error("marker left behind")
+	}
+}
+
+func TestStartInDebugThenLeave(t *testing.T) {
+	os.Remove("/tmp/doris-entrypoint-pwned")
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	if s.ev.Has("listening") {
+		t.Fatal("the FE was started in debug mode")
+	}
+	if _, err := os.Stat("/tmp/doris-entrypoint-pwned"); err == nil {
+		t.Fatal("an annotation value was executed")
+	}
+
+	s.annotate(t, map[string]string{"note": "x"})
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+}
+
+func TestEnterAtRuntimeThenSIGTERM(t *testing.T) {
+	s := newSandbox(t, nil)
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	p.WaitLog(t, "child started", wait)
+
+	s.annotate(t, debugAnn)
+	s.ev.Wait(t, "stopped ", wait)
+	s.assertDebug(t, p)
+	if got := p.Find("child exited"); len(got) != 1 {
+		t.Fatalf("child not stopped once; log:\n%s", p.Log())
+	}
+
+	start := time.Now()
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d in debug mode, want 0; log:\n%s", code, p.Log())
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("SIGTERM in debug mode took %s with nothing running", el)
+	}
+	s.assertRestored(t)
+}
+
+// Leaving waits for a hand-started FE (its moved port in use) to exit.
+func TestLeaveWaitsForHandStarted(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	hand, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.query+offset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.annotate(t, nil)
+	p.WaitLog(t, "waiting for the hand-started component to exit before leaving debug mode", wait)
+	if s.ev.Has("listening") {
+		t.Fatal("started while the hand-started FE still runs")
+	}
+	hand.Close()
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+}
+
+// A supervisor killed with SIGKILL in debug mode leaves the patched conf and
+// the marker; the next start restores the conf before deciding the mode.
+func TestKilledInDebugRestoresOnNextStart(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	p.Signal(t, syscall.SIGKILL)
+	p.Wait(t, wait)
+	if _, err := os.Stat(s.conf + ".doris-entrypoint-debug"); err != nil {
+		t.Fatalf("no marker after SIGKILL: %v", err)
+	}
+
+	s.annotate(t, nil)
+	p2 := s.start(t)
+	p2.WaitLog(t, "conf restored after a crash in debug mode", wait)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+	p2.Signal(t, syscall.SIGTERM)
+	p2.Wait(t, wait)
+}
