@@ -47,8 +47,9 @@ func main() {
 	entry := flag.String("entrypoint", "bin/doris-entrypoint", "doris-entrypoint binary")
 	reps := flag.Int("reps", 15, "repetitions of every workload for every init")
 	orphans := flag.Int("orphans", 2000, "orphans in the reaping burst")
+	toggles := flag.Int("toggles", 30, "debug-mode round trips (0 skips them)")
 	flag.Parse()
-	if err := run(*entry, *reps, *orphans); err != nil {
+	if err := run(*entry, *reps, *orphans, *toggles); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -57,7 +58,7 @@ func main() {
 // sample collects one metric's values per init.
 type sample map[string][]float64
 
-func run(entry string, reps, orphans int) error {
+func run(entry string, reps, orphans, toggles int) error {
 	entry, err := filepath.Abs(entry)
 	if err != nil {
 		return err
@@ -159,6 +160,9 @@ func run(entry string, reps, orphans int) error {
 		done = append(done, fmt.Sprintf("%d of %d", cleaned[n], reps))
 	}
 	fmt.Printf("| grandchild cleanup completed | %s | 100 %% |\n", strings.Join(done, " | "))
+	if toggles > 0 {
+		return benchToggles(entry, dir, toggles)
+	}
 	return nil
 }
 
