@@ -319,6 +319,10 @@ func (s *Supervisor) reap() {
 	}
 	s.mu.Unlock()
 
+	if len(exited) > 0 {
+		// Log a forwarded signal before the exit it caused.
+		s.syncSignals()
+	}
 	for _, c := range exited {
 		fields := []zap.Field{zap.Int("pid", c.pid), zap.Int("code", exitCode(c.status))}
 		if c.status.Signaled() {

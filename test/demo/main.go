@@ -1,8 +1,11 @@
 // Command demo runs the real doris-entrypoint binary on a local sandbox: a
 // temporary DORIS_ROOT whose start_fe.sh starts a simulated FE the way the
-// real one starts java (shell → child, not exec). It shows the FE running
-// under PID 1, sends SIGTERM, and shows the graceful stop: the simulated JVM
-// finishes its cleanup before PID 1 exits, and the exit code.
+// real one starts java (shell → child, not exec), and a downward-API
+// directory written the way kubelet writes it. It shows the FE running under
+// PID 1, a debug round trip (annotation added: FE stopped, ports moved, the
+// query port answering MySQL clients with the debug-mode error, `status`;
+// annotation removed: conf identical, FE running again), then SIGTERM and the
+// graceful stop: the simulated JVM finishes its cleanup before PID 1 exits.
 //
 // As root it runs the binary as PID 1 of a new PID namespace (unshare);
 // otherwise as an ordinary process, where it becomes a subreaper.
@@ -12,6 +15,8 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +24,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
 )
 
 const startFE = `#!/bin/sh
@@ -33,9 +42,17 @@ const fakeJava = `#!/bin/sh
 # Simulated FE JVM: needs a moment to flush its edit log on SIGTERM.
 DIR="$(dirname "$0")/.."
 trap 'echo "fe: SIGTERM received, flushing edit log and closing BDB-JE..."; sleep 1; echo "fe: metadata flushed, bye"; touch "$DIR/cleaned"; exit 0' TERM
-echo "fe: listening on query_port 9030 (simulated)"
+echo "fe: running (simulated JVM)"
 touch "$DIR/running"
 while :; do sleep 1 & wait $!; done
+`
+
+const feConf = `# a sandbox fe.conf
+CUR_DATE=` + "`date +%Y%m%d-%H%M%S`" + `
+LOG_DIR = ${DORIS_HOME}/log
+http_port = 38030
+query_port = 39030
+edit_log_port = 39010
 `
 
 func main() {
@@ -62,7 +79,7 @@ func run(bin string) error {
 	}
 	defer os.RemoveAll(root)
 	fe := filepath.Join(root, "fe")
-	for path, body := range map[string]string{"bin/start_fe.sh": startFE, "lib/fake-java.sh": fakeJava} {
+	for path, body := range map[string]string{"bin/start_fe.sh": startFE, "lib/fake-java.sh": fakeJava, "conf/fe.conf": feConf} {
 		p := filepath.Join(fe, path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
@@ -85,7 +102,13 @@ func run(bin string) error {
 		step("not root: running as an ordinary process (it becomes a subreaper): %s", strings.Join(argv, " "))
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_LOG_FORMAT=console", "DORIS_ENTRYPOINT_STOP_TIMEOUT=30s")
+	podinfoDir := filepath.Join(root, "podinfo")
+	pod := map[string]string{"app.kubernetes.io/component": "fe"}
+	if err := podinfotest.Write(podinfoDir, pod, pod); err != nil {
+		return err
+	}
+	cmd.Env = append(os.Environ(), "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_LOG_FORMAT=console", "DORIS_ENTRYPOINT_STOP_TIMEOUT=30s",
+		"DORIS_ENTRYPOINT_PODINFO_DIR="+podinfoDir)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -102,6 +125,9 @@ func run(bin string) error {
 	}
 	step("the FE is running; process tree below doris-entrypoint (host pids):")
 	printTree(sup)
+	if err := debugRoundTrip(bin, root, podinfoDir, pod, exited); err != nil {
+		return err
+	}
 
 	step("kubelet stops the pod: SIGTERM to doris-entrypoint (pid %d)", sup)
 	start := time.Now()
@@ -127,6 +153,99 @@ func run(bin string) error {
 		return fmt.Errorf("exit code %d, want 143", code)
 	}
 	return nil
+}
+
+// debugRoundTrip annotates the pod for debug mode kubelet-style, shows what
+// changes, and removes the annotation again.
+func debugRoundTrip(bin, root, podinfoDir string, pod map[string]string, exited <-chan error) error {
+	fe := filepath.Join(root, "fe")
+	conf := filepath.Join(fe, "conf", "fe.conf")
+	orig, err := os.ReadFile(conf)
+	if err != nil {
+		return err
+	}
+	debug := map[string]string{podinfo.KeyRunmode: "debug"}
+	for k, v := range pod {
+		debug[k] = v
+	}
+	step("kubectl annotate pod … %s=debug (kubelet swaps ..data in %s)", podinfo.KeyRunmode, podinfoDir)
+	os.Remove(filepath.Join(fe, "running"))
+	if err := podinfotest.Write(podinfoDir, debug, pod); err != nil {
+		return err
+	}
+	if err := waitMode(root, "debug", exited); err != nil {
+		return err
+	}
+	step("kubectl exec … doris-entrypoint status")
+	status := exec.Command(bin, "status")
+	status.Env = append(os.Environ(), "DORIS_ROOT="+root)
+	out, _ := status.CombinedOutput()
+	fmt.Print(indent(string(out)))
+	step("the ports moved in fe.conf (only those lines changed):")
+	patched, _ := os.ReadFile(conf)
+	for _, l := range strings.Split(string(patched), "\n") {
+		if strings.HasPrefix(l, "query_port") || strings.HasPrefix(l, "http_port") {
+			fmt.Println("    " + l)
+		}
+	}
+	step("a MySQL client on the original query port 39030:")
+	fmt.Println("    " + mysqlGreeting("127.0.0.1:39030"))
+
+	step("kubectl annotate pod … %s- (annotation removed)", podinfo.KeyRunmode)
+	if err := podinfotest.Write(podinfoDir, pod, pod); err != nil {
+		return err
+	}
+	if err := waitMode(root, "normal", exited); err != nil {
+		return err
+	}
+	if err := waitFile(filepath.Join(fe, "running"), exited, 20*time.Second); err != nil {
+		return err
+	}
+	now, _ := os.ReadFile(conf)
+	if !bytes.Equal(now, orig) {
+		return fmt.Errorf("fe.conf differs from the original after debug mode")
+	}
+	fmt.Println("    the FE runs again; fe.conf is byte-for-byte the original; no restart, no pod deletion")
+	return nil
+}
+
+// waitMode waits until the supervisor's state file says mode.
+func waitMode(root, mode string, exited <-chan error) error {
+	deadline := time.After(20 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := modes.ReadState(filepath.Join(root, ".doris-entrypoint", "state.json")); err == nil && st.Mode == mode {
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("doris-entrypoint exited early: %v", err)
+		case <-deadline:
+			return fmt.Errorf("mode did not become %s", mode)
+		case <-tick.C:
+		}
+	}
+}
+
+// mysqlGreeting connects like a MySQL client and renders what it gets as
+// the mysql client would print an error packet.
+func mysqlGreeting(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "connection failed: " + err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	b, _ := io.ReadAll(c)
+	if len(b) > 13 && b[4] == 0xff && b[7] == '#' {
+		return fmt.Sprintf("ERROR %d (%s): %s", int(b[5])|int(b[6])<<8, b[8:13], b[13:])
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
 // waitFile waits until path exists, the process exits, or the timeout.
