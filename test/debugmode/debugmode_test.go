@@ -67,31 +67,45 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// sandbox is a DORIS_ROOT with a fake FE and a podinfo directory.
+// sandbox is a DORIS_ROOT with a fake FE or BE and a podinfo directory.
 type sandbox struct {
+	comp                string // fe or be
 	root, podinfo, conf string
 	orig                []byte
-	query, http         int
+	query, http         int // FE query_port/http_port, BE heartbeat_service_port/webserver_port
 	ev                  *harness.Events
 }
 
 func newSandbox(t *testing.T, annotations map[string]string) *sandbox {
 	t.Helper()
-	s := &sandbox{root: t.TempDir(), query: freePort(t), http: freePort(t), ev: harness.NewEvents(t)}
+	return newComponentSandbox(t, "fe", annotations)
+}
+
+func newComponentSandbox(t *testing.T, comp string, annotations map[string]string) *sandbox {
+	t.Helper()
+	s := &sandbox{comp: comp, root: t.TempDir(), query: freePort(t), http: freePort(t), ev: harness.NewEvents(t)}
 	s.podinfo = filepath.Join(s.root, "podinfo")
-	s.conf = filepath.Join(s.root, "fe", "conf", "fe.conf")
-	for _, d := range []string{"fe/bin", "fe/conf"} {
+	s.conf = filepath.Join(s.root, comp, "conf", comp+".conf")
+	for _, d := range []string{comp + "/bin", comp + "/conf"} {
 		if err := os.MkdirAll(filepath.Join(s.root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexec %s serve-conf %s query_port http_port\n", helper, s.conf)
-	if err := os.WriteFile(filepath.Join(s.root, "fe/bin/start_fe.sh"), []byte(script), 0o755); err != nil {
+	keys := "query_port http_port"
+	if comp == "be" {
+		keys = "heartbeat_service_port webserver_port"
+	}
+	script := fmt.Sprintf("#!/bin/sh\nexec %s serve-conf %s %s\n", helper, s.conf, keys)
+	if err := os.WriteFile(filepath.Join(s.root, comp, "bin", "start_"+comp+".sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s.orig = []byte(fmt.Sprintf("# fe.conf with the lines a rewriter breaks\nCUR_DATE=`date +%%Y%%m%%d-%%H%%M%%S`\n"+
 		"LOG_DIR = ${DORIS_HOME}/log\nJAVA_OPTS_FOR_JDK_17=\"-Dfile.encoding=UTF-8 -Xlog:gc*,classhisto*=trace:$LOG_DIR/fe.gc.log.$CUR_DATE:time\"\n"+
 		"# trailing space \nhttp_port = %d\nquery_port=%d   \nedit_log_port = 9010", s.http, s.query))
+	if comp == "be" {
+		s.orig = []byte(fmt.Sprintf("CUR_DATE=`date +%%Y%%m%%d-%%H%%M%%S`\nJEMALLOC_CONF=\"percpu_arena:percpu,background_thread:true\"\n"+
+			"webserver_port = %d\nheartbeat_service_port=%d\nbe_node_role = computation\n", s.http, s.query))
+	}
 	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +123,16 @@ func (s *sandbox) annotate(t *testing.T, ann map[string]string) {
 func (s *sandbox) start(t *testing.T) *harness.Proc {
 	t.Helper()
 	return harness.Start(t, harness.Options{
-		Bin: entrypoint, Args: []string{"fe", "fe-svc:9030"}, PID1: true,
+		Bin: entrypoint, Args: []string{s.comp, "fe-svc:9030"}, PID1: true,
 		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo,
 			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset), "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"},
 	})
 }
 
 func (s *sandbox) listening(port int) string {
+	if s.comp == "be" {
+		return fmt.Sprintf("listening heartbeat_service_port=%d webserver_port=", port)
+	}
 	return fmt.Sprintf("listening query_port=%d http_port=", port)
 }
 
@@ -147,22 +164,29 @@ var debugAnn = map[string]string{podinfo.KeyRunmode: "debug", "note": "$(touch /
 func (s *sandbox) assertDebug(t *testing.T, p *harness.Proc) {
 	t.Helper()
 	p.WaitLog(t, "debug mode: ports moved, liveness port held", wait)
-	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("\xff\x51\x04#HY000pod is in debug mode")) {
+	b := mysqlError(t, s.query)
+	switch {
+	case s.comp == "fe" && !bytes.Contains(b, []byte("\xff\x51\x04#HY000pod is in debug mode")):
 		t.Errorf("query port answered %q, want a MySQL ERR packet", b)
+	case s.comp == "be" && len(b) != 0:
+		t.Errorf("heartbeat port answered %q, want accept and close", b)
 	}
 	if !closed(s.http) {
 		t.Errorf("http port %d open in debug mode: readiness would pass", s.http)
 	}
 	conf, _ := os.ReadFile(s.conf)
-	if !bytes.Contains(conf, []byte(fmt.Sprintf("query_port=%d   \n", s.query+offset))) ||
-		!bytes.Contains(conf, []byte(fmt.Sprintf("http_port = %d\n", s.http+offset))) {
+	wantQ, wantH := fmt.Sprintf("query_port=%d   \n", s.query+offset), fmt.Sprintf("http_port = %d\n", s.http+offset)
+	if s.comp == "be" {
+		wantQ, wantH = fmt.Sprintf("heartbeat_service_port=%d\n", s.query+offset), fmt.Sprintf("webserver_port = %d\n", s.http+offset)
+	}
+	if !bytes.Contains(conf, []byte(wantQ)) || !bytes.Contains(conf, []byte(wantH)) {
 		t.Errorf("ports not moved in the conf:\n%s", conf)
 	}
 	cmd := exec.Command(entrypoint, "status")
 	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "mode:      debug") ||
-		!strings.Contains(string(out), fmt.Sprintf("query_port %d → %d", s.query, s.query+offset)) {
+		!strings.Contains(string(out), fmt.Sprintf("port %d → %d", s.query, s.query+offset)) {
 		t.Errorf("status: %v\n%s", err, out)
 	}
 }
@@ -262,4 +286,45 @@ func TestKilledInDebugRestoresOnNextStart(t *testing.T) {
 	s.assertRestored(t)
 	p2.Signal(t, syscall.SIGTERM)
 	p2.Wait(t, wait)
+}
+
+// The BE (and CN) the same way: heartbeat_service_port held by accept and
+// close, webserver_port closed.
+func TestBEStartInDebugThenLeave(t *testing.T) {
+	s := newComponentSandbox(t, "be", debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	s.annotate(t, nil)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+}
+
+// `debug run` (from kubectl exec: not a child of PID 1) starts the FE on the
+// moved ports in debug mode, and refuses in normal mode.
+func TestDebugRun(t *testing.T) {
+	s := newSandbox(t, nil)
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	run := func() *exec.Cmd {
+		cmd := exec.Command(entrypoint, "debug", "run")
+		cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root, s.ev.Env())
+		return cmd
+	}
+	if out, err := run().CombinedOutput(); err == nil || !strings.Contains(string(out), "refusing") {
+		t.Fatalf("debug run in normal mode: %v\n%s", err, out)
+	}
+	s.annotate(t, debugAnn)
+	s.assertDebug(t, p)
+	cmd := run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.ev.Wait(t, s.listening(s.query+offset), wait)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
 }
