@@ -176,7 +176,11 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	for _, mv := range moved {
 		fields = append(fields, zap.String(mv.Key, strconv.Itoa(mv.From)+"->"+strconv.Itoa(mv.To)))
 	}
-	m.log.Info("debug mode: ports moved, liveness port held", fields...)
+	if len(moved) > 0 {
+		m.log.Info("debug mode: ports moved, liveness port held", fields...)
+	} else {
+		m.log.Info("debug mode: liveness port held, ports not moved", fields...)
+	}
 	m.writeState(st)
 
 	leave := func() {

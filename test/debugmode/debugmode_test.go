@@ -328,3 +328,31 @@ func TestDebugRun(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 }
+
+// A conf the patcher cannot handle leaves the conf untouched, and the pod
+// still enters debug mode holding the liveness port: no crash loop.
+func TestDebugWithUnpatchableConf(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = ${HTTP_PORT}\n", s.query))
+	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := s.start(t)
+	p.WaitLog(t, "debug mode without moved ports: the conf is unchanged", wait)
+	p.WaitLog(t, "debug mode: liveness port held, ports not moved", wait)
+	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
+		t.Fatalf("query port answered %q", b)
+	}
+	if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
+		t.Fatalf("conf changed:\n%s", conf)
+	}
+	cmd := exec.Command(entrypoint, "status")
+	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
+	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "problem:   ports not moved") {
+		t.Fatalf("status does not say why:\n%s", out)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
