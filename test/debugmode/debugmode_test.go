@@ -378,3 +378,31 @@ func (s *sandbox) assertMySQLClient(t *testing.T) {
 		}
 	}
 }
+
+// SIGTERM in debug mode also stops what users started with kubectl exec:
+// here `doris-entrypoint debug run` entered into the PID namespace with
+// nsenter (as kubectl exec enters the container), so it is not a child of
+// PID 1 but gets its SIGTERM and time to stop before PID 1 exits.
+func TestSIGTERMInDebugStopsHandStarted(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	enter := exec.Command("nsenter", "--target", strconv.Itoa(p.PID()), "--pid", "--mount",
+		entrypoint, "debug", "run")
+	enter.Env = append(os.Environ(), "DORIS_ROOT="+s.root, s.ev.Env())
+	if err := enter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enter.Process.Kill(); enter.Wait() })
+	s.ev.Wait(t, s.listening(s.query+offset), wait)
+
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+	s.ev.Wait(t, "stopped ", 5*time.Second) // sent before it exited, so before PID 1 did
+	if n := len(p.Find("terminating remaining processes")); n != 1 {
+		t.Fatalf("want one 'terminating remaining processes'; log:\n%s", p.Log())
+	}
+	s.assertRestored(t)
+}
