@@ -210,6 +210,28 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 	return o, nil
 }
 
+// startSupervisor is the common start of the supervising commands: catch
+// signals first (a SIGTERM from then on is kept), then the logger, then the
+// supervisor. Errors are reported on stderr or in the log.
+func startSupervisor(opts options, prestarted int, stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
+	sigs, err := supervisor.NotifySignals()
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
+		return nil, nil, err
+	}
+	log, err := newLogger(stderr, opts.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
+		return nil, nil, err
+	}
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: prestarted})
+	if err != nil {
+		log.Error("cannot start the supervisor", zap.Error(err))
+		return nil, nil, err
+	}
+	return sup, log, nil
+}
+
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
 	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
@@ -230,25 +252,12 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	if *root != "" {
 		opts.dorisRoot = *root
 	}
-	// Catch signals before any other work: a SIGTERM from here on is kept.
-	sigs, err := supervisor.NotifySignals()
+	sup, log, err := startSupervisor(opts, 0, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
-		return 1
-	}
-	log, err := newLogger(stderr, opts.logFormat)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.name, err)
 		return 1
 	}
 	log = log.With(zap.String("component", c.name))
 	defer log.Sync()
-
-	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout})
-	if err != nil {
-		log.Error("cannot start the supervisor", zap.Error(err))
-		return 1
-	}
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
 		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
@@ -294,24 +303,11 @@ func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
 		return exitUsage
 	}
-	// Catch signals before any other work: a SIGTERM from here on is kept.
-	sigs, err := supervisor.NotifySignals()
+	sup, log, err := startSupervisor(opts, 0, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
-		return 1
-	}
-	log, err := newLogger(stderr, opts.logFormat)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
 		return 1
 	}
 	defer log.Sync()
-
-	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout})
-	if err != nil {
-		log.Error("cannot start the supervisor", zap.Error(err))
-		return 1
-	}
 	defer sup.Close()
 	code := sup.Run(context.Background(), supervisor.Command{Path: fs.Arg(0), Args: fs.Args()[1:]})
 	log.Info("exiting", zap.Int("code", code))
@@ -330,24 +326,12 @@ func superviseEarly(pid int, execErr error, args []string, getenv lookupEnv, std
 		killEarly(pid)
 		return exitUsage
 	}
-	sigs, err := supervisor.NotifySignals()
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
-		killEarly(pid)
-		return 1
-	}
-	log, err := newLogger(stderr, opts.logFormat)
+	sup, log, err := startSupervisor(opts, pid, stderr)
 	if err != nil {
 		killEarly(pid)
 		return 1
 	}
 	defer log.Sync()
-	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: pid})
-	if err != nil {
-		log.Error("cannot start the supervisor", zap.Error(err))
-		killEarly(pid)
-		return 1
-	}
 	defer sup.Close()
 	code := sup.RunPrestarted(context.Background(), cmd, execErr)
 	log.Info("exiting", zap.Int("code", code))

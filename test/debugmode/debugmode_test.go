@@ -26,19 +26,7 @@ import (
 
 var entrypoint, helper string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "debugmode-test-")
-	if err == nil {
-		entrypoint, helper, err = harness.BuildBinaries(dir)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, &entrypoint, &helper) }
 
 const (
 	wait   = 30 * time.Second

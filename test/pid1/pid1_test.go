@@ -23,21 +23,7 @@ var (
 	helper     string // test/helper binary
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pid1-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	entrypoint, helper, err = harness.BuildBinaries(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, &entrypoint, &helper) }
 
 // mode is one way of running the supervisor.
 type mode struct {

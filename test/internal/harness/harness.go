@@ -55,6 +55,22 @@ func BuildBinaries(dir string) (entrypoint, helper string, err error) {
 	return entrypoint, helper, err
 }
 
+// Main builds the binaries into a temporary directory, sets *entrypoint and
+// *helper, runs the tests and cleans up: the TestMain of black-box packages.
+func Main(m *testing.M, entrypoint, helper *string) {
+	dir, err := os.MkdirTemp("", "doris-entrypoint-test-")
+	if err == nil {
+		*entrypoint, *helper, err = BuildBinaries(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Events collects the lines helpers send to a unix socket.
 type Events struct {
 	Path string
