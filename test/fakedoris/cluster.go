@@ -1,0 +1,268 @@
+// Package fakedoris plays Doris frontends faithfully enough to test the
+// bootstrap without a real Doris: the real MySQL wire protocol (go-mysql's
+// server package), root/admin authentication with error 1045 (28000) on a
+// wrong password, SHOW FRONTENDS / SHOW BACKENDS with the column layouts of
+// Doris 2.0, 2.1 and 3.x (doris-contract.md §10), the ALTER SYSTEM
+// statements the entrypoints send, and account statements. Several FEs
+// share one Cluster; tests inject faults on it (no master yet, wrong
+// password).
+package fakedoris
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Layout selects the SHOW FRONTENDS / SHOW BACKENDS columns of a version.
+type Layout int
+
+const (
+	Layout20 Layout = iota // Doris 2.0: IsMaster is the 8th column
+	Layout21               // Doris 2.1: ArrowFlightSqlPort added, IsMaster 9th
+	Layout3                // Doris 3.x: 2.1 frontends, backends with CpuCores, Memory, RunningTasks
+)
+
+// Frontend is one row of SHOW FRONTENDS.
+type Frontend struct {
+	Host                                                  string
+	EditLogPort, HTTPPort, QueryPort, RPCPort, ArrowPort int
+	Role                                                  string // FOLLOWER or OBSERVER
+	IsMaster, Alive, Join                                 bool
+}
+
+// Backend is one row of SHOW BACKENDS.
+type Backend struct {
+	ID                                                         int
+	Host                                                       string
+	HeartbeatPort, BePort, HTTPPort, BrpcPort, ArrowPort       int
+	Alive, Decommissioned, QueryDisabled, LoadDisabled         bool
+	NodeRole                                                   string // mix or computation
+}
+
+// Cluster is the state the fake FEs share.
+type Cluster struct {
+	mu        sync.Mutex
+	layout    Layout
+	frontends []Frontend
+	backends  []Backend
+	users     map[string]string // user → password
+	nextBE    int
+	// Faults.
+	noMaster bool // no FE answers as master yet
+	// Log of the statements received, for tests.
+	statements []string
+}
+
+// NewCluster returns a cluster with the given layout and a root user without
+// password.
+func NewCluster(layout Layout) *Cluster {
+	return &Cluster{layout: layout, users: map[string]string{"root": ""}, nextBE: 10001}
+}
+
+// AddFrontend adds a frontend row (the first master decides the master).
+func (c *Cluster) AddFrontend(fe Frontend) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.frontends = append(c.frontends, fe)
+}
+
+// SetNoMaster makes every FE report no master (an election in progress).
+func (c *Cluster) SetNoMaster(v bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.noMaster = v
+}
+
+// SetPassword sets a user's password (root included).
+func (c *Cluster) SetPassword(user, password string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.users[user] = password
+}
+
+func (c *Cluster) password(user string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.users[user]
+	return p, ok
+}
+
+// Statements returns the statements received so far.
+func (c *Cluster) Statements() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.statements...)
+}
+
+// Frontends and Backends return copies of the rows.
+func (c *Cluster) Frontends() []Frontend {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Frontend(nil), c.frontends...)
+}
+
+func (c *Cluster) Backends() []Backend {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Backend(nil), c.backends...)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+func tf(b bool) string { return strconv.FormatBool(b) }
+
+const stamp = "2024-08-21 10:04:29"
+
+// frontendRows renders SHOW FRONTENDS; self is the host of the FE asked.
+func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	switch c.layout {
+	case Layout20:
+		names = []string{"Name", "Host", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "Role", "IsMaster", "ClusterId",
+			"Join", "Alive", "ReplayedJournalId", "LastStartTime", "LastHeartbeat", "IsHelper", "ErrMsg", "Version", "CurrentConnected"}
+	default:
+		names = []string{"Name", "Host", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "ArrowFlightSqlPort", "Role", "IsMaster",
+			"ClusterId", "Join", "Alive", "ReplayedJournalId", "LastStartTime", "LastHeartbeat", "IsHelper", "ErrMsg", "Version", "CurrentConnected"}
+	}
+	var rows [][]any
+	for i, fe := range c.frontends {
+		master := fe.IsMaster && !c.noMaster
+		row := []any{fmt.Sprintf("fe_%08x_%d", i+1, fe.EditLogPort), fe.Host, fe.EditLogPort, fe.HTTPPort, fe.QueryPort, fe.RPCPort}
+		if c.layout != Layout20 {
+			row = append(row, fe.ArrowPort)
+		}
+		row = append(row, fe.Role, tf(master), "1807668748", tf(fe.Join), tf(fe.Alive), "15443", stamp, stamp,
+			tf(fe.Role == "FOLLOWER"), "", "doris-2.1.5-rc02-d5a02e095d", yesNo(fe.Host == self))
+		rows = append(rows, row)
+	}
+	return names, rows
+}
+
+// backendRows renders SHOW BACKENDS, sorted by host as Doris does.
+func (c *Cluster) backendRows() ([]string, [][]any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := []string{"BackendId", "Host", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort"}
+	if c.layout != Layout20 {
+		names = append(names, "ArrowFlightSqlPort")
+	}
+	names = append(names, "LastStartTime", "LastHeartbeat", "Alive", "SystemDecommissioned", "TabletNum", "DataUsedCapacity",
+		"TrashUsedCapacity", "AvailCapacity", "TotalCapacity", "UsedPct", "MaxDiskUsedPct", "RemoteUsedCapacity", "Tag", "ErrMsg",
+		"Version", "Status", "HeartbeatFailureCounter")
+	if c.layout == Layout3 {
+		names = append(names, "CpuCores", "Memory", "RunningTasks")
+	}
+	names = append(names, "NodeRole")
+	bes := append([]Backend(nil), c.backends...)
+	sort.Slice(bes, func(i, j int) bool { return bes[i].Host < bes[j].Host })
+	var rows [][]any
+	for _, be := range bes {
+		row := []any{be.ID, be.Host, be.HeartbeatPort, be.BePort, be.HTTPPort, be.BrpcPort}
+		if c.layout != Layout20 {
+			row = append(row, be.ArrowPort)
+		}
+		role := be.NodeRole
+		if !be.Alive {
+			role = ""
+		}
+		status := fmt.Sprintf(`{"lastSuccessReportTabletsTime":"%s","lastStreamLoadTime":-1,"isQueryDisabled":%t,"isLoadDisabled":%t}`,
+			stamp, be.QueryDisabled, be.LoadDisabled)
+		row = append(row, stamp, stamp, tf(be.Alive), tf(be.Decommissioned), 0, "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
+			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, "", "doris-2.1.5-rc02-d5a02e095d", status, 0)
+		if c.layout == Layout3 {
+			row = append(row, 8, "31.00 GB", 0)
+		}
+		row = append(row, role)
+		rows = append(rows, row)
+	}
+	return names, rows
+}
+
+// alterSystem applies ALTER SYSTEM ADD/DROP FOLLOWER|OBSERVER|BACKEND,
+// DECOMMISSION BACKEND and MODIFY BACKEND.
+func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
+	host, portS, ok := strings.Cut(hostPort, ":")
+	port, err := strconv.Atoi(portS)
+	if !ok || err != nil || host == "" {
+		return fmt.Errorf("invalid host port: %s", hostPort)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch kind {
+	case "FOLLOWER", "OBSERVER":
+		idx := -1
+		for i, fe := range c.frontends {
+			if fe.Host == host && fe.EditLogPort == port {
+				idx = i
+			}
+		}
+		switch verb {
+		case "ADD":
+			if idx >= 0 {
+				return fmt.Errorf("frontend already exists: %s", hostPort)
+			}
+			c.frontends = append(c.frontends, Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030,
+				RPCPort: 9020, ArrowPort: -1, Role: kind, Alive: false, Join: false})
+		case "DROP":
+			if idx < 0 {
+				return fmt.Errorf("frontend does not exist: %s", hostPort)
+			}
+			c.frontends = append(c.frontends[:idx], c.frontends[idx+1:]...)
+		}
+	case "BACKEND":
+		idx := -1
+		for i, be := range c.backends {
+			if be.Host == host && be.HeartbeatPort == port {
+				idx = i
+			}
+		}
+		switch verb {
+		case "ADD":
+			if idx >= 0 {
+				return fmt.Errorf("Same backend already exists[%s]", hostPort)
+			}
+			c.backends = append(c.backends, Backend{ID: c.nextBE, Host: host, HeartbeatPort: port, BePort: 9060, HTTPPort: 8040,
+				BrpcPort: 8060, ArrowPort: -1, Alive: true, NodeRole: "mix"})
+			c.nextBE++
+		case "DROP", "DROPP":
+			if idx < 0 {
+				return fmt.Errorf("backend does not exist[%s]", hostPort)
+			}
+			c.backends = append(c.backends[:idx], c.backends[idx+1:]...)
+		case "DECOMMISSION":
+			if idx < 0 {
+				return fmt.Errorf("backend does not exist[%s]", hostPort)
+			}
+			c.backends[idx].Decommissioned = true
+		case "MODIFY":
+			if idx < 0 {
+				return fmt.Errorf("backend does not exist[%s]", hostPort)
+			}
+			low := strings.ToLower(strings.ReplaceAll(rest, " ", ""))
+			if strings.Contains(low, `"disable_query"="false"`) {
+				c.backends[idx].QueryDisabled = false
+			}
+			if strings.Contains(low, `"disable_load"="false"`) {
+				c.backends[idx].LoadDisabled = false
+			}
+		}
+	}
+	return nil
+}
+
+// record appends a statement to the log.
+func (c *Cluster) record(q string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statements = append(c.statements, q)
+}

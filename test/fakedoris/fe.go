@@ -1,0 +1,162 @@
+package fakedoris
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/server"
+)
+
+// FE is one fake frontend serving the MySQL protocol on a listener.
+type FE struct {
+	cluster *Cluster
+	host    string // this FE's Host column (SHOW FRONTENDS CurrentConnected)
+	ln      net.Listener
+	srv     *server.Server
+	wg      sync.WaitGroup
+}
+
+// ServeFE serves the MySQL protocol of a fake FE on ln until Close.
+func ServeFE(ln net.Listener, c *Cluster, host string) *FE {
+	fe := &FE{cluster: c, host: host, ln: ln,
+		srv: server.NewServer("5.7.99", mysql.DEFAULT_COLLATION_ID, mysql.AUTH_NATIVE_PASSWORD, nil, nil)}
+	fe.wg.Add(1)
+	go fe.accept()
+	return fe
+}
+
+// Addr is the listening address.
+func (fe *FE) Addr() net.Addr { return fe.ln.Addr() }
+
+// Close stops accepting connections.
+func (fe *FE) Close() error {
+	err := fe.ln.Close()
+	fe.wg.Wait()
+	return err
+}
+
+func (fe *FE) accept() {
+	defer fe.wg.Done()
+	for {
+		nc, err := fe.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		go fe.serve(nc)
+	}
+}
+
+// credentials answers go-mysql's authentication from the cluster's users.
+type credentials struct{ c *Cluster }
+
+func (p credentials) CheckUsername(user string) (bool, error) {
+	_, ok := p.c.password(user)
+	return ok, nil
+}
+
+func (p credentials) GetCredential(user string) (string, bool, error) {
+	pw, ok := p.c.password(user)
+	return pw, ok, nil
+}
+
+func (fe *FE) serve(nc net.Conn) {
+	conn, err := server.NewCustomizedConn(nc, fe.srv, credentials{fe.cluster}, &handler{fe: fe})
+	if err != nil {
+		nc.Close()
+		return
+	}
+	for !conn.Closed() {
+		if err := conn.HandleCommand(); err != nil {
+			return
+		}
+	}
+}
+
+// handler answers the statements the entrypoints and the operator send.
+type handler struct {
+	server.EmptyHandler
+	fe *FE
+}
+
+var (
+	reAlter  = regexp.MustCompile(`(?is)^ALTER\s+SYSTEM\s+(ADD|DROP|DROPP|DECOMMISSION|MODIFY)\s+(FOLLOWER|OBSERVER|BACKEND)\s+"([^"]*)"\s*(.*)$`)
+	reCreate = regexp.MustCompile(`(?is)^CREATE\s+USER\s+'([^']+)'\s+IDENTIFIED\s+BY\s+'([^']*)'$`)
+)
+
+func (h *handler) UseDB(string) error { return nil }
+
+func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
+	c := h.fe.cluster
+	var results []*mysql.Result
+	// The entrypoints send "a;b" in one query (CREATE USER …;GRANT …).
+	for _, q := range strings.Split(query, ";") {
+		q = strings.TrimSpace(q)
+		if q == "" {
+			continue
+		}
+		c.record(q)
+		r, err := h.one(q)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	if len(results) == 0 {
+		return nil, mysql.NewError(mysql.ER_EMPTY_QUERY, "Query was empty")
+	}
+	return results[len(results)-1], nil
+}
+
+func (h *handler) one(q string) (*mysql.Result, error) {
+	c := h.fe.cluster
+	upper := strings.ToUpper(strings.Join(strings.Fields(q), " "))
+	switch {
+	case upper == "SELECT 1":
+		return resultset([]string{"1"}, [][]any{{1}})
+	case upper == "SHOW FRONTENDS":
+		return resultset(c.frontendRows(h.fe.host))
+	case upper == "SHOW BACKENDS":
+		return resultset(c.backendRows())
+	case upper == "SHOW ALL GRANTS":
+		var rows [][]any
+		c.mu.Lock()
+		for u := range c.users {
+			rows = append(rows, []any{fmt.Sprintf("'%s'@'%%'", u), "", "false", "Node_priv", "", "", "", "", ""})
+		}
+		c.mu.Unlock()
+		return resultset([]string{"UserIdentity", "Comment", "Password", "GlobalPrivs", "CatalogPrivs", "DatabasePrivs",
+			"TablePrivs", "ResourcePrivs", "WorkloadGroupPrivs"}, rows)
+	case strings.HasPrefix(upper, "ADMIN SET FRONTEND CONFIG"), strings.HasPrefix(upper, "GRANT "):
+		return &mysql.Result{}, nil
+	}
+	if m := reAlter.FindStringSubmatch(q); m != nil {
+		if err := c.alterSystem(strings.ToUpper(m[1]), strings.ToUpper(m[2]), m[3], m[4]); err != nil {
+			return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = "+err.Error())
+		}
+		return &mysql.Result{}, nil
+	}
+	if m := reCreate.FindStringSubmatch(q); m != nil {
+		c.SetPassword(m[1], m[2])
+		return &mysql.Result{}, nil
+	}
+	return nil, mysql.NewError(mysql.ER_PARSE_ERROR, "errCode = 2, detailMessage = Syntax error in line 1: "+q)
+}
+
+func resultset(names []string, rows [][]any) (*mysql.Result, error) {
+	if rows == nil {
+		rows = [][]any{}
+	}
+	rs, err := mysql.BuildSimpleTextResultset(names, rows)
+	if err != nil {
+		return nil, err
+	}
+	return mysql.NewResult(rs), nil
+}
