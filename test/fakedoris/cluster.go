@@ -27,19 +27,19 @@ const (
 
 // Frontend is one row of SHOW FRONTENDS.
 type Frontend struct {
-	Host                                                  string
+	Host                                                 string
 	EditLogPort, HTTPPort, QueryPort, RPCPort, ArrowPort int
-	Role                                                  string // FOLLOWER or OBSERVER
-	IsMaster, Alive, Join                                 bool
+	Role                                                 string // FOLLOWER or OBSERVER
+	IsMaster, Alive, Join                                bool
 }
 
 // Backend is one row of SHOW BACKENDS.
 type Backend struct {
-	ID                                                         int
-	Host                                                       string
-	HeartbeatPort, BePort, HTTPPort, BrpcPort, ArrowPort       int
-	Alive, Decommissioned, QueryDisabled, LoadDisabled         bool
-	NodeRole                                                   string // mix or computation
+	ID                                                   int
+	Host                                                 string
+	HeartbeatPort, BePort, HTTPPort, BrpcPort, ArrowPort int
+	Alive, Decommissioned, QueryDisabled, LoadDisabled   bool
+	NodeRole                                             string // mix or computation
 }
 
 // Cluster is the state the fake FEs share.
