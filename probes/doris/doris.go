@@ -1,0 +1,276 @@
+// Package doris is the Doris client of the entrypoint: SHOW FRONTENDS / SHOW
+// BACKENDS read by column name (IsMaster moved from the 8th to the 9th column
+// between 2.0 and 2.1), the ALTER SYSTEM statements of the bootstrap, over
+// go-sql-driver/mysql with a timeout on every connection and query.
+//
+// Nothing read from outside reaches SQL unvalidated: host names must be RFC
+// 1123 names or IP literals and ports 1..65535 ([ValidateHost]). Credentials:
+// root without a password first, then the admin account on error 1045; a
+// password never appears in an error or a log.
+package doris
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Defaults of Client's timeouts (the scripts' mysql --connect-timeout 2 and
+// timeout 15).
+const (
+	DefaultConnectTimeout = 2 * time.Second
+	DefaultQueryTimeout   = 15 * time.Second
+)
+
+// Credentials are a MySQL account.
+type Credentials struct {
+	User, Password string
+}
+
+// Client talks to FEs.
+type Client struct {
+	// Admin is tried when root without a password is refused (1045).
+	Admin          Credentials
+	ConnectTimeout time.Duration
+	QueryTimeout   time.Duration
+}
+
+// Frontend is a row of SHOW FRONTENDS.
+type Frontend struct {
+	Host                             string
+	EditLogPort, QueryPort, HTTPPort int
+	Role                             string
+	IsMaster, Alive, Join, Connected bool
+}
+
+// Backend is a row of SHOW BACKENDS.
+type Backend struct {
+	Host                    string
+	HeartbeatPort, HTTPPort int
+	Alive                   bool
+	NodeRole                string
+}
+
+// ErrAccessDenied wraps a 1045 refusal with every credential tried.
+var ErrAccessDenied = errors.New("access denied")
+
+// ValidateHost accepts an IPv4 or IPv6 literal or an RFC 1123 host name.
+func ValidateHost(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if h == "" || len(h) > 253 {
+		return fmt.Errorf("invalid host name %q: empty or longer than 253", h)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("invalid host name %q", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("invalid host name %q", h)
+			}
+		}
+	}
+	return nil
+}
+
+// HostPort validates host and port and joins them for SQL ("host:port",
+// IPv6 in brackets).
+func HostPort(host string, port int) (string, error) {
+	if err := ValidateHost(host); err != nil {
+		return "", err
+	}
+	if port < 1 || port > 65535 {
+		return "", fmt.Errorf("invalid port %d", port)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+func (c *Client) timeouts() (time.Duration, time.Duration) {
+	ct, qt := c.ConnectTimeout, c.QueryTimeout
+	if ct <= 0 {
+		ct = DefaultConnectTimeout
+	}
+	if qt <= 0 {
+		qt = DefaultQueryTimeout
+	}
+	return ct, qt
+}
+
+// exec runs q on addr, as root without a password and then as Admin after a
+// 1045, and returns the column names and rows (all as strings).
+func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string, error) {
+	creds := []Credentials{{User: "root"}}
+	if c.Admin.User != "" && c.Admin != (Credentials{User: "root"}) {
+		creds = append(creds, c.Admin)
+	}
+	var denied []string
+	for _, cr := range creds {
+		cols, rows, err := c.execAs(ctx, addr, cr, q)
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1045 {
+			denied = append(denied, cr.User)
+			continue
+		}
+		return cols, rows, err
+	}
+	return nil, nil, fmt.Errorf("%s: %w for %s", addr, ErrAccessDenied, strings.Join(denied, ", then "))
+}
+
+func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q string) ([]string, [][]string, error) {
+	ct, qt := c.timeouts()
+	cfg := mysql.NewConfig()
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", addr, cr.User, cr.Password
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = ct, qt, qt
+	cfg.AllowNativePasswords = true
+	cfg.MultiStatements = true
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, ct+qt)
+	defer cancel()
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = v.String
+		}
+		out = append(out, row)
+	}
+	return cols, out, rows.Err()
+}
+
+// table indexes rows by column name.
+type table struct {
+	idx  map[string]int
+	rows [][]string
+}
+
+func newTable(cols []string, rows [][]string) table {
+	t := table{idx: map[string]int{}, rows: rows}
+	for i, c := range cols {
+		t.idx[c] = i
+	}
+	return t
+}
+
+func (t table) has(col string) bool { _, ok := t.idx[col]; return ok }
+
+func (t table) get(row []string, col string) string {
+	if i, ok := t.idx[col]; ok && i < len(row) {
+		return row[i]
+	}
+	return ""
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// ShowFrontends returns SHOW FRONTENDS as seen by the FE at addr.
+func (c *Client) ShowFrontends(ctx context.Context, addr string) ([]Frontend, error) {
+	cols, rows, err := c.exec(ctx, addr, "SHOW FRONTENDS")
+	if err != nil {
+		return nil, fmt.Errorf("show frontends on %s: %w", addr, err)
+	}
+	t := newTable(cols, rows)
+	if !t.has("IsMaster") || !t.has("Host") {
+		return nil, fmt.Errorf("show frontends on %s: no IsMaster/Host column in %q", addr, cols)
+	}
+	var out []Frontend
+	for _, r := range rows {
+		out = append(out, Frontend{
+			Host: t.get(r, "Host"), EditLogPort: atoi(t.get(r, "EditLogPort")), QueryPort: atoi(t.get(r, "QueryPort")),
+			HTTPPort: atoi(t.get(r, "HttpPort")), Role: t.get(r, "Role"),
+			IsMaster: t.get(r, "IsMaster") == "true", Alive: t.get(r, "Alive") == "true", Join: t.get(r, "Join") == "true",
+			Connected: t.get(r, "CurrentConnected") == "Yes",
+		})
+	}
+	return out, nil
+}
+
+// Master returns the master among fes.
+func Master(fes []Frontend) (Frontend, bool) {
+	for _, fe := range fes {
+		if fe.IsMaster {
+			return fe, true
+		}
+	}
+	return Frontend{}, false
+}
+
+// ShowBackends returns SHOW BACKENDS as seen by the FE at addr.
+func (c *Client) ShowBackends(ctx context.Context, addr string) ([]Backend, error) {
+	cols, rows, err := c.exec(ctx, addr, "SHOW BACKENDS")
+	if err != nil {
+		return nil, fmt.Errorf("show backends on %s: %w", addr, err)
+	}
+	t := newTable(cols, rows)
+	var out []Backend
+	for _, r := range rows {
+		out = append(out, Backend{Host: t.get(r, "Host"), HeartbeatPort: atoi(t.get(r, "HeartbeatPort")),
+			HTTPPort: atoi(t.get(r, "HttpPort")), Alive: t.get(r, "Alive") == "true", NodeRole: t.get(r, "NodeRole")})
+	}
+	return out, nil
+}
+
+// AddFrontend sends ALTER SYSTEM ADD FOLLOWER|OBSERVER "host:port".
+func (c *Client) AddFrontend(ctx context.Context, addr string, follower bool, host string, editLogPort int) error {
+	hp, err := HostPort(host, editLogPort)
+	if err != nil {
+		return err
+	}
+	role := "OBSERVER"
+	if follower {
+		role = "FOLLOWER"
+	}
+	_, _, err = c.exec(ctx, addr, fmt.Sprintf(`ALTER SYSTEM ADD %s "%s"`, role, hp))
+	return err
+}
+
+// AddBackend sends ALTER SYSTEM ADD BACKEND "host:port".
+func (c *Client) AddBackend(ctx context.Context, addr, host string, heartbeatPort int) error {
+	hp, err := HostPort(host, heartbeatPort)
+	if err != nil {
+		return err
+	}
+	_, _, err = c.exec(ctx, addr, fmt.Sprintf(`ALTER SYSTEM ADD BACKEND "%s"`, hp))
+	return err
+}
+
+// EnableBackend re-enables query and load on a backend, as the newest
+// be_entrypoint.sh does after a restart.
+func (c *Client) EnableBackend(ctx context.Context, addr, host string, heartbeatPort int) error {
+	hp, err := HostPort(host, heartbeatPort)
+	if err != nil {
+		return err
+	}
+	_, _, err = c.exec(ctx, addr, fmt.Sprintf(`ALTER SYSTEM MODIFY BACKEND "%s" SET ("disable_query" = "false", "disable_load" = "false")`, hp))
+	return err
+}

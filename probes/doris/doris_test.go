@@ -1,0 +1,156 @@
+package doris_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
+)
+
+const masterHost = "doriscluster-sample-fe-0.doriscluster-sample-fe-internal.default.svc.cluster.local"
+
+func serve(t *testing.T, c *fakedoris.Cluster) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := fakedoris.ServeFE(ln, c, masterHost)
+	t.Cleanup(func() { fe.Close() })
+	return ln.Addr().String()
+}
+
+func cluster(layout fakedoris.Layout) *fakedoris.Cluster {
+	c := fakedoris.NewCluster(layout)
+	c.AddFrontend(fakedoris.Frontend{Host: "fe-1.internal", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", Alive: true, Join: true})
+	c.AddFrontend(fakedoris.Frontend{Host: masterHost, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+	return c
+}
+
+// The master is found by the IsMaster column's name in every layout.
+func TestMasterByColumnName(t *testing.T) {
+	for _, l := range []fakedoris.Layout{fakedoris.Layout20, fakedoris.Layout21, fakedoris.Layout3} {
+		addr := serve(t, cluster(l))
+		var cl doris.Client
+		fes, err := cl.ShowFrontends(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := doris.Master(fes)
+		if !ok || m.Host != masterHost || m.EditLogPort != 9010 || !m.Connected {
+			t.Fatalf("layout %d: master %+v, %v", l, m, ok)
+		}
+	}
+}
+
+func TestNoMaster(t *testing.T) {
+	c := cluster(fakedoris.Layout21)
+	c.SetNoMaster(true)
+	var cl doris.Client
+	fes, err := cl.ShowFrontends(context.Background(), serve(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doris.Master(fes); ok || len(fes) != 2 {
+		t.Fatalf("want members but no master, got %+v", fes)
+	}
+}
+
+// Root without a password first; on 1045 the admin account; both refused is
+// ErrAccessDenied, and the password is in no error.
+func TestCredentialsFallback(t *testing.T) {
+	c := cluster(fakedoris.Layout21)
+	c.SetPassword("root", "rootpw")
+	c.SetPassword("dorisadm", "adm-Secret-1")
+	addr := serve(t, c)
+	cl := doris.Client{Admin: doris.Credentials{User: "dorisadm", Password: "adm-Secret-1"}}
+	if _, err := cl.ShowFrontends(context.Background(), addr); err != nil {
+		t.Fatalf("admin fallback: %v", err)
+	}
+	cl.Admin.Password = "wrong-Secret-2"
+	_, err := cl.ShowFrontends(context.Background(), addr)
+	if !errors.Is(err, doris.ErrAccessDenied) || strings.Contains(err.Error(), "Secret") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHostValidation(t *testing.T) {
+	good := []string{"fe-0.fe-internal.default.svc.cluster.local", "10.0.0.1", "::1", "fd00::1", "FE-0", "a.b.c."}
+	bad := []string{"", `x";DROP`, "-lead.example", "trail-.example", "a..b", "with space", "under_score", "a/b",
+		strings.Repeat("a", 64) + ".com", "[::1]", "host:9010"}
+	for _, h := range good {
+		if err := doris.ValidateHost(h); err != nil {
+			t.Errorf("ValidateHost(%q) = %v", h, err)
+		}
+	}
+	for _, h := range bad {
+		if err := doris.ValidateHost(h); err == nil {
+			t.Errorf("ValidateHost(%q) accepted", h)
+		}
+	}
+	if hp, err := doris.HostPort("fd00::1", 9010); err != nil || hp != "[fd00::1]:9010" {
+		t.Errorf("HostPort IPv6 = %q, %v", hp, err)
+	}
+	if _, err := doris.HostPort("fe-0", 70000); err == nil {
+		t.Error("port 70000 accepted")
+	}
+}
+
+// A hostile host never reaches the FE; a valid one is added and seen.
+func TestAddFrontendAndBackend(t *testing.T) {
+	c := cluster(fakedoris.Layout3)
+	addr := serve(t, c)
+	var cl doris.Client
+	ctx := context.Background()
+	if err := cl.AddFrontend(ctx, addr, true, `x";DROP`, 9010); err == nil {
+		t.Fatal("hostile host accepted")
+	}
+	if n := len(c.Statements()); n != 0 {
+		t.Fatalf("%d statements reached the FE", n)
+	}
+	if err := cl.AddFrontend(ctx, addr, false, "fe-3.internal", 9010); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.AddBackend(ctx, addr, "be-0.internal", 9050); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EnableBackend(ctx, addr, "be-0.internal", 9050); err != nil {
+		t.Fatal(err)
+	}
+	fes, _ := cl.ShowFrontends(ctx, addr)
+	bes, _ := cl.ShowBackends(ctx, addr)
+	if len(fes) != 3 || fes[2].Role != "OBSERVER" || len(bes) != 1 || bes[0].HeartbeatPort != 9050 || bes[0].NodeRole != "mix" {
+		t.Fatalf("fes %+v bes %+v", fes, bes)
+	}
+}
+
+// An FE that accepts but never answers costs the connect timeout, not more.
+func TestTimeouts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent: no greeting
+		}
+	}()
+	cl := doris.Client{ConnectTimeout: 200 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
+	start := time.Now()
+	if _, err := cl.ShowFrontends(context.Background(), ln.Addr().String()); err == nil {
+		t.Fatal("silent FE answered")
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %s", el)
+	}
+}
