@@ -500,7 +500,7 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 		// The SIGTERM may have arrived before this child was the target.
 		s.signalGroupOnce(c, unix.SIGTERM)
 	}
-	return s.finish(c, deadline, stopping)
+	return s.finish(c, deadline, stopping, true)
 }
 
 // StopChild stops c the way SIGTERM would, but leaves the supervisor
@@ -509,7 +509,7 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 // returns c's exit code; c is no longer the target of forwarded signals.
 func (s *Supervisor) StopChild(c *Child) int {
 	s.signalGroupOnce(c, unix.SIGTERM)
-	code := s.finish(c, time.Now().Add(s.stopTimeout), true)
+	code := s.finish(c, time.Now().Add(s.stopTimeout), true, false)
 	s.mu.Lock()
 	if s.target == c {
 		s.target = nil
@@ -520,14 +520,17 @@ func (s *Supervisor) StopChild(c *Child) int {
 }
 
 // finish waits for c, then for the rest of the tree, until deadline, then
-// SIGKILLs what remains. stopping says c's group already got SIGTERM.
-func (s *Supervisor) finish(c *Child, deadline time.Time, stopping bool) int {
+// SIGKILLs what remains. stopping says c's group already got SIGTERM;
+// exiting says the supervisor exits next, so that as PID 1 the final
+// SIGKILL may reach every process (kubectl exec sessions die with PID 1
+// anyway), while a child stopped for debug mode leaves them alone.
+func (s *Supervisor) finish(c *Child, deadline time.Time, stopping, exiting bool) int {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-c.Done():
 	case <-timer.C:
-		s.timeout(c)
+		s.timeout(c, exiting)
 		code := s.afterKill(c)
 		s.syncSignals()
 		s.flushOrphans()
@@ -540,7 +543,7 @@ func (s *Supervisor) finish(c *Child, deadline time.Time, stopping bool) int {
 	select {
 	case <-s.idleCh():
 	case <-timer.C:
-		s.timeout(c)
+		s.timeout(c, exiting)
 		s.afterKill(c)
 	}
 	s.syncSignals()
@@ -654,8 +657,9 @@ func (s *Supervisor) terminateRest(c *Child, stopping bool) {
 	}
 }
 
-// timeout SIGKILLs every descendant (as PID 1: every process of the namespace).
-func (s *Supervisor) timeout(c *Child) {
+// timeout SIGKILLs c's group and every descendant; with all, as PID 1,
+// every process of the namespace.
+func (s *Supervisor) timeout(c *Child, all bool) {
 	remaining := 0
 	for _, d := range descendants(s.procDir, s.self) {
 		if !d.zombie {
@@ -666,7 +670,7 @@ func (s *Supervisor) timeout(c *Child) {
 
 	killed := make(map[int]bool)
 	unix.Kill(-c.pid, unix.SIGKILL)
-	if s.pid1 {
+	if s.pid1 && all {
 		unix.Kill(-1, unix.SIGKILL)
 	}
 	// A process may fork between listing and killing: go round a few times.

@@ -394,3 +394,40 @@ func TestSIGTERMInDebugStopsHandStarted(t *testing.T) {
 	}
 	s.assertRestored(t)
 }
+
+// Entering debug mode with an FE that ignores SIGTERM: it is SIGKILLed at
+// the stop timeout, but what users run through kubectl exec (nsenter here)
+// is left alone until the pod itself stops.
+func TestEnterDebugKillsOnlyTheChild(t *testing.T) {
+	s := newSandbox(t, nil)
+	script := fmt.Sprintf("#!/bin/sh\nexec %s ignore-term\n", helper)
+	if err := os.WriteFile(filepath.Join(s.root, "fe/bin/start_fe.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := harness.Start(t, harness.Options{
+		Bin: entrypoint, Args: []string{"fe", "fe-svc:9030"}, PID1: true,
+		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo,
+			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset), "DORIS_ENTRYPOINT_STOP_TIMEOUT=1s"},
+	})
+	s.ev.Wait(t, "ready ignore", wait)
+	p.WaitLog(t, "child started", wait)
+	user := exec.Command("nsenter", "--target", strconv.Itoa(p.PID()), "--pid", "--mount", helper, "trap-term", "0s")
+	user.Env = append(os.Environ(), s.ev.Env())
+	if err := user.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { user.Process.Kill(); user.Wait() })
+	s.ev.Wait(t, "ready trap", wait)
+
+	s.annotate(t, debugAnn)
+	p.WaitLog(t, "stop timeout reached", wait)
+	p.WaitLog(t, "debug mode: ports moved, liveness port held", wait)
+	if s.ev.Has("got ") {
+		t.Fatal("entering debug mode signalled a kubectl exec process")
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+	s.ev.Wait(t, "clean ", 5*time.Second) // the pod's stop did reach it
+}
