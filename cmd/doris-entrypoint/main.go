@@ -8,6 +8,8 @@
 //	doris-entrypoint fe [FE_ADDRS]          FE supervisor (also as fe_entrypoint.sh)
 //	doris-entrypoint be [FE_ADDRS]          BE / CN supervisor (also as be_entrypoint.sh)
 //	doris-entrypoint supervise [--] CMD...  generic PID 1 for any command
+//	doris-entrypoint status                 mode, child, ports, next step (inside the pod)
+//	doris-entrypoint debug run              in debug mode: start the component on the moved ports
 //	doris-entrypoint version                version, commit, Go version
 //
 // The program picks its role from argv[0] when it is invoked through the
@@ -30,6 +32,13 @@
 //     Flag --stop-timeout.
 //   - DORIS_ENTRYPOINT_LOG_FORMAT (default json): json, one object per line on
 //     stderr, or console for humans. Flag --log-format.
+//   - DORIS_ENTRYPOINT_PODINFO_DIR (default /etc/podinfo): the downward-API
+//     volume; the annotation selectdb.com.doris/runmode=debug (or
+//     apache.org.doris/runmode) in its "annotations" file switches fe/be to
+//     debug mode and back, while running.
+//   - DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET (default 10000): how far debug mode
+//     moves the FE query_port/http_port and the BE
+//     heartbeat_service_port/webserver_port in the conf.
 //
 // # Exit codes
 //
