@@ -234,6 +234,9 @@ func startSupervisor(opts options, prestarted int, stderr io.Writer) (*superviso
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
+	if c.name == "be" {
+		vars = append(vars, envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP)
+	}
 	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
 	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -261,17 +264,26 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
 		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
+	var boot func(context.Context) error
+	if c.name == "be" {
+		boot, err = backendBootstrap(strings.Join(fs.Args(), ""), filepath.Join(opts.dorisRoot, c.conf), getenv, log)
+		if err != nil {
+			log.Error("cannot bootstrap the backend", zap.Error(err))
+			return 1
+		}
+	}
 	watcher := podinfo.Watch(context.Background(), podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
 	code := modes.Run(context.Background(), modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
 		Component: modes.Component{
-			Name:    c.name,
-			Command: supervisor.Command{Path: filepath.Join(opts.dorisRoot, c.script), Args: []string{"--console"}, Dir: opts.dorisRoot},
-			Conf:    filepath.Join(opts.dorisRoot, c.conf),
-			Ports:   c.ports,
-			Hold:    c.hold,
-			PIDFile: filepath.Join(opts.dorisRoot, c.pidFile),
+			Name:      c.name,
+			Command:   supervisor.Command{Path: filepath.Join(opts.dorisRoot, c.script), Args: []string{"--console"}, Dir: opts.dorisRoot},
+			Conf:      filepath.Join(opts.dorisRoot, c.conf),
+			Ports:     c.ports,
+			Hold:      c.hold,
+			PIDFile:   filepath.Join(opts.dorisRoot, c.pidFile),
+			Bootstrap: boot,
 		},
 		Offset:    opts.debugOffset,
 		StateFile: stateFile(opts.dorisRoot),

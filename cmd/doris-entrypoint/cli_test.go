@@ -93,7 +93,8 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset} {
+	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset,
+		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {
 			t.Errorf("README.md has no table row for %s", v.name)
 		}

@@ -6,7 +6,7 @@
 // # Invocation
 //
 //	doris-entrypoint fe [FE_ADDRS]          FE supervisor (also as fe_entrypoint.sh)
-//	doris-entrypoint be [FE_ADDRS]          BE / CN supervisor (also as be_entrypoint.sh)
+//	doris-entrypoint be FE_ADDRS            BE / CN supervisor (also as be_entrypoint.sh)
 //	doris-entrypoint supervise [--] CMD...  generic PID 1 for any command
 //	doris-entrypoint status                 mode, child, ports, next step (inside the pod)
 //	doris-entrypoint debug run              in debug mode: start the component on the moved ports
@@ -39,6 +39,12 @@
 //   - DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET (default 10000): how far debug mode
 //     moves the FE query_port/http_port and the BE
 //     heartbeat_service_port/webserver_port in the conf.
+//
+// The BE reads the operator's variables too: FE_QUERY_PORT (9030), the port
+// of the FE_ADDRS addresses; USER and PASSWD, the admin account tried when
+// root without a password is refused (/etc/basic_auth/{username,password}
+// override them; a password is never logged); HOST_TYPE=IP to register
+// POD_IP instead of POD_FQDN (else the FQDN of the host in /etc/hosts).
 //
 // # Exit codes
 //

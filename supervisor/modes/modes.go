@@ -49,6 +49,10 @@ type Component struct {
 	Ports   []confpatch.Port
 	Hold    holder.Kind
 	PIDFile string // where a hand-started server writes its pid
+	// Bootstrap, when set, runs before every start in normal mode (BE
+	// registration); its ctx ends when debug mode is asked for or a stop
+	// is requested, so that no wait there blocks either.
+	Bootstrap func(ctx context.Context) error
 }
 
 // Config configures Run.
@@ -120,6 +124,12 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		return 128 + int(syscall.SIGTERM), true
 	default:
 	}
+	if m.Component.Bootstrap != nil {
+		code, exit, debug := m.bootstrap(ctx)
+		if exit || debug {
+			return code, exit
+		}
+	}
 	c, err := m.sup.Start(m.Component.Command)
 	if err != nil {
 		var ee *supervisor.ExecError
@@ -146,6 +156,42 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			m.log.Info("entering debug mode: stopping the child", zap.String("mode", "debug"), zap.Int("pid", c.Pid()))
 			m.sup.StopChild(c)
 			return 0, false
+		}
+	}
+}
+
+// bootstrap runs Component.Bootstrap, watching the annotations and the stop
+// request meanwhile. debug says debug mode was asked for (not an exit).
+func (m *machine) bootstrap(ctx context.Context) (code int, exit, debug bool) {
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Component.Bootstrap(bctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				m.log.Error("bootstrap failed", zap.Error(err))
+				return 1, true, false
+			}
+			return 0, false, false
+		case <-m.sup.StopRequested():
+			cancel()
+			<-done
+			m.log.Info("stop requested during the bootstrap: not starting the child")
+			return 128 + int(syscall.SIGTERM), true, false
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return 128 + int(syscall.SIGTERM), true, false
+		case st := <-m.Podinfo.Changes():
+			if st.Mode != podinfo.Debug {
+				continue
+			}
+			cancel()
+			<-done
+			m.log.Info("entering debug mode during the bootstrap", zap.String("mode", "debug"))
+			return 0, false, true
 		}
 	}
 }

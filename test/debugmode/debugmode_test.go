@@ -21,6 +21,7 @@ import (
 
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 	"github.com/apache/doris-entrypoint/test/internal/harness"
 )
 
@@ -62,6 +63,8 @@ type sandbox struct {
 	orig                []byte
 	query, http         int // FE query_port/http_port, BE heartbeat_service_port/webserver_port
 	ev                  *harness.Events
+	feAddrs             string             // the FE_ADDRS argument
+	cluster             *fakedoris.Cluster // behind feAddrs, for a BE
 }
 
 func newSandbox(t *testing.T, annotations map[string]string) *sandbox {
@@ -71,7 +74,20 @@ func newSandbox(t *testing.T, annotations map[string]string) *sandbox {
 
 func newComponentSandbox(t *testing.T, comp string, annotations map[string]string) *sandbox {
 	t.Helper()
-	s := &sandbox{comp: comp, root: t.TempDir(), query: freePort(t), http: freePort(t), ev: harness.NewEvents(t)}
+	s := &sandbox{comp: comp, root: t.TempDir(), query: freePort(t), http: freePort(t), ev: harness.NewEvents(t), feAddrs: "fe-svc:9030"}
+	if comp == "be" {
+		// A BE registers before it starts: give it a fake FE with a master.
+		s.cluster = fakedoris.NewCluster(fakedoris.Layout21)
+		s.cluster.AddFrontend(fakedoris.Frontend{Host: "fe-0.test", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER",
+			IsMaster: true, Alive: true, Join: true})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe := fakedoris.ServeFE(ln, s.cluster, "fe-0.test")
+		t.Cleanup(func() { fe.Close() })
+		s.feAddrs = ln.Addr().String()
+	}
 	s.podinfo = filepath.Join(s.root, "podinfo")
 	s.conf = filepath.Join(s.root, comp, "conf", comp+".conf")
 	for _, d := range []string{comp + "/bin", comp + "/conf"} {
@@ -111,8 +127,8 @@ func (s *sandbox) annotate(t *testing.T, ann map[string]string) {
 func (s *sandbox) start(t *testing.T) *harness.Proc {
 	t.Helper()
 	return harness.Start(t, harness.Options{
-		Bin: entrypoint, Args: []string{s.comp, "fe-svc:9030"}, PID1: true,
-		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo,
+		Bin: entrypoint, Args: []string{s.comp, s.feAddrs}, PID1: true,
+		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo, "POD_FQDN=" + s.comp + "-0.test",
 			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset), "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"},
 	})
 }
@@ -430,4 +446,51 @@ func TestEnterDebugKillsOnlyTheChild(t *testing.T) {
 		t.Fatalf("exit %d; log:\n%s", code, p.Log())
 	}
 	s.ev.Wait(t, "clean ", 5*time.Second) // the pod's stop did reach it
+}
+
+// A BE registers with the FE before its start script runs.
+func TestBERegistersBeforeStart(t *testing.T) {
+	s := newComponentSandbox(t, "be", nil)
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	bes := s.cluster.Backends()
+	if len(bes) != 1 || bes[0].Host != "be-0.test" || bes[0].HeartbeatPort != s.query {
+		t.Fatalf("backends %+v", bes)
+	}
+	if n := len(p.Find("backend registered")); n != 1 {
+		t.Fatalf("log:\n%s", p.Log())
+	}
+	p.Signal(t, syscall.SIGTERM)
+	p.Wait(t, wait)
+}
+
+// A BE waiting for a master that is not there still enters debug mode at
+// once when annotated (be_entrypoint.sh loops forever there), and SIGTERM
+// ends the wait too.
+func TestBEWaitingForMasterEntersDebug(t *testing.T) {
+	s := newComponentSandbox(t, "be", nil)
+	s.cluster.SetNoMaster(true)
+	p := s.start(t)
+	p.WaitLog(t, "waiting for an FE master to register the backend", wait)
+	start := time.Now()
+	s.annotate(t, debugAnn)
+	s.assertDebug(t, p)
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("debug mode engaged %s after the annotation", el)
+	}
+	if s.ev.Has("listening") {
+		t.Fatal("the BE started without being registered")
+	}
+	// Leaving debug mode goes back to waiting; SIGTERM ends that wait.
+	s.annotate(t, nil)
+	p.WaitLog(t, "leaving debug mode", wait)
+	deadline := time.Now().Add(wait)
+	for len(p.Find("waiting for an FE master to register the backend")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 143 {
+		t.Fatalf("exit %d, want 143; log:\n%s", code, p.Log())
+	}
+	s.assertRestored(t)
 }

@@ -8,6 +8,7 @@ package pid1_test
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 	"github.com/apache/doris-entrypoint/test/internal/harness"
 )
 
@@ -301,10 +303,30 @@ func TestComponentStart(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(bin, "start_"+tt.want+".sh"), []byte(script), 0o755); err != nil {
 				t.Fatal(err)
 			}
+			args := tt.args
+			if tt.want == "be" {
+				// A BE registers first: a fake FE, and a be.conf.
+				c := fakedoris.NewCluster(fakedoris.Layout21)
+				c.AddFrontend(fakedoris.Frontend{Host: "fe-0", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				fe := fakedoris.ServeFE(ln, c, "fe-0")
+				t.Cleanup(func() { fe.Close() })
+				args = append(args[:len(args)-1], ln.Addr().String())
+				if err := os.MkdirAll(filepath.Join(root, "be", "conf"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "be", "conf", "be.conf"), []byte("heartbeat_service_port = 9050\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			ev := harness.NewEvents(t)
 			p := harness.Start(t, harness.Options{
-				Bin: entrypoint, Args: tt.args, Argv0: tt.argv0, PID1: true,
-				Env: []string{ev.Env(), "DORIS_ROOT=" + root, "INHERITED_MARK=yes"},
+				Bin: entrypoint, Args: args, Argv0: tt.argv0, PID1: true,
+				Env: []string{ev.Env(), "DORIS_ROOT=" + root, "INHERITED_MARK=yes", "POD_FQDN=be-0.test",
+					"DORIS_ENTRYPOINT_PODINFO_DIR=" + filepath.Join(root, "podinfo")},
 			})
 			if code := p.Wait(t, wait); code != 0 {
 				t.Fatalf("exit %d; log:\n%s", code, p.Log())
