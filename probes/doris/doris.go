@@ -17,6 +17,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -125,7 +126,13 @@ func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string
 	return nil, nil, fmt.Errorf("%s: %w for %s", addr, ErrAccessDenied, strings.Join(denied, ", then "))
 }
 
+// quietDriver keeps the driver's own stderr logger (a global of
+// go-sql-driver) quiet: every error is returned to the caller, which logs it
+// once, in its own format.
+var quietDriver sync.Once
+
 func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q string) ([]string, [][]string, error) {
+	quietDriver.Do(func() { mysql.SetLogger(&mysql.NopLogger{}) })
 	ct, qt := c.timeouts()
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", addr, cr.User, cr.Password
