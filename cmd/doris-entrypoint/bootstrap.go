@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/bootstrap"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"go.uber.org/zap"
 )
 
@@ -46,8 +49,11 @@ func adminCredentials(getenv lookupEnv) doris.Credentials {
 	return cr
 }
 
+// bootstrapFunc is modes.Component.Bootstrap.
+type bootstrapFunc = func(context.Context, podinfo.State) ([]string, error)
+
 // backendBootstrap builds the BE/CN registration run before each start.
-func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Logger) (func(context.Context) error, error) {
+func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Logger) (bootstrapFunc, error) {
 	queryPort := 9030
 	if v, ok := getenv(envFEQueryPort.name); ok && v != "" {
 		n, err := strconv.Atoi(v)
@@ -67,15 +73,106 @@ func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Lo
 		return nil, err
 	}
 	client := &doris.Client{Admin: adminCredentials(getenv)}
-	return func(ctx context.Context) error {
+	return func(ctx context.Context, _ podinfo.State) ([]string, error) {
 		data, err := os.ReadFile(conf)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", conf, err)
+			return nil, fmt.Errorf("read %s: %w", conf, err)
 		}
 		hb, err := confpatch.PortValue(data, confpatch.BEPorts[0])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return bootstrap.Backend{Client: client, FEAddrs: addrs, Host: host, HeartbeatPort: hb, Logger: log}.Register(ctx)
+		return nil, bootstrap.Backend{Client: client, FEAddrs: addrs, Host: host, HeartbeatPort: hb, Logger: log}.Register(ctx)
+	}, nil
+}
+
+// The FE bootstrap's own variables.
+var (
+	envElectNumber    = envVar{"ELECT_NUMBER", "3", "operator: FEs with an ordinal below it join as FOLLOWER, the others as OBSERVER"}
+	envNewClusterWait = envVar{"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT", "60s", "FE ordinal 0: how long no FE may answer at all before it bootstraps a new cluster"}
+	envMasterWait     = envVar{"DORIS_ENTRYPOINT_MASTER_WAIT", "180s", "FE first start: how long to wait for a master before failing"}
+)
+
+// RecoveryAnnotation asks an FE with metadata to start with
+// --metadata_failure_recovery (any value but "false").
+const RecoveryAnnotation = "selectdb.com.doris/recovery"
+
+func durationEnv(getenv lookupEnv, v envVar, def time.Duration) (time.Duration, error) {
+	s, ok := getenv(v.name)
+	if !ok || s == "" {
+		return def, nil
+	}
+	d, err := supervisor.ParseStopTimeout(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", v.name, err)
+	}
+	return d, nil
+}
+
+// frontendBootstrap builds the FE start preparation: metadata check, or
+// master discovery and join.
+func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *zap.Logger) (bootstrapFunc, error) {
+	queryPort := 9030
+	if v, ok := getenv(envFEQueryPort.name); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: not a port", envFEQueryPort.name, v)
+		}
+		queryPort = n
+	}
+	elect := 3
+	if v, ok := getenv(envElectNumber.name); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s %q: not a positive number", envElectNumber.name, v)
+		}
+		elect = n
+	}
+	newWait, err := durationEnv(getenv, envNewClusterWait, bootstrap.DefaultNewClusterWait)
+	if err != nil {
+		return nil, err
+	}
+	masterWait, err := durationEnv(getenv, envMasterWait, bootstrap.DefaultMasterWait)
+	if err != nil {
+		return nil, err
+	}
+	env := func(k string) string { v, _ := getenv(k); return v }
+	client := &doris.Client{Admin: adminCredentials(getenv)}
+	home := filepath.Join(dorisRoot, "fe")
+	return func(ctx context.Context, st podinfo.State) ([]string, error) {
+		data, _ := os.ReadFile(conf) // a missing conf means Doris's defaults
+		editLog, err := confpatch.PortValue(data, confpatch.Port{Key: "edit_log_port", Default: 9010})
+		if err != nil {
+			return nil, err
+		}
+		metaDir := filepath.Join(home, "doris-meta")
+		if v, ok := confpatch.Value(data, "meta_dir"); ok && v != "" {
+			metaDir = strings.NewReplacer("${DORIS_HOME}", home, "$DORIS_HOME", home).Replace(strings.Trim(v, `"`))
+		}
+		fqdn, err := bootstrap.Identity(false, env, "/etc/hosts")
+		if err != nil {
+			return nil, err
+		}
+		host := fqdn
+		if v, _ := confpatch.Value(data, "enable_fqdn_mode"); strings.EqualFold(v, "false") {
+			if host, err = bootstrap.Identity(true, env, "/etc/hosts"); err != nil {
+				return nil, err
+			}
+		}
+		ordinal, err := bootstrap.Ordinal(fqdn)
+		if err != nil {
+			log.Warn("no ordinal in the FQDN: this FE never bootstraps a new cluster", zap.String("fqdn", fqdn))
+			ordinal = -1
+		}
+		rec, hasRec := st.Annotations[RecoveryAnnotation]
+		fe := bootstrap.Frontend{Client: client, Host: host, Ordinal: ordinal, EditLogPort: editLog, ElectNumber: elect,
+			MetaDir: metaDir, Recovery: hasRec && !strings.EqualFold(strings.TrimSpace(rec), "false"),
+			NewClusterWait: newWait, MasterWait: masterWait, Logger: log}
+		if _, err := os.Stat(filepath.Join(metaDir, "image", "ROLE")); err != nil {
+			if fe.FEAddrs, err = bootstrap.FEAddrs(feAddrs, queryPort); err != nil {
+				return nil, err
+			}
+		}
+		return fe.Prepare(ctx)
 	}, nil
 }

@@ -234,8 +234,11 @@ func startSupervisor(opts options, prestarted int, stderr io.Writer) (*superviso
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
+	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP)
 	if c.name == "be" {
-		vars = append(vars, envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP)
+		vars = append(vars, envHostType)
+	} else {
+		vars = append(vars, envElectNumber, envNewClusterWait, envMasterWait)
 	}
 	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
 	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
@@ -264,13 +267,15 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
 		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
-	var boot func(context.Context) error
+	var boot bootstrapFunc
 	if c.name == "be" {
 		boot, err = backendBootstrap(strings.Join(fs.Args(), ""), filepath.Join(opts.dorisRoot, c.conf), getenv, log)
-		if err != nil {
-			log.Error("cannot bootstrap the backend", zap.Error(err))
-			return 1
-		}
+	} else {
+		boot, err = frontendBootstrap(strings.Join(fs.Args(), ""), opts.dorisRoot, filepath.Join(opts.dorisRoot, c.conf), getenv, log)
+	}
+	if err != nil {
+		log.Error("cannot bootstrap", zap.Error(err))
+		return 1
 	}
 	watcher := podinfo.Watch(context.Background(), podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
 	code := modes.Run(context.Background(), modes.Config{

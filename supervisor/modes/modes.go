@@ -49,10 +49,11 @@ type Component struct {
 	Ports   []confpatch.Port
 	Hold    holder.Kind
 	PIDFile string // where a hand-started server writes its pid
-	// Bootstrap, when set, runs before every start in normal mode (BE
-	// registration); its ctx ends when debug mode is asked for or a stop
-	// is requested, so that no wait there blocks either.
-	Bootstrap func(ctx context.Context) error
+	// Bootstrap, when set, runs before every start in normal mode (FE join,
+	// BE registration) and returns arguments to add to Command (--helper);
+	// its ctx ends when debug mode is asked for or a stop is requested, so
+	// that no wait there blocks either. st is the pod's latest annotations.
+	Bootstrap func(ctx context.Context, st podinfo.State) ([]string, error)
 }
 
 // Config configures Run.
@@ -81,8 +82,9 @@ type State struct {
 
 type machine struct {
 	Config
-	log *zap.Logger
-	sup *supervisor.Supervisor
+	log    *zap.Logger
+	sup    *supervisor.Supervisor
+	latest podinfo.State // the annotations as last seen
 }
 
 // Run runs the machine until the container should stop, and returns the
@@ -97,7 +99,8 @@ func Run(ctx context.Context, cfg Config) int {
 	} else if ok {
 		m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", m.Component.Conf))
 	}
-	mode := m.Podinfo.Current().Mode
+	m.latest = m.Podinfo.Current()
+	mode := m.latest.Mode
 	for {
 		if mode == podinfo.Debug {
 			code, exit := m.debug(ctx)
@@ -124,13 +127,15 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		return 128 + int(syscall.SIGTERM), true
 	default:
 	}
+	cmd := m.Component.Command
 	if m.Component.Bootstrap != nil {
-		code, exit, debug := m.bootstrap(ctx)
+		args, code, exit, debug := m.bootstrap(ctx)
 		if exit || debug {
 			return code, exit
 		}
+		cmd.Args = append(append([]string(nil), cmd.Args...), args...)
 	}
-	c, err := m.sup.Start(m.Component.Command)
+	c, err := m.sup.Start(cmd)
 	if err != nil {
 		var ee *supervisor.ExecError
 		if errors.As(err, &ee) {
@@ -150,6 +155,7 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		case <-ctx.Done():
 			return m.sup.Wait(ctx, c), true
 		case st := <-m.Podinfo.Changes():
+			m.latest = st
 			if st.Mode != podinfo.Debug {
 				continue
 			}
@@ -162,36 +168,45 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 
 // bootstrap runs Component.Bootstrap, watching the annotations and the stop
 // request meanwhile. debug says debug mode was asked for (not an exit).
-func (m *machine) bootstrap(ctx context.Context) (code int, exit, debug bool) {
+func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit, debug bool) {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- m.Component.Bootstrap(bctx) }()
+	type result struct {
+		args []string
+		err  error
+	}
+	done := make(chan result, 1)
+	st := m.latest
+	go func() {
+		args, err := m.Component.Bootstrap(bctx, st)
+		done <- result{args, err}
+	}()
 	for {
 		select {
-		case err := <-done:
-			if err != nil {
-				m.log.Error("bootstrap failed", zap.Error(err))
-				return 1, true, false
+		case r := <-done:
+			if r.err != nil {
+				m.log.Error("bootstrap failed", zap.Error(r.err))
+				return nil, 1, true, false
 			}
-			return 0, false, false
+			return r.args, 0, false, false
 		case <-m.sup.StopRequested():
 			cancel()
 			<-done
 			m.log.Info("stop requested during the bootstrap: not starting the child")
-			return 128 + int(syscall.SIGTERM), true, false
+			return nil, 128 + int(syscall.SIGTERM), true, false
 		case <-ctx.Done():
 			cancel()
 			<-done
-			return 128 + int(syscall.SIGTERM), true, false
+			return nil, 128 + int(syscall.SIGTERM), true, false
 		case st := <-m.Podinfo.Changes():
+			m.latest = st
 			if st.Mode != podinfo.Debug {
 				continue
 			}
 			cancel()
 			<-done
 			m.log.Info("entering debug mode during the bootstrap", zap.String("mode", "debug"))
-			return 0, false, true
+			return nil, 0, false, true
 		}
 	}
 }
@@ -252,6 +267,7 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 		case <-ctx.Done():
 			return stop()
 		case ps := <-m.Podinfo.Changes():
+			m.latest = ps
 			if ps.Mode == podinfo.Debug {
 				continue
 			}

@@ -31,10 +31,13 @@ func benchToggles(entry, dir string, n int) error {
 	root := filepath.Join(dir, "toggles")
 	podinfoDir := filepath.Join(root, "podinfo")
 	conf := filepath.Join(root, "fe", "conf", "fe.conf")
-	for _, d := range []string{"fe/bin", "fe/conf"} {
+	for _, d := range []string{"fe/bin", "fe/conf", "fe/doris-meta/image"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "fe/doris-meta/image/ROLE"), nil, 0o644); err != nil {
+		return err // metadata present: the FE starts without master probing
 	}
 	query, http := freePort(), freePort()
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("http_port = %d\nquery_port = %d\n", http, query)), 0o644); err != nil {

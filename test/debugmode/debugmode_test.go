@@ -96,6 +96,15 @@ func newComponentSandbox(t *testing.T, comp string, annotations map[string]strin
 		}
 	}
 	keys := "query_port http_port"
+	if comp == "fe" {
+		// Metadata present: the FE starts as a member, no master probing.
+		if err := os.MkdirAll(filepath.Join(s.root, "fe/doris-meta/image"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.root, "fe/doris-meta/image/ROLE"), []byte("role=FOLLOWER\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if comp == "be" {
 		keys = "heartbeat_service_port webserver_port"
 	}

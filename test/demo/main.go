@@ -79,7 +79,10 @@ func run(bin string) error {
 	}
 	defer os.RemoveAll(root)
 	fe := filepath.Join(root, "fe")
-	for path, body := range map[string]string{"bin/start_fe.sh": startFE, "lib/fake-java.sh": fakeJava, "conf/fe.conf": feConf} {
+	// doris-meta/image/ROLE: the FE has metadata, so it starts without
+	// looking for a master (that part needs a fake cluster).
+	for path, body := range map[string]string{"bin/start_fe.sh": startFE, "lib/fake-java.sh": fakeJava, "conf/fe.conf": feConf,
+		"doris-meta/image/ROLE": "role=FOLLOWER\n"} {
 		p := filepath.Join(fe, path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err

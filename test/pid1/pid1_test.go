@@ -304,6 +304,14 @@ func TestComponentStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			args := tt.args
+			if tt.want == "fe" { // metadata present: no master probing
+				if err := os.MkdirAll(filepath.Join(root, "fe/doris-meta/image"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, "fe/doris-meta/image/ROLE"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.want == "be" {
 				// A BE registers first: a fake FE, and a be.conf.
 				c := fakedoris.NewCluster(fakedoris.Layout21)
