@@ -176,3 +176,36 @@ func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *z
 		return fe.Prepare(ctx)
 	}, nil
 }
+
+var envConfigMap = envVar{"CONFIGMAP_MOUNT_PATH", "/etc/doris", "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak"}
+
+// prepareConf links the ConfigMap files into the conf dir and, for the FE,
+// makes sure enable_fqdn_mode is set (true unless the conf says otherwise),
+// copying a conf linked into a read-only mount first.
+func prepareConf(comp, confDir string, getenv lookupEnv, log *zap.Logger) func() error {
+	mount := "/etc/doris"
+	if v, ok := getenv(envConfigMap.name); ok && v != "" {
+		mount = v
+	}
+	return func() error {
+		copyNames := map[string]bool{}
+		if comp == "be" {
+			copyNames["be.conf"] = true
+		}
+		linked, err := confpatch.LinkConfigMap(mount, confDir, copyNames)
+		for _, l := range linked {
+			log.Info("conf from the ConfigMap", zap.String("file", l.Name), zap.Bool("copied", l.Copied), zap.String("backup", l.Backup))
+		}
+		if err != nil || comp != "fe" {
+			return err
+		}
+		appended, copied, err := confpatch.EnsureValue(filepath.Join(confDir, "fe.conf"), "enable_fqdn_mode", "true")
+		if appended {
+			log.Info("enable_fqdn_mode = true added to fe.conf", zap.Bool("copied_from_read_only_mount", copied))
+		}
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+}

@@ -234,7 +234,7 @@ func startSupervisor(opts options, prestarted int, stderr io.Writer) (*superviso
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
-	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP)
+	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap)
 	if c.name == "be" {
 		vars = append(vars, envHostType)
 	} else {
@@ -288,6 +288,7 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 			Ports:     c.ports,
 			Hold:      c.hold,
 			PIDFile:   filepath.Join(opts.dorisRoot, c.pidFile),
+			Prepare:   prepareConf(c.name, filepath.Join(opts.dorisRoot, c.name, "conf"), getenv, log),
 			Bootstrap: boot,
 		},
 		Offset:    opts.debugOffset,

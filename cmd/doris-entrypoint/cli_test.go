@@ -94,7 +94,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset,
-		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait} {
+		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {
 			t.Errorf("README.md has no table row for %s", v.name)
 		}

@@ -49,6 +49,10 @@ type Component struct {
 	Ports   []confpatch.Port
 	Hold    holder.Kind
 	PIDFile string // where a hand-started server writes its pid
+	// Prepare, when set, runs once at start, after a conf left by an
+	// interrupted debug mode is restored (ConfigMap files, fixed conf keys).
+	// Its error is logged; the machine goes on, as the scripts do.
+	Prepare func() error
 	// Bootstrap, when set, runs before every start in normal mode (FE join,
 	// BE registration) and returns arguments to add to Command (--helper);
 	// its ctx ends when debug mode is asked for or a stop is requested, so
@@ -98,6 +102,11 @@ func Run(ctx context.Context, cfg Config) int {
 		m.log.Error("cannot restore the conf left by an interrupted debug mode", zap.String("conf", m.Component.Conf), zap.Error(err))
 	} else if ok {
 		m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", m.Component.Conf))
+	}
+	if m.Component.Prepare != nil {
+		if err := m.Component.Prepare(); err != nil {
+			m.log.Error("preparing the conf", zap.Error(err))
+		}
 	}
 	m.latest = m.Podinfo.Current()
 	mode := m.latest.Mode

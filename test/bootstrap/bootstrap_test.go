@@ -203,3 +203,33 @@ func TestHostileFQDNRefused(t *testing.T) {
 		t.Fatalf("no clear message; log:\n%s", r.p.Log())
 	}
 }
+
+// The ConfigMap's fe.conf is linked in (the old one kept as .bak), and
+// enable_fqdn_mode = true is added to a writable copy: the mount is never
+// written.
+func TestConfigMapAndFQDNMode(t *testing.T) {
+	cm := t.TempDir()
+	cmConf := "meta_dir = ${DORIS_HOME}/meta\nquery_port = 9030\n"
+	if err := os.WriteFile(filepath.Join(cm, "fe.conf"), []byte(cmConf), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	r := startFE(t, deadAddr(t), "fe-2.fe-internal.doris.svc.cluster.local", true, nil, "CONFIGMAP_MOUNT_PATH="+cm)
+	if args := r.started(t); strings.Join(args, " ") != "--console" {
+		t.Fatalf("start_fe.sh %q", args)
+	}
+	conf := filepath.Join(r.root, "fe/conf/fe.conf")
+	fi, err := os.Lstat(conf)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("fe.conf is not a writable copy: %v", err)
+	}
+	if b, _ := os.ReadFile(conf); string(b) != cmConf+"enable_fqdn_mode = true\n" {
+		t.Fatalf("fe.conf = %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(cm, "fe.conf")); string(b) != cmConf {
+		t.Fatal("the ConfigMap mount was written")
+	}
+	if _, err := os.Stat(conf + ".bak"); err != nil {
+		t.Fatalf("no .bak of the image's fe.conf: %v", err)
+	}
+	r.p.WaitLog(t, "enable_fqdn_mode = true added to fe.conf", wait)
+}

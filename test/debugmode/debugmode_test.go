@@ -114,7 +114,7 @@ func newComponentSandbox(t *testing.T, comp string, annotations map[string]strin
 	}
 	s.orig = []byte(fmt.Sprintf("# fe.conf with the lines a rewriter breaks\nCUR_DATE=`date +%%Y%%m%%d-%%H%%M%%S`\n"+
 		"LOG_DIR = ${DORIS_HOME}/log\nJAVA_OPTS_FOR_JDK_17=\"-Dfile.encoding=UTF-8 -Xlog:gc*,classhisto*=trace:$LOG_DIR/fe.gc.log.$CUR_DATE:time\"\n"+
-		"# trailing space \nhttp_port = %d\nquery_port=%d   \nedit_log_port = 9010", s.http, s.query))
+		"# trailing space \nhttp_port = %d\nquery_port=%d   \nenable_fqdn_mode = true\nedit_log_port = 9010", s.http, s.query))
 	if comp == "be" {
 		s.orig = []byte(fmt.Sprintf("CUR_DATE=`date +%%Y%%m%%d-%%H%%M%%S`\nJEMALLOC_CONF=\"percpu_arena:percpu,background_thread:true\"\n"+
 			"webserver_port = %d\nheartbeat_service_port=%d\nbe_node_role = computation\n", s.http, s.query))
@@ -349,7 +349,7 @@ func TestDebugRun(t *testing.T) {
 // still enters debug mode holding the liveness port: no crash loop.
 func TestDebugWithUnpatchableConf(t *testing.T) {
 	s := newSandbox(t, debugAnn)
-	s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = ${HTTP_PORT}\n", s.query))
+	s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = ${HTTP_PORT}\nenable_fqdn_mode = true\n", s.query))
 	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
 		t.Fatal(err)
 	}

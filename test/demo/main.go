@@ -53,6 +53,7 @@ LOG_DIR = ${DORIS_HOME}/log
 http_port = 38030
 query_port = 39030
 edit_log_port = 39010
+enable_fqdn_mode = true
 `
 
 func main() {
