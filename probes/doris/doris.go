@@ -281,3 +281,59 @@ func (c *Client) EnableBackend(ctx context.Context, addr, host string, heartbeat
 	_, _, err = c.exec(ctx, addr, fmt.Sprintf(`ALTER SYSTEM MODIFY BACKEND "%s" SET ("disable_query" = "false", "disable_load" = "false")`, hp))
 	return err
 }
+
+// validUser accepts the account names the operator allows (and Doris):
+// letters, digits, '_', '-', '.'; not "admin" (the operator refuses it).
+func validUser(u string) error {
+	if u == "" || len(u) > 64 || strings.EqualFold(u, "admin") {
+		return fmt.Errorf("invalid admin user name %q", u)
+	}
+	for _, r := range u {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return fmt.Errorf("invalid admin user name %q", u)
+		}
+	}
+	return nil
+}
+
+// quote renders s as a single-quoted SQL string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// EnsureAdmin creates the admin account with NODE_PRIV on the FE at addr,
+// once, as the entrypoints do: nothing without a password, nothing when root
+// has a password (1045), nothing when the account exists. An error never
+// carries the password (the server's message may quote the statement, so
+// only its number is kept).
+func (c *Client) EnsureAdmin(ctx context.Context, addr string, admin Credentials) (created bool, err error) {
+	if admin.Password == "" || admin.User == "root" {
+		return false, nil
+	}
+	if err := validUser(admin.User); err != nil {
+		return false, err
+	}
+	cols, rows, err := c.execAs(ctx, addr, Credentials{User: "root"}, "SHOW ALL GRANTS")
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1045 {
+		return false, nil // root has a password: accounts are someone else's business
+	}
+	if err != nil {
+		return false, fmt.Errorf("show all grants on %s: %w", addr, err)
+	}
+	t := newTable(cols, rows)
+	for _, r := range rows {
+		ident := t.get(r, "UserIdentity")
+		if ident == "'"+admin.User+"'@'%'" || strings.HasPrefix(ident, "'"+admin.User+"'@") {
+			return false, nil
+		}
+	}
+	q := fmt.Sprintf("CREATE USER %s IDENTIFIED BY %s;GRANT NODE_PRIV ON *.*.* TO %s", quote(admin.User), quote(admin.Password), quote(admin.User))
+	if _, _, err := c.execAs(ctx, addr, Credentials{User: "root"}, q); err != nil {
+		if errors.As(err, &me) {
+			return false, fmt.Errorf("create admin user %s on %s: MySQL error %d", admin.User, addr, me.Number)
+		}
+		return false, fmt.Errorf("create admin user %s on %s: connection failed", admin.User, addr)
+	}
+	return true, nil
+}

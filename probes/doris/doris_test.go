@@ -154,3 +154,29 @@ func TestTimeouts(t *testing.T) {
 		t.Fatalf("took %s", el)
 	}
 }
+
+func TestEnsureAdmin(t *testing.T) {
+	c := cluster(fakedoris.Layout21)
+	addr := serve(t, c)
+	var cl doris.Client
+	ctx := context.Background()
+	admin := doris.Credentials{User: "dorisadm", Password: `p'w\"; DROP`}
+	if created, err := cl.EnsureAdmin(ctx, addr, admin); !created || err != nil {
+		t.Fatalf("EnsureAdmin = %v, %v", created, err)
+	}
+	// The quoted password round-trips: the new account logs in with it.
+	cl2 := doris.Client{Admin: admin}
+	c.SetPassword("root", "now-set")
+	if _, err := cl2.ShowFrontends(ctx, addr); err != nil {
+		t.Fatalf("admin cannot log in: %v", err)
+	}
+	// Root has a password now: nothing is done, no error.
+	if created, err := cl.EnsureAdmin(ctx, addr, doris.Credentials{User: "other", Password: "x"}); created || err != nil {
+		t.Fatalf("with a root password: %v, %v", created, err)
+	}
+	for _, bad := range []string{"admin", "a b", "x'--"} {
+		if _, err := cl.EnsureAdmin(ctx, addr, doris.Credentials{User: bad, Password: "x"}); err == nil {
+			t.Errorf("user %q accepted", bad)
+		}
+	}
+}

@@ -113,6 +113,7 @@ func (b Backend) try(ctx context.Context, fe, self string, log *zap.Logger) (ok 
 	if _, ok := doris.Master(fes); !ok {
 		return false, "no master elected"
 	}
+	ensureAdmin(ctx, b.Client, fe, log)
 	if err := b.Client.AddBackend(ctx, fe, b.Host, b.HeartbeatPort); err != nil && !strings.Contains(err.Error(), "already exists") {
 		return false, "add backend: " + err.Error()
 	}

@@ -145,6 +145,7 @@ func (f Frontend) join(ctx context.Context, fe, self string, log *zap.Logger) (a
 			return nil, "added but not listed yet", false
 		}
 	}
+	ensureAdmin(ctx, f.Client, fe, log)
 	log.Info("joining the cluster", zap.String("fe", self), zap.String("helper", helper))
 	return []string{"--helper", helper}, "", true
 }
@@ -168,4 +169,16 @@ func Ordinal(fqdn string) (int, error) {
 		return 0, fmt.Errorf("no ordinal in %q", fqdn)
 	}
 	return n, nil
+}
+
+// ensureAdmin creates the configured admin account once, as the scripts do;
+// a failure is logged (without the password) and does not stop the start.
+func ensureAdmin(ctx context.Context, c *doris.Client, fe string, log *zap.Logger) {
+	created, err := c.EnsureAdmin(ctx, fe, c.Admin)
+	switch {
+	case err != nil:
+		log.Warn("cannot create the admin account", zap.String("fe", fe), zap.String("user", c.Admin.User), zap.Error(err))
+	case created:
+		log.Info("admin account created with NODE_PRIV", zap.String("fe", fe), zap.String("user", c.Admin.User))
+	}
 }

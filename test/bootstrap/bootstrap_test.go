@@ -233,3 +233,25 @@ func TestConfigMapAndFQDNMode(t *testing.T) {
 	}
 	r.p.WaitLog(t, "enable_fqdn_mode = true added to fe.conf", wait)
 }
+
+// With USER/PASSWD set, the joining FE creates the admin account once; the
+// password appears in no log line.
+func TestAdminAccountCreated(t *testing.T) {
+	c, addr := fakeCluster(t, false)
+	r := startFE(t, addr, "fe-1.fe-internal.doris.svc.cluster.local", false, nil, "USER=dorisadm", "PASSWD=Sup3r-Secret")
+	r.started(t)
+	r.p.WaitLog(t, "admin account created with NODE_PRIV", wait)
+	r.p.Wait(t, wait)
+	if strings.Contains(r.p.Log(), "Sup3r-Secret") {
+		t.Fatal("the password reached the log")
+	}
+	n := 0
+	for _, s := range c.Statements() {
+		if strings.HasPrefix(s, "CREATE USER 'dorisadm'") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d CREATE USER statements", n)
+	}
+}

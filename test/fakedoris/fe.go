@@ -88,7 +88,8 @@ type handler struct {
 
 var (
 	reAlter  = regexp.MustCompile(`(?is)^ALTER\s+SYSTEM\s+(ADD|DROP|DROPP|DECOMMISSION|MODIFY)\s+(FOLLOWER|OBSERVER|BACKEND)\s+"([^"]*)"\s*(.*)$`)
-	reCreate = regexp.MustCompile(`(?is)^CREATE\s+USER\s+'([^']+)'\s+IDENTIFIED\s+BY\s+'([^']*)'$`)
+	reCreate = regexp.MustCompile(`(?is)^CREATE\s+USER\s+'((?:[^'\\]|\\.)+)'\s+IDENTIFIED\s+BY\s+'((?:[^'\\]|\\.)*)'$`)
+	unescape = strings.NewReplacer(`\\`, `\`, `\'`, `'`, `\"`, `"`)
 )
 
 func (h *handler) UseDB(string) error { return nil }
@@ -97,7 +98,7 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	c := h.fe.cluster
 	var results []*mysql.Result
 	// The entrypoints send "a;b" in one query (CREATE USER …;GRANT …).
-	for _, q := range strings.Split(query, ";") {
+	for _, q := range splitStatements(query) {
 		q = strings.TrimSpace(q)
 		if q == "" {
 			continue
@@ -144,7 +145,7 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 		return &mysql.Result{}, nil
 	}
 	if m := reCreate.FindStringSubmatch(q); m != nil {
-		c.SetPassword(m[1], m[2])
+		c.SetPassword(unescape.Replace(m[1]), unescape.Replace(m[2]))
 		return &mysql.Result{}, nil
 	}
 	return nil, mysql.NewError(mysql.ER_PARSE_ERROR, "errCode = 2, detailMessage = Syntax error in line 1: "+q)
@@ -159,4 +160,26 @@ func resultset(names []string, rows [][]any) (*mysql.Result, error) {
 		return nil, err
 	}
 	return mysql.NewResult(rs), nil
+}
+
+// splitStatements splits on ';' outside quoted strings (with backslash
+// escapes), as the server's parser does.
+func splitStatements(q string) []string {
+	var out []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(q); i++ {
+		switch ch := q[i]; {
+		case quote != 0 && ch == '\\':
+			i++
+		case quote != 0 && ch == quote:
+			quote = 0
+		case quote == 0 && (ch == '\'' || ch == '"' || ch == '`'):
+			quote = ch
+		case quote == 0 && ch == ';':
+			out = append(out, q[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, q[start:])
 }
