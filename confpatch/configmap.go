@@ -98,3 +98,31 @@ func EnsureValue(conf, key, value string) (appended, copied bool, err error) {
 	}
 	return true, copied, nil
 }
+
+// LinkFiles symlinks every file of srcDir into dstDir (created if needed),
+// replacing what is there, as `ln -sf src/* dst/` does in the entrypoints
+// for Kerberos configuration and keytabs. Dot entries are skipped.
+func LinkFiles(srcDir, dstDir string) ([]string, error) {
+	entries, err := os.ReadDir(srcDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dstDir, 0o755); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		src := filepath.Join(srcDir, e.Name())
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if fi, err := os.Stat(src); err != nil || fi.IsDir() {
+			continue
+		}
+		if err := symlinkAtomic(src, filepath.Join(dstDir, e.Name())); err != nil {
+			return out, err
+		}
+		out = append(out, e.Name())
+	}
+	return out, nil
+}

@@ -64,3 +64,19 @@ func TestEnsureValue(t *testing.T) {
 		t.Fatal("wrote into the ConfigMap")
 	}
 }
+
+func TestLinkFiles(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "etc", "krb")
+	writeFile(t, filepath.Join(src, "krb5.conf"), []byte("[libdefaults]\n"), 0o444)
+	os.Symlink("..x", filepath.Join(src, "..data"))
+	got, err := LinkFiles(src, dst)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%v %v", got, err)
+	}
+	if l, _ := os.Readlink(filepath.Join(dst, "krb5.conf")); l != filepath.Join(src, "krb5.conf") {
+		t.Fatalf("link %q", l)
+	}
+	if _, err := LinkFiles(src, dst); err != nil { // again: replaced, like ln -sf
+		t.Fatal(err)
+	}
+}

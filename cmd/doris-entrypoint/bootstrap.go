@@ -177,6 +177,43 @@ func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *z
 	}, nil
 }
 
+// Kerberos, as the operator sets it up (doris-contract.md §1.1).
+var (
+	envKrb5Mount   = envVar{"KRB5_MOUNT_PATH", "", "operator: when set, its files are linked into dirname $KRB5_CONFIG at start"}
+	envKrb5Config  = envVar{"KRB5_CONFIG", "/etc/krb5.conf", "operator: where Kerberos reads its configuration"}
+	envKeytabMount = envVar{"KEYTAB_MOUNT_PATH", "", "operator: mounted keytabs, linked into KEYTAB_FINAL_USED_PATH when that differs"}
+	envKeytabFinal = envVar{"KEYTAB_FINAL_USED_PATH", "", "operator: where the keytabs are expected"}
+)
+
+// linkKerberos does what mount_kerberos_config does in the scripts.
+func linkKerberos(getenv lookupEnv, log *zap.Logger) error {
+	env := func(v envVar) string {
+		if s, ok := getenv(v.name); ok && s != "" {
+			return s
+		}
+		return v.def
+	}
+	mount := env(envKrb5Mount)
+	if mount == "" {
+		return nil
+	}
+	dir := filepath.Dir(env(envKrb5Config))
+	names, err := confpatch.LinkFiles(mount, dir)
+	if err != nil {
+		return fmt.Errorf("kerberos config: %w", err)
+	}
+	log.Info("kerberos configuration linked", zap.String("from", mount), zap.String("to", dir), zap.Strings("files", names))
+	keytabs, final := env(envKeytabMount), env(envKeytabFinal)
+	if keytabs != "" && final != "" && filepath.Clean(keytabs) != filepath.Clean(final) {
+		names, err := confpatch.LinkFiles(keytabs, final)
+		if err != nil {
+			return fmt.Errorf("keytabs: %w", err)
+		}
+		log.Info("keytabs linked", zap.String("from", keytabs), zap.String("to", final), zap.Strings("files", names))
+	}
+	return nil
+}
+
 var envConfigMap = envVar{"CONFIGMAP_MOUNT_PATH", "/etc/doris", "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak"}
 
 // prepareConf links the ConfigMap files into the conf dir and, for the FE,
@@ -188,6 +225,9 @@ func prepareConf(comp, confDir string, getenv lookupEnv, log *zap.Logger) func()
 		mount = v
 	}
 	return func() error {
+		if err := linkKerberos(getenv, log); err != nil {
+			return err
+		}
 		copyNames := map[string]bool{}
 		if comp == "be" {
 			copyNames["be.conf"] = true

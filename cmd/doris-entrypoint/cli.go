@@ -234,7 +234,8 @@ func startSupervisor(opts options, prestarted int, stderr io.Writer) (*superviso
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
-	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap)
+	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap,
+		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
 	if c.name == "be" {
 		vars = append(vars, envHostType)
 	} else {

@@ -94,7 +94,8 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset,
-		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap} {
+		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap,
+		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {
 			t.Errorf("README.md has no table row for %s", v.name)
 		}

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
 	}
 	role := filepath.Join(f.MetaDir, "image", "ROLE")
 	if _, err := os.Stat(role); err == nil {
+		logVLSN(f.MetaDir, log)
 		if f.Recovery {
 			log.Warn("METADATA FAILURE RECOVERY: the selectdb.com.doris/recovery annotation is set; starting with --metadata_failure_recovery",
 				zap.String("meta_dir", f.MetaDir))
@@ -180,5 +182,33 @@ func ensureAdmin(ctx context.Context, c *doris.Client, fe string, log *zap.Logge
 		log.Warn("cannot create the admin account", zap.String("fe", fe), zap.String("user", c.Admin.User), zap.Error(err))
 	case created:
 		log.Info("admin account created with NODE_PRIV", zap.String("fe", fe), zap.String("user", c.Admin.User))
+	}
+}
+
+// logVLSN logs the last VLSN lines of the BDB-JE journal logs
+// (meta_dir/bdb/je*), which people compare across FEs to pick the one to
+// recover from — what fe_entrypoint.sh prints with grep | tail -n 10.
+func logVLSN(metaDir string, log *zap.Logger) {
+	files, _ := filepath.Glob(filepath.Join(metaDir, "bdb", "je*"))
+	var lines []string
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			if strings.Contains(sc.Text(), "VLSN:") {
+				lines = append(lines, fmt.Sprintf("%s:%d:%s", name, n, sc.Text()))
+			}
+		}
+		f.Close()
+	}
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	for _, l := range lines {
+		log.Info("bdb journal", zap.String("vlsn", l))
 	}
 }

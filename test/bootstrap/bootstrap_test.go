@@ -86,6 +86,11 @@ func startFE(t *testing.T, feAddrs, fqdn string, meta bool, annotations map[stri
 		if err := os.WriteFile(filepath.Join(r.root, "fe/meta/image/ROLE"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		os.MkdirAll(filepath.Join(r.root, "fe/meta/bdb"), 0o755)
+		je := "2024-08-21 INFO [fe_1] Replica-feeder VLSN:15442\nnoise\n2024-08-21 INFO [fe_1] VLSN:15443 range\n"
+		if err := os.WriteFile(filepath.Join(r.root, "fe/meta/bdb/je.info.0"), []byte(je), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	podinfoDir := filepath.Join(r.root, "podinfo")
 	if err := podinfotest.Write(podinfoDir, annotations, nil); err != nil {
@@ -253,5 +258,30 @@ func TestAdminAccountCreated(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d CREATE USER statements", n)
+	}
+}
+
+// Kerberos files are linked where KRB5_CONFIG and KEYTAB_FINAL_USED_PATH
+// expect them; an FE with metadata logs its last BDB VLSN lines.
+func TestKerberosAndVLSN(t *testing.T) {
+	tmp := t.TempDir()
+	for path, body := range map[string]string{"krb5/krb5.conf": "[libdefaults]\n", "keytab/doris.keytab": "k"} {
+		os.MkdirAll(filepath.Join(tmp, filepath.Dir(path)), 0o755)
+		if err := os.WriteFile(filepath.Join(tmp, path), []byte(body), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := startFE(t, deadAddr(t), "fe-2.fe-internal.doris.svc.cluster.local", true, nil,
+		"KRB5_MOUNT_PATH="+filepath.Join(tmp, "krb5"), "KRB5_CONFIG="+filepath.Join(tmp, "etc/krb5.conf"),
+		"KEYTAB_MOUNT_PATH="+filepath.Join(tmp, "keytab"), "KEYTAB_FINAL_USED_PATH="+filepath.Join(tmp, "final"))
+	r.started(t)
+	if l, err := os.Readlink(filepath.Join(tmp, "etc/krb5.conf")); err != nil || l != filepath.Join(tmp, "krb5/krb5.conf") {
+		t.Fatalf("krb5.conf link %q %v", l, err)
+	}
+	if l, err := os.Readlink(filepath.Join(tmp, "final/doris.keytab")); err != nil || l != filepath.Join(tmp, "keytab/doris.keytab") {
+		t.Fatalf("keytab link %q %v", l, err)
+	}
+	if got := r.p.Find("bdb journal"); len(got) != 2 || !strings.Contains(got[1]["vlsn"].(string), "je.info.0:3:") {
+		t.Fatalf("VLSN lines %v", got)
 	}
 }
