@@ -214,6 +214,8 @@ func linkKerberos(getenv lookupEnv, log *zap.Logger) error {
 	return nil
 }
 
+var envWorkloadGroup = envVar{"ENABLE_WORKLOAD_GROUP", "false", "operator, BE: true prepares /sys/fs/cgroup/cpu/doris and sets doris_cgroup_cpu_path in be.conf"}
+
 var envConfigMap = envVar{"CONFIGMAP_MOUNT_PATH", "/etc/doris", "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak"}
 
 // prepareConf links the ConfigMap files into the conf dir and, for the FE,
@@ -236,8 +238,22 @@ func prepareConf(comp, confDir string, getenv lookupEnv, log *zap.Logger) func()
 		for _, l := range linked {
 			log.Info("conf from the ConfigMap", zap.String("file", l.Name), zap.Bool("copied", l.Copied), zap.String("backup", l.Backup))
 		}
-		if err != nil || comp != "fe" {
+		if err != nil {
 			return err
+		}
+		if comp == "be" {
+			if v, _ := getenv(envWorkloadGroup.name); v != "true" {
+				return nil
+			}
+			dir, err := bootstrap.PrepareWorkloadGroup("/sys/fs/cgroup", "/proc/filesystems")
+			if err != nil {
+				return err
+			}
+			if _, _, err := confpatch.EnsureValue(filepath.Join(confDir, "be.conf"), "doris_cgroup_cpu_path", dir); err != nil {
+				return err
+			}
+			log.Info("workload group prepared", zap.String("dir", dir))
+			return nil
 		}
 		appended, copied, err := confpatch.EnsureValue(filepath.Join(confDir, "fe.conf"), "enable_fqdn_mode", "true")
 		if appended {

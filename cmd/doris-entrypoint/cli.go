@@ -237,7 +237,7 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap,
 		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
 	if c.name == "be" {
-		vars = append(vars, envHostType)
+		vars = append(vars, envHostType, envWorkloadGroup)
 	} else {
 		vars = append(vars, envElectNumber, envNewClusterWait, envMasterWait)
 	}
