@@ -48,8 +48,9 @@ func main() {
 	reps := flag.Int("reps", 15, "repetitions of every workload for every init")
 	orphans := flag.Int("orphans", 2000, "orphans in the reaping burst")
 	toggles := flag.Int("toggles", 30, "debug-mode round trips (0 skips them)")
+	joins := flag.Int("joins", 15, "BE and FE joins of a running fake cluster (0 skips them)")
 	flag.Parse()
-	if err := run(*entry, *reps, *orphans, *toggles); err != nil {
+	if err := run(*entry, *reps, *orphans, *toggles, *joins); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
@@ -61,7 +62,7 @@ const forwardSamples = 5
 // sample collects one metric's values per init.
 type sample map[string][]float64
 
-func run(entry string, reps, orphans, toggles int) error {
+func run(entry string, reps, orphans, toggles, joins int) error {
 	entry, err := filepath.Abs(entry)
 	if err != nil {
 		return err
@@ -168,7 +169,12 @@ func run(entry string, reps, orphans, toggles int) error {
 	}
 	fmt.Printf("| grandchild cleanup completed | %s | 100 %% |\n", strings.Join(done, " | "))
 	if toggles > 0 {
-		return benchToggles(entry, dir, toggles)
+		if err := benchToggles(entry, dir, toggles); err != nil {
+			return err
+		}
+	}
+	if joins > 0 {
+		return benchJoins(entry, dir, joins)
 	}
 	return nil
 }

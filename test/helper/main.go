@@ -53,6 +53,8 @@ func main() {
 		report()
 	case "serve-conf":
 		serveConf(arg(args, 0), args[1:])
+	case "report-started":
+		emit("started %d", os.Getpid())
 	case "print":
 		fmt.Fprint(os.Stdout, "to-stdout\n")
 		fmt.Fprint(os.Stderr, "to-stderr\n")
