@@ -213,7 +213,7 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 // startSupervisor is the common start of the supervising commands: catch
 // signals first (a SIGTERM from then on is kept), then the logger, then the
 // supervisor. Errors are reported on stderr or in the log.
-func startSupervisor(opts options, prestarted int, stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
+func startSupervisor(opts options, component string, prestarted int, stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
 	sigs, err := supervisor.NotifySignals()
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
@@ -223,6 +223,9 @@ func startSupervisor(opts options, prestarted int, stderr io.Writer) (*superviso
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
 		return nil, nil, err
+	}
+	if component != "" {
+		log = log.With(zap.String("component", component))
 	}
 	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: prestarted})
 	if err != nil {
@@ -259,11 +262,10 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	if *root != "" {
 		opts.dorisRoot = *root
 	}
-	sup, log, err := startSupervisor(opts, 0, stderr)
+	sup, log, err := startSupervisor(opts, c.name, 0, stderr)
 	if err != nil {
 		return 1
 	}
-	log = log.With(zap.String("component", c.name))
 	defer log.Sync()
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
@@ -322,7 +324,7 @@ func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
 		return exitUsage
 	}
-	sup, log, err := startSupervisor(opts, 0, stderr)
+	sup, log, err := startSupervisor(opts, "", 0, stderr)
 	if err != nil {
 		return 1
 	}
@@ -345,7 +347,7 @@ func superviseEarly(pid int, execErr error, args []string, getenv lookupEnv, std
 		killEarly(pid)
 		return exitUsage
 	}
-	sup, log, err := startSupervisor(opts, pid, stderr)
+	sup, log, err := startSupervisor(opts, "", pid, stderr)
 	if err != nil {
 		killEarly(pid)
 		return 1

@@ -13,6 +13,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -25,9 +26,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/doris-entrypoint/probes/doris"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
 const startFE = `#!/bin/sh
@@ -95,10 +98,7 @@ func run(bin string) error {
 
 	step("sandbox DORIS_ROOT=%s with a simulated FE (start_fe.sh → fake java)", root)
 	argv := []string{bin, "fe", "doriscluster-sample-fe-service:9030"}
-	pid1 := os.Geteuid() == 0
-	if _, err := exec.LookPath("unshare"); err != nil {
-		pid1 = false
-	}
+	pid1 := usePID1()
 	if pid1 {
 		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
 		step("running as PID 1 of a new PID namespace: %s", strings.Join(argv, " "))
@@ -156,6 +156,94 @@ func run(bin string) error {
 	if code != 143 {
 		return fmt.Errorf("exit code %d, want 143", code)
 	}
+	return joinDemo(bin, root)
+}
+
+// joinDemo runs a small fake cluster: a fake FE master (test/fakedoris, the
+// real MySQL protocol) in this process, then a new FE follower and a BE, each
+// doris-entrypoint as PID 1 of its own PID namespace, bootstrapping against it.
+// usePID1 says whether doris-entrypoint can run as PID 1 of a new PID
+// namespace here (root and unshare).
+func usePID1() bool {
+	_, err := exec.LookPath("unshare")
+	return os.Geteuid() == 0 && err == nil
+}
+
+func joinDemo(bin, root string) error {
+	step("a fake cluster: an FE master on the MySQL protocol (test/fakedoris); a new FE and a BE join it")
+	c := fakedoris.NewCluster(fakedoris.Layout21)
+	const master = "doriscluster-sample-fe-0.doriscluster-sample-fe-internal.doris.svc.cluster.local"
+	c.AddFrontend(fakedoris.Frontend{Host: master, EditLogPort: 9010, HTTPPort: 8030, QueryPort: 9030, RPCPort: 9020, ArrowPort: -1,
+		Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fe := fakedoris.ServeFE(ln, c, master)
+	defer fe.Close()
+	pid1 := usePID1()
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			sup := p.Process.Pid
+			if pid1 {
+				sup = firstChild(sup)
+			}
+			syscall.Kill(sup, syscall.SIGTERM)
+			p.Wait()
+		}
+	}()
+	for _, n := range []struct{ comp, fqdn string }{
+		{"fe", "doriscluster-sample-fe-1.doriscluster-sample-fe-internal.doris.svc.cluster.local"},
+		{"be", "doriscluster-sample-be-0.doriscluster-sample-be-internal.doris.svc.cluster.local"},
+	} {
+		dir := filepath.Join(root, "join-"+n.comp)
+		script := "#!/bin/sh\necho \"start_" + n.comp + ".sh: starting with $*\"\ntouch \"$(dirname \"$0\")/../running\"\nwhile :; do sleep 1; done\n"
+		for path, body := range map[string]string{n.comp + "/bin/start_" + n.comp + ".sh": script, n.comp + "/conf/" + n.comp + ".conf": "enable_fqdn_mode = true\n"} {
+			p := filepath.Join(dir, path)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+				return err
+			}
+		}
+		argv := []string{bin, n.comp, ln.Addr().String()}
+		if pid1 {
+			argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "DORIS_ROOT="+dir, "POD_FQDN="+n.fqdn, "DORIS_ENTRYPOINT_LOG_FORMAT=console",
+			"DORIS_ENTRYPOINT_PODINFO_DIR="+filepath.Join(dir, "podinfo"), "CONFIGMAP_MOUNT_PATH="+filepath.Join(dir, "none"))
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+		if err := waitFile(filepath.Join(dir, n.comp, "running"), make(chan error), 20*time.Second); err != nil {
+			return fmt.Errorf("%s: %w", n.comp, err)
+		}
+	}
+	step("the cluster as the FE sees it now (SHOW FRONTENDS / SHOW BACKENDS):")
+	var cl doris.Client
+	fes, err := cl.ShowFrontends(context.Background(), ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	for _, f := range fes {
+		fmt.Printf("    FE %-80s %-8s master=%v\n", f.Host+":"+strconv.Itoa(f.EditLogPort), f.Role, f.IsMaster)
+	}
+	bes, err := cl.ShowBackends(context.Background(), ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	for _, b := range bes {
+		fmt.Printf("    BE %-80s alive=%v\n", b.Host+":"+strconv.Itoa(b.HeartbeatPort), b.Alive)
+	}
+	if len(fes) != 2 || len(bes) != 1 {
+		return fmt.Errorf("the new FE and BE did not both join")
+	}
+	fmt.Println("    the new FE joined as FOLLOWER and started with --helper <master>:9010; the BE registered, then started")
 	return nil
 }
 
