@@ -100,3 +100,41 @@ func TestRegisterWaitsForMaster(t *testing.T) {
 		t.Fatal("added without a master")
 	}
 }
+
+// Faults of the FE: dropped connections and slow answers are retried; a
+// master change is followed.
+func TestFaults(t *testing.T) {
+	c := fakedoris.NewCluster(fakedoris.Layout21)
+	c.AddFrontend(fakedoris.Frontend{Host: "fe-0", EditLogPort: 9010, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+	c.AddFrontend(fakedoris.Frontend{Host: "fe-1", EditLogPort: 9010, Role: "FOLLOWER", Alive: true, Join: true})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	fe := fakedoris.ServeFE(ln, c, "fe-0")
+	defer fe.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := &doris.Client{ConnectTimeout: 300 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
+
+	// Dropped connections, then a slow answer past the query timeout: the
+	// BE keeps trying and registers once the FE behaves.
+	c.DropConnections(3)
+	c.SetDelay(time.Second)
+	go func() {
+		for len(c.Statements()) < 1 { // the slow answer has been asked at least once
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.SetDelay(0)
+	}()
+	b := Backend{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "be-0", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
+	if err := b.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A master change: the FE joins with the new master as helper.
+	c.SetMaster("fe-1")
+	f := Frontend{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "fe-2", Ordinal: 2, EditLogPort: 9010, ElectNumber: 3,
+		MetaDir: t.TempDir(), Interval: 10 * time.Millisecond}
+	args, err := f.Prepare(ctx)
+	if err != nil || strings.Join(args, " ") != "--helper fe-1:9010" {
+		t.Fatalf("Prepare = %q, %v", args, err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Layout selects the SHOW FRONTENDS / SHOW BACKENDS columns of a version.
@@ -51,7 +52,9 @@ type Cluster struct {
 	users     map[string]string // user → password
 	nextBE    int
 	// Faults.
-	noMaster bool // no FE answers as master yet
+	noMaster bool          // no FE answers as master yet
+	delay    time.Duration // before every answer
+	drop     int           // connections to close at once, from now on
 	// Log of the statements received, for tests.
 	statements []string
 }
@@ -74,6 +77,46 @@ func (c *Cluster) SetNoMaster(v bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.noMaster = v
+}
+
+// SetDelay makes every answer wait d (a slow FE).
+func (c *Cluster) SetDelay(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.delay = d
+}
+
+// DropConnections makes the next n connections close at once, before the
+// greeting (an FE restarting, a flaky network).
+func (c *Cluster) DropConnections(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop = n
+}
+
+// SetMaster makes host the master (a master change).
+func (c *Cluster) SetMaster(host string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.frontends {
+		c.frontends[i].IsMaster = c.frontends[i].Host == host
+	}
+}
+
+func (c *Cluster) takeDrop() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drop > 0 {
+		c.drop--
+		return true
+	}
+	return false
+}
+
+func (c *Cluster) answerDelay() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.delay
 }
 
 // SetPassword sets a user's password (root included).

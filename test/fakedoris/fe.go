@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/server"
@@ -68,6 +69,10 @@ func (p credentials) GetCredential(user string) (string, bool, error) {
 }
 
 func (fe *FE) serve(nc net.Conn) {
+	if fe.cluster.takeDrop() {
+		nc.Close()
+		return
+	}
 	conn, err := server.NewCustomizedConn(nc, fe.srv, credentials{fe.cluster}, &handler{fe: fe})
 	if err != nil {
 		nc.Close()
@@ -96,6 +101,9 @@ func (h *handler) UseDB(string) error { return nil }
 
 func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	c := h.fe.cluster
+	if d := c.answerDelay(); d > 0 {
+		time.Sleep(d) // the fault being simulated
+	}
 	var results []*mysql.Result
 	// The entrypoints send "a;b" in one query (CREATE USER …;GRANT …).
 	for _, q := range splitStatements(query) {
