@@ -23,6 +23,7 @@ import (
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
 func main() {
@@ -53,6 +54,13 @@ func main() {
 		report()
 	case "serve-conf":
 		serveConf(arg(args, 0), args[1:])
+	case "fake-fe": // fake-fe CONF [start_fe.sh args]: $FAKE_DIR, $POD_FQDN
+		emit("fake-fe %s %s", os.Getenv("POD_FQDN"), strings.Join(args[1:], " "))
+		must(fakedoris.RunFE(arg(args, 0), args[1:], os.Getenv("FAKE_DIR"), os.Getenv("POD_FQDN")))
+		emit("fake-fe-stopped %s", os.Getenv("POD_FQDN"))
+	case "fake-be": // fake-be CONF
+		emit("fake-be %s", os.Getenv("POD_FQDN"))
+		must(fakedoris.RunBE(arg(args, 0)))
 	case "report-started":
 		emit("started %d", os.Getpid())
 	case "print":
