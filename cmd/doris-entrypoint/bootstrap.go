@@ -13,6 +13,7 @@ import (
 	"github.com/apache/doris-entrypoint/probes/doris"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/bootstrap"
+	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"go.uber.org/zap"
 )
@@ -26,6 +27,24 @@ var (
 	envPodFQDN     = envVar{"POD_FQDN", "hostname -f", "this pod's FQDN as the cluster knows it"}
 	envPodIP       = envVar{"POD_IP", "host address", "this pod's IP (IP mode)"}
 )
+
+var (
+	envConnectTimeout = envVar{"DORIS_ENTRYPOINT_CONNECT_TIMEOUT", "2s", "timeout of each connection to an FE"}
+	envQueryTimeout   = envVar{"DORIS_ENTRYPOINT_QUERY_TIMEOUT", "15s", "timeout of each query to an FE"}
+)
+
+// newClient returns the Doris client with the admin account and timeouts.
+func newClient(getenv lookupEnv) (*doris.Client, error) {
+	ct, err := durationEnv(getenv, envConnectTimeout, doris.DefaultConnectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	qt, err := durationEnv(getenv, envQueryTimeout, doris.DefaultQueryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return &doris.Client{Admin: adminCredentials(getenv), ConnectTimeout: ct, QueryTimeout: qt}, nil
+}
 
 // basicAuthDir is where the operator mounts spec.authSecret.
 const basicAuthDir = "/etc/basic_auth"
@@ -72,7 +91,10 @@ func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Lo
 	if err != nil {
 		return nil, err
 	}
-	client := &doris.Client{Admin: adminCredentials(getenv)}
+	client, err := newClient(getenv)
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context, _ podinfo.State) ([]string, error) {
 		data, err := os.ReadFile(conf)
 		if err != nil {
@@ -137,7 +159,10 @@ func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *z
 		return nil, err
 	}
 	env := func(k string) string { v, _ := getenv(k); return v }
-	client := &doris.Client{Admin: adminCredentials(getenv)}
+	client, err := newClient(getenv)
+	if err != nil {
+		return nil, err
+	}
 	home := filepath.Join(dorisRoot, "fe")
 	return func(ctx context.Context, st podinfo.State) ([]string, error) {
 		data, _ := os.ReadFile(conf) // a missing conf means Doris's defaults
@@ -247,7 +272,7 @@ func prepareConf(comp, confDir string, getenv lookupEnv, log *zap.Logger) func()
 			}
 			dir, err := bootstrap.PrepareWorkloadGroup("/sys/fs/cgroup", "/proc/filesystems")
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %w", modes.ErrFatal, err) // be_entrypoint.sh exits 1 here too
 			}
 			if _, _, err := confpatch.EnsureValue(filepath.Join(confDir, "be.conf"), "doris_cgroup_cpu_path", dir); err != nil {
 				return err

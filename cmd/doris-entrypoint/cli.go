@@ -237,7 +237,7 @@ func startSupervisor(opts options, component string, prestarted int, stderr io.W
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
-	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap,
+	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap, envConnectTimeout, envQueryTimeout,
 		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
 	if c.name == "be" {
 		vars = append(vars, envHostType, envWorkloadGroup)

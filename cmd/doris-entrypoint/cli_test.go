@@ -95,7 +95,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	}
 	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset,
 		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap,
-		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal, envWorkloadGroup} {
+		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal, envWorkloadGroup, envConnectTimeout, envQueryTimeout} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {
 			t.Errorf("README.md has no table row for %s", v.name)
 		}

@@ -103,7 +103,8 @@ func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
 		}
 		if time.Since(lastLog) >= waitLogEvery || attempt == 1 {
 			log.Info("waiting for an FE master to join", zap.String("fe", self), zap.Int("attempt", attempt),
-				zap.Duration("waited", waited.Round(time.Second)), zap.String("why", strings.Join(why, "; ")))
+				zap.Duration("waited", waited.Round(time.Second)), zap.Duration("left", (masterWait-waited).Round(time.Second)),
+				zap.String("why", strings.Join(why, "; ")))
 			lastLog = time.Now()
 		}
 		t := time.NewTimer(wait)

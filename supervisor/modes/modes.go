@@ -51,7 +51,8 @@ type Component struct {
 	PIDFile string // where a hand-started server writes its pid
 	// Prepare, when set, runs once at start, after a conf left by an
 	// interrupted debug mode is restored (ConfigMap files, fixed conf keys).
-	// Its error is logged; the machine goes on, as the scripts do.
+	// Its error is logged and the machine goes on, as the scripts do,
+	// unless it wraps ErrFatal: then the container exits 1.
 	Prepare func() error
 	// Bootstrap, when set, runs before every start in normal mode (FE join,
 	// BE registration) and returns arguments to add to Command (--helper);
@@ -84,6 +85,10 @@ type State struct {
 	Dir       string            `json:"dir"`
 }
 
+// ErrFatal marks a Prepare error that must stop the container (the scripts
+// exit 1 there, e.g. workload groups without cgroup support).
+var ErrFatal = errors.New("fatal")
+
 type machine struct {
 	Config
 	log    *zap.Logger
@@ -106,6 +111,9 @@ func Run(ctx context.Context, cfg Config) int {
 	if m.Component.Prepare != nil {
 		if err := m.Component.Prepare(); err != nil {
 			m.log.Error("preparing the conf", zap.Error(err))
+			if errors.Is(err, ErrFatal) {
+				return 1
+			}
 		}
 	}
 	m.latest = m.Podinfo.Current()

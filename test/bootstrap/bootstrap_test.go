@@ -285,3 +285,19 @@ func TestKerberosAndVLSN(t *testing.T) {
 		t.Fatalf("VLSN lines %v", got)
 	}
 }
+
+// Root refused (it has a password): the join goes on with the admin account
+// from USER/PASSWD, and the password is in no log line.
+func TestWrongPasswordThenAdmin(t *testing.T) {
+	c, addr := fakeCluster(t, false)
+	c.SetPassword("root", "root-Secret-1")
+	c.SetPassword("dorisadm", "adm-Secret-2")
+	r := startFE(t, addr, "fe-1.fe-internal.doris.svc.cluster.local", false, nil, "USER=dorisadm", "PASSWD=adm-Secret-2")
+	if args := r.started(t); !strings.Contains(strings.Join(args, " "), "--helper "+master+":9010") {
+		t.Fatalf("start_fe.sh %q", args)
+	}
+	r.p.Wait(t, wait)
+	if strings.Contains(r.p.Log(), "Secret") {
+		t.Fatal("a password reached the log")
+	}
+}
