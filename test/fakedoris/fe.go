@@ -18,16 +18,22 @@ type FE struct {
 	cluster *Cluster
 	host    string // this FE's Host column (SHOW FRONTENDS CurrentConnected)
 	ln      net.Listener
-	srv     *server.Server
 	wg      sync.WaitGroup
 }
 
 // ServeFE serves the MySQL protocol of a fake FE on ln until Close.
 func ServeFE(ln net.Listener, c *Cluster, host string) *FE {
-	fe := &FE{cluster: c, host: host, ln: ln,
-		srv: server.NewServer("5.7.99", mysql.DEFAULT_COLLATION_ID, mysql.AUTH_NATIVE_PASSWORD, nil, nil)}
+	fe := &FE{cluster: c, host: host, ln: ln}
 	fe.wg.Add(1)
-	go fe.accept()
+	go func() {
+		defer fe.wg.Done()
+		serveMySQL(ln, credentials{c}, func(nc net.Conn) (server.Handler, bool) {
+			if c.takeDrop() {
+				return nil, false
+			}
+			return &handler{fe: fe}, true
+		})
+	}()
 	return fe
 }
 
@@ -41,17 +47,35 @@ func (fe *FE) Close() error {
 	return err
 }
 
-func (fe *FE) accept() {
-	defer fe.wg.Done()
+// serveMySQL accepts connections on ln until it is closed and serves each
+// with the handler open returns (none: the connection is dropped).
+func serveMySQL(ln net.Listener, creds server.CredentialProvider, open func(net.Conn) (server.Handler, bool)) {
+	srv := server.NewServer("5.7.99", mysql.DEFAULT_COLLATION_ID, mysql.AUTH_NATIVE_PASSWORD, nil, nil)
 	for {
-		nc, err := fe.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		go fe.serve(nc)
+		go func() {
+			h, ok := open(nc)
+			if !ok {
+				nc.Close()
+				return
+			}
+			conn, err := server.NewCustomizedConn(nc, srv, creds, h)
+			if err != nil {
+				nc.Close()
+				return
+			}
+			for !conn.Closed() {
+				if conn.HandleCommand() != nil {
+					return
+				}
+			}
+		}()
 	}
 }
 
@@ -66,23 +90,6 @@ func (p credentials) CheckUsername(user string) (bool, error) {
 func (p credentials) GetCredential(user string) (string, bool, error) {
 	pw, ok := p.c.password(user)
 	return pw, ok, nil
-}
-
-func (fe *FE) serve(nc net.Conn) {
-	if fe.cluster.takeDrop() {
-		nc.Close()
-		return
-	}
-	conn, err := server.NewCustomizedConn(nc, fe.srv, credentials{fe.cluster}, &handler{fe: fe})
-	if err != nil {
-		nc.Close()
-		return
-	}
-	for !conn.Closed() {
-		if err := conn.HandleCommand(); err != nil {
-			return
-		}
-	}
 }
 
 // handler answers the statements the entrypoints and the operator send.

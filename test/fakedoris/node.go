@@ -2,7 +2,6 @@ package fakedoris
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -145,30 +144,7 @@ type proxyServer struct{ ln net.Listener }
 func (p proxyServer) Close() error { return p.ln.Close() }
 
 func serveProxy(ln net.Listener, master string) proxyServer {
-	srv := server.NewServer("5.7.99", mysql.DEFAULT_COLLATION_ID, mysql.AUTH_NATIVE_PASSWORD, nil, nil)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			go func() {
-				conn, err := server.NewCustomizedConn(nc, srv, rootOnly{}, &proxy{master: master})
-				if err != nil {
-					nc.Close()
-					return
-				}
-				for !conn.Closed() {
-					if conn.HandleCommand() != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
+	go serveMySQL(ln, rootOnly{}, func(net.Conn) (server.Handler, bool) { return &proxy{master: master}, true })
 	return proxyServer{ln}
 }
 
