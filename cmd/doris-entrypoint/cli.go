@@ -15,6 +15,7 @@ import (
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/probes/holder"
 	"github.com/apache/doris-entrypoint/supervisor"
+	"github.com/apache/doris-entrypoint/supervisor/control"
 	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
@@ -60,6 +61,11 @@ var components = map[string]component{
 		180 * time.Second, "run the Doris BE or CN under the supervisor"},
 }
 
+// controlSocket is where the supervisor listens for prestop.
+func controlSocket(dorisRoot string) string {
+	return filepath.Join(dorisRoot, ".doris-entrypoint", "control.sock")
+}
+
 // stateFile is where the supervisor leaves its state for `status`.
 func stateFile(dorisRoot string) string {
 	return filepath.Join(dorisRoot, ".doris-entrypoint", "state.json")
@@ -71,6 +77,8 @@ const genericStopTimeout = 30 * time.Second
 var argv0Commands = map[string]string{
 	"fe_entrypoint.sh": "fe",
 	"be_entrypoint.sh": "be",
+	"fe_prestop.sh":    "prestop",
+	"be_prestop.sh":    "prestop",
 }
 
 const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE and CN containers.
@@ -80,6 +88,7 @@ Usage:
   doris-entrypoint be [flags] [FE_ADDRS]         run the BE / CN (also as be_entrypoint.sh)
   doris-entrypoint supervise [flags] [--] CMD... run any command as PID 1
   doris-entrypoint status                        mode, child, ports and next step (inside the pod)
+  doris-entrypoint prestop                       preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh)
   doris-entrypoint debug run                     in debug mode: start the component on the moved ports
   doris-entrypoint version                       print version, commit and Go version
 
@@ -101,6 +110,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runSupervise(rest, getenv, stdout, stderr)
 	case "status":
 		return runStatus(rest, getenv, stdout, stderr)
+	case "prestop":
+		return runPrestop(filepath.Base(args[0]), rest, getenv, stdout, stderr)
 	case "debug":
 		return runDebug(rest, getenv, stdout, stderr)
 	case "version":
@@ -280,6 +291,13 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 		log.Error("cannot bootstrap", zap.Error(err))
 		return 1
 	}
+	ctlCtx, stopCtl := context.WithCancel(context.Background())
+	defer stopCtl()
+	go func() {
+		if err := control.Serve(ctlCtx, controlSocket(opts.dorisRoot), sup.RequestStop); err != nil {
+			log.Warn("no control socket: prestop will not reach this supervisor", zap.Error(err))
+		}
+	}()
 	watcher := podinfo.Watch(context.Background(), podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
 	code := modes.Run(context.Background(), modes.Config{
 		Supervisor: sup,

@@ -43,6 +43,8 @@ func TestRunCommandLine(t *testing.T) {
 		{"bad debug offset", []string{"doris-entrypoint", "fe"}, env("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "lots"), 2, nil, []string{`DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET "lots"`}},
 		{"argv0 fe_entrypoint.sh", []string{"/opt/apache-doris/fe_entrypoint.sh", "--bogus"}, env(), 2, nil, []string{"Usage: doris-entrypoint fe"}},
 		{"argv0 be_entrypoint.sh", []string{"/opt/apache-doris/be_entrypoint.sh", "-h"}, env(), 0, []string{"Usage: doris-entrypoint be"}, nil},
+		{"prestop without a supervisor", []string{"/opt/apache-doris/fe_prestop.sh"}, env("DORIS_ROOT", "/nonexistent"), 1, nil, []string{"control socket"}},
+		{"prestop bad argument", []string{"doris-entrypoint", "prestop", "now"}, env(), 2, nil, []string{"Usage: doris-entrypoint prestop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@
 //	doris-entrypoint fe [FE_ADDRS]          FE supervisor (also as fe_entrypoint.sh)
 //	doris-entrypoint be FE_ADDRS            BE / CN supervisor (also as be_entrypoint.sh)
 //	doris-entrypoint supervise [--] CMD...  generic PID 1 for any command
+//	doris-entrypoint prestop                preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh, be_prestop.sh)
 //	doris-entrypoint status                 mode, child, ports, next step (inside the pod)
 //	doris-entrypoint debug run              in debug mode: start the component on the moved ports
 //	doris-entrypoint version                version, commit, Go version

@@ -6,7 +6,9 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/apache/doris-entrypoint/supervisor/control"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 )
@@ -92,4 +94,40 @@ func runDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	err = syscall.Exec(st.Command[0], st.Command, os.Environ())
 	fmt.Fprintf(stderr, "doris-entrypoint debug run: exec %s: %v\n", st.Command[0], err)
 	return 126
+}
+
+// runPrestop implements the operator's preStop hook (fe_prestop.sh,
+// be_prestop.sh): ask PID 1 over its control socket to stop gracefully and
+// wait until it has exited or its stop timeout has passed. Today's FE
+// preStop is a kill -9 of the JVM.
+func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "Usage: doris-entrypoint prestop\n\nAsk the supervisor (PID 1) to stop gracefully and wait for it.\nEnvironment: %s, %s\n", envDorisRoot.name, envStopTimeout.name)
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+			return 0
+		}
+		return exitUsage
+	}
+	def := components["fe"].stopTimeout
+	if argv0 == "be_prestop.sh" {
+		def = components["be"].stopTimeout
+	}
+	opts, err := resolveOptions("", "", def, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint prestop: %v\n", err)
+		return exitUsage
+	}
+	// The supervisor SIGKILLs what is left at its stop timeout and exits:
+	// wait a little longer than that.
+	stopped, err := control.Stop(controlSocket(opts.dorisRoot), opts.stopTimeout+5*time.Second)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "doris-entrypoint prestop: %v\n", err)
+		return 1
+	case !stopped:
+		fmt.Fprintf(stdout, "doris-entrypoint prestop: still stopping after %s\n", opts.stopTimeout+5*time.Second)
+	default:
+		fmt.Fprintln(stdout, "doris-entrypoint prestop: stopped")
+	}
+	return 0
 }

@@ -503,3 +503,36 @@ func TestBEWaitingForMasterEntersDebug(t *testing.T) {
 	}
 	s.assertRestored(t)
 }
+
+// The operator's preStop hook (fe_prestop.sh, a link to the binary) asks PID 1
+// over the control socket to stop gracefully and returns once it has exited,
+// in normal mode and in debug mode.
+func TestPrestop(t *testing.T) {
+	for _, ann := range []map[string]string{nil, debugAnn} {
+		s := newSandbox(t, ann)
+		p := s.start(t)
+		if ann == nil {
+			s.ev.Wait(t, s.listening(s.query), wait)
+		} else {
+			s.assertDebug(t, p)
+		}
+		link := filepath.Join(t.TempDir(), "fe_prestop.sh")
+		if err := os.Symlink(entrypoint, link); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(link)
+		cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "stopped") {
+			t.Fatalf("prestop: %v\n%s", err, out)
+		}
+		// PID 1 has exited (its socket closed); unshare follows at once.
+		if code := p.Wait(t, 5*time.Second); code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, p.Log())
+		}
+		if st := p.Find("stop requested"); len(st) != 1 || st[0]["reason"] != "prestop" {
+			t.Fatalf("log:\n%s", p.Log())
+		}
+		s.assertRestored(t)
+	}
+}
