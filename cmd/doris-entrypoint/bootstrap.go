@@ -73,13 +73,9 @@ type bootstrapFunc = func(context.Context, podinfo.State) ([]string, error)
 
 // backendBootstrap builds the BE/CN registration run before each start.
 func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Logger) (bootstrapFunc, error) {
-	queryPort := 9030
-	if v, ok := getenv(envFEQueryPort.name); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: not a port", envFEQueryPort.name, v)
-		}
-		queryPort = n
+	queryPort, err := intEnv(getenv, envFEQueryPort, 9030, 1, 65535)
+	if err != nil {
+		return nil, err
 	}
 	addrs, err := bootstrap.FEAddrs(feAddrs, queryPort)
 	if err != nil {
@@ -119,6 +115,19 @@ var (
 // --metadata_failure_recovery (any value but "false").
 const RecoveryAnnotation = "selectdb.com.doris/recovery"
 
+// intEnv reads an integer variable within [lo, hi]; unset or empty is def.
+func intEnv(getenv lookupEnv, v envVar, def, lo, hi int) (int, error) {
+	s, ok := getenv(v.name)
+	if !ok || s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s %q: want a number in %d..%d", v.name, s, lo, hi)
+	}
+	return n, nil
+}
+
 func durationEnv(getenv lookupEnv, v envVar, def time.Duration) (time.Duration, error) {
 	s, ok := getenv(v.name)
 	if !ok || s == "" {
@@ -134,21 +143,13 @@ func durationEnv(getenv lookupEnv, v envVar, def time.Duration) (time.Duration, 
 // frontendBootstrap builds the FE start preparation: metadata check, or
 // master discovery and join.
 func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *zap.Logger) (bootstrapFunc, error) {
-	queryPort := 9030
-	if v, ok := getenv(envFEQueryPort.name); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: not a port", envFEQueryPort.name, v)
-		}
-		queryPort = n
+	queryPort, err := intEnv(getenv, envFEQueryPort, 9030, 1, 65535)
+	if err != nil {
+		return nil, err
 	}
-	elect := 3
-	if v, ok := getenv(envElectNumber.name); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%s %q: not a positive number", envElectNumber.name, v)
-		}
-		elect = n
+	elect, err := intEnv(getenv, envElectNumber, 3, 1, 1<<30)
+	if err != nil {
+		return nil, err
 	}
 	newWait, err := durationEnv(getenv, envNewClusterWait, bootstrap.DefaultNewClusterWait)
 	if err != nil {

@@ -81,14 +81,22 @@ func (b Backend) Register(ctx context.Context) error {
 				zap.Duration("wait", wait), zap.String("why", strings.Join(why, "; ")))
 			lastLog = time.Now()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return err
 		}
 		wait = min(wait*2, maxWait)
+	}
+}
+
+// sleep waits d or until ctx ends, whose error it returns then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

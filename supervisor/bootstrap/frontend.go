@@ -107,12 +107,8 @@ func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
 				zap.String("why", strings.Join(why, "; ")))
 			lastLog = time.Now()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 	}
 }

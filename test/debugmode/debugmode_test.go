@@ -198,13 +198,19 @@ func (s *sandbox) assertDebug(t *testing.T, p *harness.Proc) {
 	if !bytes.Contains(conf, []byte(wantQ)) || !bytes.Contains(conf, []byte(wantH)) {
 		t.Errorf("ports not moved in the conf:\n%s", conf)
 	}
+	out, err := s.status()
+	if err != nil || !strings.Contains(out, "mode:      debug") ||
+		!strings.Contains(out, fmt.Sprintf("port %d → %d", s.query, s.query+offset)) {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+}
+
+// status runs `doris-entrypoint status` as kubectl exec would.
+func (s *sandbox) status() (string, error) {
 	cmd := exec.Command(entrypoint, "status")
 	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "mode:      debug") ||
-		!strings.Contains(string(out), fmt.Sprintf("port %d → %d", s.query, s.query+offset)) {
-		t.Errorf("status: %v\n%s", err, out)
-	}
+	return string(out), err
 }
 
 func (s *sandbox) assertRestored(t *testing.T) {
@@ -362,9 +368,7 @@ func TestDebugWithUnpatchableConf(t *testing.T) {
 	if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
 		t.Fatalf("conf changed:\n%s", conf)
 	}
-	cmd := exec.Command(entrypoint, "status")
-	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
-	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "problem:   ports not moved") {
+	if out, _ := s.status(); !strings.Contains(out, "problem:   ports not moved") {
 		t.Fatalf("status does not say why:\n%s", out)
 	}
 	p.Signal(t, syscall.SIGTERM)
@@ -493,10 +497,7 @@ func TestBEWaitingForMasterEntersDebug(t *testing.T) {
 	// Leaving debug mode goes back to waiting; SIGTERM ends that wait.
 	s.annotate(t, nil)
 	p.WaitLog(t, "leaving debug mode", wait)
-	deadline := time.Now().Add(wait)
-	for len(p.Find("waiting for an FE master to register the backend")) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	p.WaitLogN(t, "waiting for an FE master to register the backend", 2, wait)
 	p.Signal(t, syscall.SIGTERM)
 	if code := p.Wait(t, wait); code != 143 {
 		t.Fatalf("exit %d, want 143; log:\n%s", code, p.Log())

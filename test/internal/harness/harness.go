@@ -361,18 +361,25 @@ func (p *Proc) Find(msg string) []Entry {
 // place (a child started at the entry point may be running before that).
 func (p *Proc) WaitLog(t testing.TB, msg string, timeout time.Duration) Entry {
 	t.Helper()
+	return p.WaitLogN(t, msg, 1, timeout)
+}
+
+// WaitLogN waits until the log has n lines with message msg and returns the
+// first.
+func (p *Proc) WaitLogN(t testing.TB, msg string, n int, timeout time.Duration) Entry {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		if e := p.Find(msg); len(e) > 0 {
+		if e := p.Find(msg); len(e) >= n {
 			return e[0]
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("exited (%d) before logging %q; log:\n%s", p.code, msg, p.Log())
+			t.Fatalf("exited (%d) before logging %q %d times; log:\n%s", p.code, msg, n, p.Log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the log after %s; log:\n%s", msg, timeout, p.Log())
+			t.Fatalf("fewer than %d %q in the log after %s; log:\n%s", n, msg, timeout, p.Log())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
