@@ -1,7 +1,25 @@
-// Package probes will own the HTTP probe endpoint (/livez, /readyz,
-// /startupz, /status, /metrics), the FE/BE health checks and the Doris
-// client (SHOW FRONTENDS / SHOW BACKENDS / ALTER SYSTEM over
-// go-sql-driver/mysql). It never blocks a probe on a slow FE.
+// Package probes is the supervisor's HTTP probe endpoint and the health
+// checks behind it; subpackage doris is the Doris client (SHOW FRONTENDS /
+// SHOW BACKENDS / ALTER SYSTEM over go-sql-driver/mysql), subpackage
+// holder the port holder of debug mode.
 //
-// Its implementation comes with the bootstrap and probes issues.
+// A [Server] answers /livez, /readyz and /startupz (200 or 503 with a
+// one-line reason), /status (JSON) and /metrics (Prometheus text format)
+// from what it already knows: the mode machine's latest state
+// ([Server.SetState]), whether a stop was requested, and the latest results
+// of checks that [Server.Run] performs in the background, one round per
+// interval. A probe request never waits on Doris, and any number of probe
+// requests cause at most one round of checks — one query to an FE — per
+// interval. A result older than three intervals counts as a failure.
+//
+// Semantics, for the FE and BE/CN supervisors:
+//
+//   - live: the check loop is alive and, in normal mode, the child runs; once
+//     the liveness port (query_port / heartbeat_service_port) has accepted a
+//     connection, it must keep accepting. Debug mode, the bootstrap and a
+//     stop in progress are live.
+//   - ready: normal mode, the child runs, no stop has been requested (SIGTERM
+//     or prestop), and every readiness check passed in a round that began
+//     after the child started and is not stale.
+//   - startup: the bootstrap finished and the child started, or debug mode.
 package probes

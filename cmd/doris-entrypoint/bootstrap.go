@@ -73,20 +73,12 @@ type bootstrapFunc = func(context.Context, podinfo.State) ([]string, error)
 
 // backendBootstrap builds the BE/CN registration run before each start.
 func backendBootstrap(feAddrs string, conf string, getenv lookupEnv, log *zap.Logger) (bootstrapFunc, error) {
-	queryPort, err := intEnv(getenv, envFEQueryPort, 9030, 1, 65535)
+	target, err := backendTarget(feAddrs, getenv)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := bootstrap.FEAddrs(feAddrs, queryPort)
-	if err != nil {
-		return nil, err
-	}
-	env := func(k string) string { v, _ := getenv(k); return v }
-	hostType, _ := getenv(envHostType.name)
-	host, err := bootstrap.Identity(strings.EqualFold(hostType, "IP"), env, "/etc/hosts")
-	if err != nil {
-		return nil, err
-	}
+	host, _ := target.host()
+	addrs := target.feAddrs
 	client, err := newClient(getenv)
 	if err != nil {
 		return nil, err
@@ -179,11 +171,9 @@ func frontendBootstrap(feAddrs, dorisRoot, conf string, getenv lookupEnv, log *z
 		if err != nil {
 			return nil, err
 		}
-		host := fqdn
-		if v, _ := confpatch.Value(data, "enable_fqdn_mode"); strings.EqualFold(v, "false") {
-			if host, err = bootstrap.Identity(true, env, "/etc/hosts"); err != nil {
-				return nil, err
-			}
+		host, err := frontendHost(data, getenv)
+		if err != nil {
+			return nil, err
 		}
 		ordinal, err := bootstrap.Ordinal(fqdn)
 		if err != nil {

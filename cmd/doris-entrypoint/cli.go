@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/probes"
 	"github.com/apache/doris-entrypoint/probes/holder"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/control"
@@ -87,7 +88,8 @@ Usage:
   doris-entrypoint fe [flags] [FE_ADDRS]         run the FE (also as fe_entrypoint.sh)
   doris-entrypoint be [flags] [FE_ADDRS]         run the BE / CN (also as be_entrypoint.sh)
   doris-entrypoint supervise [flags] [--] CMD... run any command as PID 1
-  doris-entrypoint status                        mode, child, ports and next step (inside the pod)
+  doris-entrypoint status [--json]               mode, child, ports, probes and next step (inside the pod)
+  doris-entrypoint probe live|ready|startup      exec probe: ask the probe endpoint, exit 0 or 1
   doris-entrypoint prestop                       preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh)
   doris-entrypoint debug run                     in debug mode: start the component on the moved ports
   doris-entrypoint version                       print version, commit and Go version
@@ -110,6 +112,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runSupervise(rest, getenv, stdout, stderr)
 	case "status":
 		return runStatus(rest, getenv, stdout, stderr)
+	case "probe":
+		return runProbe(rest, getenv, stdout, stderr)
 	case "prestop":
 		return runPrestop(filepath.Base(args[0]), rest, getenv, stdout, stderr)
 	case "debug":
@@ -247,7 +251,7 @@ func startSupervisor(opts options, component string, prestarted int, stderr io.W
 }
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset}
+	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval}
 	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap, envConnectTimeout, envQueryTimeout,
 		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
 	if c.name == "be" {
@@ -281,6 +285,22 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	defer sup.Close()
 	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
 		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var target *memberTarget
+	if c.name == "be" {
+		target, err = backendTarget(strings.Join(fs.Args(), ""), getenv)
+	} else {
+		target = frontendTarget(filepath.Join(opts.dorisRoot, c.conf), getenv)
+	}
+	var srv *probes.Server
+	if err == nil {
+		srv, err = startProbes(ctx, c, opts, getenv, sup, target, log)
+	}
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return 1
+	}
 	var boot bootstrapFunc
 	if c.name == "be" {
 		boot, err = backendBootstrap(strings.Join(fs.Args(), ""), filepath.Join(opts.dorisRoot, c.conf), getenv, log)
@@ -291,14 +311,12 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 		log.Error("cannot bootstrap", zap.Error(err))
 		return 1
 	}
-	ctlCtx, stopCtl := context.WithCancel(context.Background())
-	defer stopCtl()
 	go func() {
-		if err := control.Serve(ctlCtx, controlSocket(opts.dorisRoot), sup.RequestStop); err != nil {
+		if err := control.Serve(ctx, controlSocket(opts.dorisRoot), sup.RequestStop); err != nil {
 			log.Warn("no control socket: prestop will not reach this supervisor", zap.Error(err))
 		}
 	}()
-	watcher := podinfo.Watch(context.Background(), podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
+	watcher := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
 	code := modes.Run(context.Background(), modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
@@ -314,6 +332,7 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 		},
 		Offset:    opts.debugOffset,
 		StateFile: stateFile(opts.dorisRoot),
+		OnState:   srv.SetState,
 		Logger:    log,
 	})
 	log.Info("exiting", zap.Int("code", code))

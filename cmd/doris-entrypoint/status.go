@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -21,28 +24,55 @@ func dorisRootOf(getenv lookupEnv) string {
 }
 
 // runStatus prints what the running supervisor is doing, for a human inside
-// the pod (kubectl exec).
+// the pod (kubectl exec): its /status, with the command and conf from the
+// state file. --json prints /status as it is.
 func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "Usage: doris-entrypoint status\n\nPrint the supervisor's mode, child, ports and the next step.\nEnvironment: %s (default %s)\n", envDorisRoot.name, envDorisRoot.def)
+	asJSON := len(args) == 1 && args[0] == "--json"
+	if len(args) > 0 && !asJSON {
+		fmt.Fprintf(stderr, "Usage: doris-entrypoint status [--json]\n\nPrint the supervisor's mode, child, ports, probes and the next step\n"+
+			"(--json: the probe endpoint's /status document).\nEnvironment: %s (default %s), %s (default %s)\n",
+			envDorisRoot.name, envDorisRoot.def, envProbeAddr.name, envProbeAddr.def)
 		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 			return 0
 		}
 		return exitUsage
 	}
-	path := stateFile(dorisRootOf(getenv))
-	st, err := modes.ReadState(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint status: no supervisor state (%v); is doris-entrypoint fe/be PID 1 here?\n", err)
+	root := dorisRootOf(getenv)
+	ep, epErr := statusFromEndpoint(root)
+	if asJSON {
+		if epErr != nil {
+			fmt.Fprintf(stderr, "doris-entrypoint status: %v\n", epErr)
+			return 1
+		}
+		b, _ := json.MarshalIndent(ep, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	st, err := modes.ReadState(stateFile(root))
+	if err != nil && epErr != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint status: no supervisor state (%v; %v); is doris-entrypoint fe/be PID 1 here?\n", err, epErr)
 		return 1
+	}
+	if epErr == nil {
+		// The endpoint is live; the file only adds the command and conf.
+		st.Component, st.Mode, st.Phase, st.Since, st.Restarts, st.LastExit, st.Problem =
+			ep.Component, ep.Mode, ep.Phase, ep.Since, ep.Restarts, ep.LastExit, ep.Problem
+		st.ChildPID = ep.Child.PID
 	}
 	name := strings.ToUpper(st.Component)
 	fmt.Fprintf(stdout, "component: %s\n", st.Component)
-	fmt.Fprintf(stdout, "mode:      %s (since %s)\n", st.Mode, st.Since.Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintf(stdout, "mode:      %s (since %s, %s)\n", st.Mode, st.Since.Format("2006-01-02T15:04:05Z"), st.Phase)
 	if st.ChildPID > 0 {
 		fmt.Fprintf(stdout, "child:     pid %d: %s\n", st.ChildPID, strings.Join(st.Command, " "))
 	} else {
 		fmt.Fprintf(stdout, "child:     none\n")
+	}
+	if st.Restarts > 0 || st.LastExit != nil {
+		last := "none"
+		if st.LastExit != nil {
+			last = strconv.Itoa(*st.LastExit)
+		}
+		fmt.Fprintf(stdout, "restarts:  %d (last exit code %s)\n", st.Restarts, last)
 	}
 	for i, p := range st.Ports {
 		label := "ports:    "
@@ -58,6 +88,31 @@ func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if st.Problem != "" {
 		fmt.Fprintf(stdout, "problem:   %s\n", st.Problem)
 	}
+	if epErr != nil {
+		fmt.Fprintf(stdout, "probes:    unknown (%v)\n", epErr)
+	} else {
+		for i, k := range []string{"live", "ready", "startup"} {
+			label := "probes:   "
+			if i > 0 {
+				label = "          "
+			}
+			p := ep.Probes[k]
+			fmt.Fprintf(stdout, "%s %-7s %s  %s\n", label, k, passFail(p.OK), p.Reason)
+		}
+		names := make([]string, 0, len(ep.Checks))
+		for k := range ep.Checks {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			label := "checks:   "
+			if i > 0 {
+				label = "          "
+			}
+			c := ep.Checks[k]
+			fmt.Fprintf(stdout, "%s %-10s %s  %.1fs ago, took %.0f ms  %s\n", label, k, passFail(c.OK), c.AgeSeconds, c.TookMillis, c.Reason)
+		}
+	}
 	if st.Mode == "debug" {
 		fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports;\n", name)
 		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s-\n", podinfo.KeyRunmode)
@@ -65,6 +120,13 @@ func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "next:      to debug: kubectl annotate pod <this pod> %s=debug\n", podinfo.KeyRunmode)
 	}
 	return 0
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "ok  "
+	}
+	return "FAIL"
 }
 
 // runDebug implements `doris-entrypoint debug run`: start the component in

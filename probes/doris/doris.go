@@ -126,6 +126,13 @@ func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string
 	return nil, nil, fmt.Errorf("%s: %w for %s", addr, ErrAccessDenied, strings.Join(denied, ", then "))
 }
 
+// Answered says err came from the FE itself (an error packet, access
+// denied), rather than from failing to reach it.
+func Answered(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) || errors.Is(err, ErrAccessDenied)
+}
+
 // quietDriver keeps the driver's own stderr logger (a global of
 // go-sql-driver) quiet: every error is returned to the caller, which logs it
 // once, in its own format.

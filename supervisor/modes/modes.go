@@ -16,7 +16,9 @@
 //   - SIGTERM in debug mode: every other process gets SIGTERM and the stop
 //     timeout, the conf is restored, exit 0.
 //
-// The machine also writes a small state file for `doris-entrypoint status`.
+// The machine publishes its state at every transition: to Config.OnState
+// (the probe endpoint) and to a small state file (`doris-entrypoint status`,
+// `debug run`).
 package modes
 
 import (
@@ -68,21 +70,38 @@ type Config struct {
 	Component  Component
 	Offset     int    // DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET
 	StateFile  string // for `doris-entrypoint status`; empty: none
-	Logger     *zap.Logger
+	// OnState, when set, receives every state the machine enters; it must
+	// not block (the probe endpoint stores it).
+	OnState func(State)
+	Logger  *zap.Logger
 }
+
+// Phases of the machine, as State.Phase reports them.
+const (
+	PhaseBootstrapping = "bootstrapping" // normal mode, before the child starts
+	PhaseRunning       = "running"       // normal mode, the child runs
+	PhaseDebug         = "debug"         // debug mode (also while waiting to leave it)
+	PhaseStopping      = "stopping"      // a stop was requested; the child is being stopped
+	PhaseExited        = "exited"        // the child has exited; the container exits next
+)
 
 // State is what the state file records (and `status` prints).
 type State struct {
-	Component string            `json:"component"`
-	Mode      string            `json:"mode"`
-	Since     time.Time         `json:"since"`
-	ChildPID  int               `json:"child_pid,omitempty"`
-	Ports     []confpatch.Moved `json:"ports,omitempty"`
-	Marker    string            `json:"marker,omitempty"`
-	Conf      string            `json:"conf"`
-	Problem   string            `json:"problem,omitempty"`
-	Command   []string          `json:"command"`
-	Dir       string            `json:"dir"`
+	Component string    `json:"component"`
+	Mode      string    `json:"mode"`
+	Phase     string    `json:"phase"`
+	Since     time.Time `json:"since"`
+	ChildPID  int       `json:"child_pid,omitempty"`
+	// Restarts counts the child's starts after the first (debug round
+	// trips); LastExit is the exit code of the child that ran last.
+	Restarts int               `json:"restarts"`
+	LastExit *int              `json:"last_exit_code,omitempty"`
+	Ports    []confpatch.Moved `json:"ports,omitempty"`
+	Marker   string            `json:"marker,omitempty"`
+	Conf     string            `json:"conf"`
+	Problem  string            `json:"problem,omitempty"`
+	Command  []string          `json:"command"`
+	Dir      string            `json:"dir"`
 }
 
 // ErrFatal marks a Prepare error that must stop the container (the scripts
@@ -94,6 +113,8 @@ type machine struct {
 	log    *zap.Logger
 	sup    *supervisor.Supervisor
 	latest podinfo.State // the annotations as last seen
+	starts int           // children started
+	last   *int          // exit code of the last child
 }
 
 // Run runs the machine until the container should stop, and returns the
@@ -144,6 +165,7 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		return 128 + int(syscall.SIGTERM), true
 	default:
 	}
+	m.writeState(State{Mode: "normal", Phase: PhaseBootstrapping})
 	cmd := m.Component.Command
 	if m.Component.Bootstrap != nil {
 		args, code, exit, debug := m.bootstrap(ctx)
@@ -162,22 +184,31 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		m.log.Error("cannot start the child", zap.Error(err))
 		return 1, true
 	}
-	m.writeState(State{Mode: "normal", ChildPID: c.Pid()})
+	m.starts++
+	m.writeState(State{Mode: "normal", Phase: PhaseRunning, ChildPID: c.Pid()})
 	for {
 		select {
 		case <-c.Done():
+			m.exited(c.ExitCode())
 			return m.sup.Wait(ctx, c), true
 		case <-m.sup.StopRequested():
-			return m.sup.Wait(ctx, c), true
+			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
+			code := m.sup.Wait(ctx, c)
+			m.exited(code)
+			return code, true
 		case <-ctx.Done():
-			return m.sup.Wait(ctx, c), true
+			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
+			code := m.sup.Wait(ctx, c)
+			m.exited(code)
+			return code, true
 		case st := <-m.Podinfo.Changes():
 			m.latest = st
 			if st.Mode != podinfo.Debug {
 				continue
 			}
 			m.log.Info("entering debug mode: stopping the child", zap.String("mode", "debug"), zap.Int("pid", c.Pid()))
-			m.sup.StopChild(c)
+			code := m.sup.StopChild(c)
+			m.last = &code
 			return 0, false
 		}
 	}
@@ -232,7 +263,7 @@ func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit,
 // false) or a stop is requested (exit true, code 0).
 func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	comp := m.Component
-	st := State{Mode: "debug", Marker: confpatch.Marker(comp.Conf)}
+	st := State{Mode: "debug", Phase: PhaseDebug, Marker: confpatch.Marker(comp.Conf)}
 	moved, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
 	if err != nil {
 		// Stay in debug mode anyway: a debug session is still possible,
@@ -273,6 +304,8 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	}
 	stop := func() (int, bool) {
 		m.log.Info("stopping in debug mode", zap.String("mode", "debug"))
+		st.Phase = PhaseStopping
+		m.writeState(st)
 		m.sup.TerminateAll()
 		leave()
 		return 0, true
@@ -357,16 +390,27 @@ func (m *machine) handStarted(moved []confpatch.Moved) string {
 	return ""
 }
 
-// writeState records st for `status`, atomically.
+// exited records the child's exit.
+func (m *machine) exited(code int) {
+	m.last = &code
+	m.writeState(State{Mode: "normal", Phase: PhaseExited})
+}
+
+// writeState publishes st: to OnState, and atomically to the state file.
 func (m *machine) writeState(st State) {
-	if m.StateFile == "" {
-		return
-	}
 	st.Component = m.Component.Name
+	st.Restarts = max(m.starts-1, 0)
+	st.LastExit = m.last
 	st.Since = time.Now().UTC()
 	st.Conf = m.Component.Conf
 	st.Command = append([]string{m.Component.Command.Path}, m.Component.Command.Args...)
 	st.Dir = m.Component.Command.Dir
+	if m.OnState != nil {
+		m.OnState(st)
+	}
+	if m.StateFile == "" {
+		return
+	}
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(m.StateFile), 0o755); err == nil {
 		tmp := m.StateFile + ".tmp"

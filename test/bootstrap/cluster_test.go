@@ -3,7 +3,6 @@ package bootstrap_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,12 +26,7 @@ func freePorts(t *testing.T, keys ...string) map[string]int {
 	t.Helper()
 	m := map[string]int{}
 	for _, k := range keys {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[k] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		m[k] = harness.FreePort(t, 0)
 	}
 	return m
 }

@@ -35,26 +35,7 @@ const (
 )
 
 // freePort returns a port that is free, and free offset above it too.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if p+offset > 65535 {
-			continue
-		}
-		if ln2, err := net.Listen("tcp", ":"+strconv.Itoa(p+offset)); err == nil {
-			ln2.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port pair")
-	return 0
-}
+func freePort(t *testing.T) int { return harness.FreePort(t, offset) }
 
 // sandbox is a DORIS_ROOT with a fake FE or BE and a podinfo directory.
 type sandbox struct {

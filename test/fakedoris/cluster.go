@@ -55,6 +55,7 @@ type Cluster struct {
 	noMaster bool          // no FE answers as master yet
 	delay    time.Duration // before every answer
 	drop     int           // connections to close at once, from now on
+	health   HealthFault   // what /api/health answers
 	// Log of the statements received, for tests.
 	statements []string
 }
@@ -100,6 +101,23 @@ func (c *Cluster) SetMaster(host string) {
 	defer c.mu.Unlock()
 	for i := range c.frontends {
 		c.frontends[i].IsMaster = c.frontends[i].Host == host
+	}
+}
+
+// SetAlive sets the Alive column of the frontends and backends on host (a
+// node the master's heartbeat no longer reaches).
+func (c *Cluster) SetAlive(host string, alive bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.frontends {
+		if c.frontends[i].Host == host {
+			c.frontends[i].Alive = alive
+		}
+	}
+	for i := range c.backends {
+		if c.backends[i].Host == host {
+			c.backends[i].Alive = alive
+		}
 	}
 }
 

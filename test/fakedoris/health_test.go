@@ -15,7 +15,7 @@ func TestHealthBodies(t *testing.T) {
 		want string
 	}{
 		{c.FEHealth(), `{"msg":"success","code":0,"data":{"online_backend_num":1,"total_backend_num":2},"count":0}`},
-		{BEHealth(), `{"status": "OK","msg": "To Be Added"}`},
+		{c.BEHealth(), `{"status": "OK","msg": "To Be Added"}`},
 	} {
 		srv := httptest.NewServer(tt.h)
 		resp, err := http.Get(srv.URL + "/api/health")

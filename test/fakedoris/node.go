@@ -56,8 +56,9 @@ func RunFE(conf string, args []string, dir, self string) error {
 	var closer interface{ Close() error }
 	// Without --helper an FE starts a new cluster, or (with metadata)
 	// rejoins its own: the fake is master only when there is none yet.
-	_, err = os.Stat(filepath.Join(dir, "master"))
-	if helper == "" && err != nil {
+	// A master restarting (its address is in the file) is master again.
+	prev, err := os.ReadFile(filepath.Join(dir, "master"))
+	if helper == "" && (err != nil || string(prev) == ln.Addr().String()) {
 		c.AddFrontend(Frontend{Host: self, EditLogPort: ep, HTTPPort: hp, QueryPort: qp, RPCPort: 9020, ArrowPort: -1,
 			Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
 		closer = ServeFE(ln, c, self)
@@ -104,7 +105,24 @@ func RunBE(conf string) error {
 			c.Close()
 		}
 	}()
-	return serveUntilTERM(confPort(data, "webserver_port", 8040), BEHealth())
+	return serveUntilTERM(confPort(data, "webserver_port", 8040), NewCluster(Layout21).BEHealth())
+}
+
+// holdStop plays a JVM whose graceful stop takes a while: with
+// $FAKE_STOP_GATE set, it creates $FAKE_STOP_GATE.term when SIGTERM arrives
+// and goes on serving until the test creates $FAKE_STOP_GATE.
+func holdStop() {
+	gate := os.Getenv("FAKE_STOP_GATE")
+	if gate == "" {
+		return
+	}
+	os.WriteFile(gate+".term", nil, 0o644)
+	for {
+		if _, err := os.Stat(gate); err == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func serveUntilTERM(httpPort int, h http.Handler) error {
@@ -115,6 +133,7 @@ func serveUntilTERM(httpPort int, h http.Handler) error {
 	go func() { errc <- srv.ListenAndServe() }()
 	select {
 	case <-sig:
+		holdStop()
 		srv.Shutdown(context.Background())
 		return nil
 	case err := <-errc:

@@ -61,6 +61,7 @@ func main() {
 	case "fake-be": // fake-be CONF
 		emit("fake-be %s", os.Getenv("POD_FQDN"))
 		must(fakedoris.RunBE(arg(args, 0)))
+		emit("fake-be-stopped %s", os.Getenv("POD_FQDN"))
 	case "report-started":
 		emit("started %d", os.Getpid())
 	case "print":

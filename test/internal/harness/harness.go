@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -194,8 +195,12 @@ type Options struct {
 	Args []string // its arguments
 	// PID1 runs it as PID 1 of a new PID namespace with its own /proc.
 	PID1 bool
-	Env  []string // added to the test's environment
-	Dir  string
+	// Env is added to the test's environment, after
+	// DORIS_ENTRYPOINT_PROBE_ADDR=127.0.0.1:0: tests running side by side
+	// must not fight for the default :8099 (the bound port is in the log
+	// and in $DORIS_ROOT/.doris-entrypoint/probe.addr).
+	Env []string
+	Dir string
 	// Stdout receives the process's stdout (and so the child's); default: the log buffer.
 	Stdout     *os.File
 	ExtraFiles []*os.File
@@ -228,7 +233,7 @@ func Start(t testing.TB, o Options) *Proc {
 		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Env = append(append(os.Environ(), "DORIS_ENTRYPOINT_PROBE_ADDR=127.0.0.1:0"), o.Env...)
 	cmd.Dir = o.Dir
 	p := &Proc{cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.log
@@ -295,7 +300,7 @@ func (p *Proc) PID() int { return p.pid }
 func (p *Proc) Signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := syscall.Kill(p.pid, sig); err != nil {
-		t.Fatalf("signal %v to %d: %v", sig, p.pid, err)
+		t.Fatalf("signal %v to %d: %v; log:\n%s", sig, p.pid, err, p.log.String())
 	}
 }
 
@@ -454,3 +459,29 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// FreePort returns a TCP port that is free on every address, and free offset
+// above it too (0: no second port). It is picked at random below the
+// kernel's ephemeral range (32768 and up), so that no listener on port 0
+// and no outgoing connection — the supervisor's probe endpoint and health
+// checks, the fakes' own connections — takes it before the test's server
+// binds it.
+func FreePort(t testing.TB, offset int) int {
+	t.Helper()
+	free := func(p int) bool {
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
+		if err != nil {
+			return false
+		}
+		ln.Close()
+		return true
+	}
+	for i := 0; i < 1000; i++ {
+		p := 10000 + rand.IntN(32768-10000-offset)
+		if free(p) && (offset == 0 || free(p+offset)) {
+			return p
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}

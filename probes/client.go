@@ -1,0 +1,64 @@
+package probes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// LoopbackAddr turns a listen address (":8099", "0.0.0.0:8099") into the
+// address a process in the same pod dials: an unspecified host becomes the
+// loopback address.
+func LoopbackAddr(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("probe address %q: %w", listen, err)
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::", "[::]":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Get asks the endpoint at addr (host:port) for path and returns the HTTP
+// status code and the body (at most 1 MiB).
+func Get(ctx context.Context, addr, path string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("probe endpoint %s: %w", addr, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, "", fmt.Errorf("probe endpoint %s: %w", addr, err)
+	}
+	return resp.StatusCode, string(b), nil
+}
+
+// FetchStatus reads /status from the endpoint at addr.
+func FetchStatus(ctx context.Context, addr string) (Status, error) {
+	var st Status
+	code, body, err := Get(ctx, addr, PathStatus)
+	if err != nil {
+		return st, err
+	}
+	if code != http.StatusOK {
+		return st, fmt.Errorf("probe endpoint %s: %s answered %d: %s", addr, PathStatus, code, strings.TrimSpace(body))
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return st, fmt.Errorf("probe endpoint %s: %s: %w", addr, PathStatus, err)
+	}
+	return st, nil
+}

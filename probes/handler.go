@@ -1,0 +1,195 @@
+package probes
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const (
+	maxHeaderBytes = 8 << 10 // probes send a few hundred bytes
+	maxConns       = 64      // concurrent connections; more wait in the backlog
+)
+
+// Paths of the endpoint.
+const (
+	PathLive    = "/livez"
+	PathReady   = "/readyz"
+	PathStartup = "/startupz"
+	PathStatus  = "/status"
+	PathMetrics = "/metrics"
+)
+
+// Status is the JSON document /status serves.
+type Status struct {
+	Component string    `json:"component"`
+	Version   string    `json:"version"`
+	Mode      string    `json:"mode"`
+	Phase     string    `json:"phase"`
+	Since     time.Time `json:"since"`
+	Stopping  bool      `json:"stopping"`
+	Child     Child     `json:"child"`
+	// Ports are the ports debug mode moved: original and moved value.
+	Ports    []Port `json:"ports,omitempty"`
+	Restarts int    `json:"restarts"`
+	LastExit *int   `json:"last_exit_code,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+	// Probes are the three probes' answers, as they would be now.
+	Probes map[string]Probe `json:"probes"`
+	// Checks are the latest background check results, with their age.
+	Checks map[string]Result `json:"checks"`
+}
+
+// Child describes the supervised process.
+type Child struct {
+	PID   int    `json:"pid,omitempty"`
+	State string `json:"state"` // not started, running, stopping, exited, none (debug)
+}
+
+// Port is a conf port moved by debug mode.
+type Port struct {
+	Key      string `json:"key"`
+	Original int    `json:"original"`
+	Moved    int    `json:"moved"`
+}
+
+// Probe is a probe's answer.
+type Probe struct {
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason"`
+}
+
+// Status returns the /status document.
+func (s *Server) Status() Status {
+	sn := s.snap()
+	st := sn.state
+	out := Status{Component: s.cfg.Component, Version: s.cfg.Version, Mode: st.Mode, Phase: st.Phase, Since: st.Since,
+		Stopping: sn.stopping, Restarts: st.Restarts, LastExit: st.LastExit, Problem: st.Problem,
+		Probes: map[string]Probe{}, Checks: map[string]Result{}}
+	if out.Phase == "" {
+		out.Phase = "starting"
+	}
+	switch st.Phase {
+	case modes.PhaseRunning:
+		out.Child = Child{PID: st.ChildPID, State: "running"}
+	case modes.PhaseStopping:
+		out.Child = Child{PID: st.ChildPID, State: "stopping"}
+	case modes.PhaseExited:
+		out.Child = Child{State: "exited"}
+	case modes.PhaseDebug:
+		out.Child = Child{State: "none (debug mode)"}
+	default:
+		out.Child = Child{State: "not started"}
+	}
+	for _, p := range st.Ports {
+		out.Ports = append(out.Ports, Port{Key: p.Key, Original: p.From, Moved: p.To})
+	}
+	for name, f := range map[string]func(snapshot) (bool, string){"live": s.live, "ready": s.ready, "startup": s.startup} {
+		ok, why := f(sn)
+		out.Probes[name] = Probe{OK: ok, Reason: why}
+	}
+	for name, r := range sn.results {
+		r.AgeSeconds = sn.now.Sub(r.At).Round(time.Millisecond).Seconds()
+		out.Checks[name] = r
+	}
+	return out
+}
+
+// CheckNames lists the checks in the order they run.
+func (s *Server) CheckNames() []string {
+	var names []string
+	if s.cfg.Live != nil {
+		names = append(names, s.cfg.Live.Name)
+	}
+	for _, c := range s.cfg.Ready {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+// Handler returns the endpoint's HTTP handler: GET and HEAD only, no body.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	probe := func(f func() (bool, string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			ok, why := f()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if !ok {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			w.Write([]byte(why + "\n"))
+		}
+	}
+	mux.Handle(PathLive, probe(s.Live))
+	mux.Handle(PathReady, probe(s.Ready))
+	mux.Handle(PathStartup, probe(s.Startup))
+	mux.HandleFunc(PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		b, err := json.MarshalIndent(s.Status(), "", "  ")
+		if err != nil {
+			http.Error(w, "status: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(b, '\n'))
+	})
+	mux.Handle(PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	return guard(mux)
+}
+
+// guard lets only body-less GET and HEAD requests of known paths through.
+func guard(next *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+			h.Set("Connection", "close")
+			http.Error(w, "request body not allowed", http.StatusRequestEntityTooLarge)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitListener caps the connections served at once; the others wait in
+// the kernel's backlog.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limited{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+type limited struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limited) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

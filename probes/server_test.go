@@ -1,0 +1,331 @@
+package probes_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/probes"
+	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/supervisor/modes"
+)
+
+// switchable is a check whose outcome the test sets.
+type switchable struct {
+	mu   sync.Mutex
+	err  error
+	runs atomic.Int64
+}
+
+func (s *switchable) set(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+func (s *switchable) check(name string) probes.Check {
+	return probes.Check{Name: name, Run: func(context.Context) error {
+		s.runs.Add(1)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.err
+	}}
+}
+
+// waitFor polls cond until it holds or the test's patience ends.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type fixture struct {
+	srv         *probes.Server
+	port, ready *switchable
+	stop        chan struct{}
+	cancel      context.CancelFunc
+}
+
+func newFixture(t *testing.T, interval time.Duration) *fixture {
+	t.Helper()
+	f := &fixture{port: &switchable{}, ready: &switchable{}, stop: make(chan struct{})}
+	live := f.port.check(probes.CheckPort)
+	f.srv = probes.New(probes.Config{Component: "fe", Version: "test", Interval: interval, Live: &live,
+		Ready: []probes.Check{f.ready.check(probes.CheckHealth)}, Stopping: f.stop})
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	done := make(chan struct{})
+	go func() { f.srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+type probeWant struct{ live, ready, startup bool }
+
+func (f *fixture) assert(t *testing.T, step string, want probeWant, reason string) {
+	t.Helper()
+	live, lr := f.srv.Live()
+	ready, rr := f.srv.Ready()
+	startup, sr := f.srv.Startup()
+	if live != want.live || ready != want.ready || startup != want.startup {
+		t.Fatalf("%s: live %v (%s), ready %v (%s), startup %v (%s); want %+v", step, live, lr, ready, rr, startup, sr, want)
+	}
+	if reason != "" && !strings.Contains(lr+"|"+rr+"|"+sr, reason) {
+		t.Fatalf("%s: reasons %q | %q | %q lack %q", step, lr, rr, sr, reason)
+	}
+}
+
+func running(pid int) modes.State {
+	return modes.State{Component: "fe", Mode: "normal", Phase: modes.PhaseRunning, ChildPID: pid}
+}
+
+// The three probes through the life of a pod: bootstrap, start, healthy,
+// port lost, debug mode, back, stop requested.
+func TestProbeSemantics(t *testing.T) {
+	f := newFixture(t, 20*time.Millisecond)
+	f.assert(t, "before any state", probeWant{true, false, false}, "starting")
+	f.srv.SetState(modes.State{Mode: "normal", Phase: modes.PhaseBootstrapping})
+	f.assert(t, "bootstrapping", probeWant{true, false, false}, "bootstrapping")
+
+	f.port.set(errors.New("127.0.0.1:9030 not accepting: connection refused"))
+	f.ready.set(errors.New("GET http://127.0.0.1:8030/api/health: connection refused"))
+	f.srv.SetState(running(42))
+	waitFor(t, "a failed round", func() bool { _, r := f.srv.Ready(); return strings.Contains(r, "connection refused") })
+	// The JVM has not opened its port yet: live, not ready.
+	f.assert(t, "starting child", probeWant{true, false, true}, "not ready: health: GET")
+
+	f.port.set(nil)
+	f.ready.set(nil)
+	waitFor(t, "ready", func() bool { ok, _ := f.srv.Ready(); return ok })
+	f.assert(t, "healthy", probeWant{true, true, true}, "ready: pid 42, health ok")
+
+	// Once the port has accepted, losing it fails liveness.
+	f.port.set(errors.New("127.0.0.1:9030 not accepting: connection refused"))
+	waitFor(t, "not live", func() bool { ok, _ := f.srv.Live(); return !ok })
+	f.assert(t, "port lost", probeWant{false, true, true}, "port: 127.0.0.1:9030 not accepting")
+	f.port.set(nil)
+
+	f.srv.SetState(modes.State{Mode: "debug", Phase: modes.PhaseDebug,
+		Ports: []confpatch.Moved{{Key: "query_port", From: 9030, To: 19030}}})
+	f.assert(t, "debug", probeWant{true, false, true}, "not ready: debug mode")
+
+	// A new child: results of rounds before its start do not count.
+	f.srv.SetState(modes.State{Mode: "normal", Phase: modes.PhaseBootstrapping})
+	f.assert(t, "bootstrapping again", probeWant{true, false, false}, "bootstrapping")
+	f.srv.SetState(running(43))
+	ok, why := f.srv.Ready()
+	if ok || !strings.Contains(why, "no health check since the child started") {
+		t.Fatalf("ready right after the start: %v %s", ok, why)
+	}
+	waitFor(t, "ready again", func() bool { ok, _ := f.srv.Ready(); return ok })
+
+	close(f.stop)
+	f.assert(t, "stop requested", probeWant{true, false, true}, "not ready: stopping")
+	code := 143
+	f.srv.SetState(modes.State{Mode: "normal", Phase: modes.PhaseExited, LastExit: &code})
+	f.assert(t, "exited", probeWant{false, false, true}, "exited with code 143")
+}
+
+// A result older than three intervals is a failure, and so is a check loop
+// that stopped turning.
+func TestStaleResults(t *testing.T) {
+	f := newFixture(t, 20*time.Millisecond)
+	f.srv.SetState(running(7))
+	waitFor(t, "ready", func() bool { ok, _ := f.srv.Ready(); return ok })
+	f.cancel() // the loop stops: no more rounds
+	waitFor(t, "stale", func() bool { ok, why := f.srv.Ready(); return !ok && strings.Contains(why, "stale") })
+	waitFor(t, "not live", func() bool { ok, why := f.srv.Live(); return !ok && strings.Contains(why, "check loop has not run") })
+}
+
+// No request ever runs a check: N concurrent requests over several intervals
+// cause one round per interval at most.
+func TestChecksRunOncePerInterval(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	f := newFixture(t, interval)
+	f.srv.SetState(running(1))
+	h := httptest.NewServer(f.srv.Handler())
+	t.Cleanup(h.Close)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var requests atomic.Int64
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f.ready.runs.Load() < 6 {
+				for _, p := range []string{probes.PathReady, probes.PathLive, probes.PathStatus} {
+					resp, err := http.Get(h.URL + p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					requests.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	runs := f.ready.runs.Load()
+	if max := int64(el/interval) + 1; runs > max {
+		t.Fatalf("%d rounds in %s with interval %s (%d requests): want at most %d", runs, el, interval, requests.Load(), max)
+	}
+	t.Logf("%d requests, %d rounds in %s", requests.Load(), runs, el)
+}
+
+// A slow FE never slows a probe: with every answer delayed by seconds, the
+// probes still answer from memory in well under 50 ms, and the round gives
+// up at its interval.
+func TestSlowFE(t *testing.T) {
+	c := newCluster()
+	addr := serveFE(t, c)
+	c.SetDelay(5 * time.Second)
+	const interval = 300 * time.Millisecond
+	member := probes.Check{Name: probes.CheckMembership, Run: func(ctx context.Context) error {
+		return probes.FrontendMember(ctx, &doris.Client{}, addr, feHost, 9010)
+	}}
+	srv := probes.New(probes.Config{Component: "fe", Interval: interval, Ready: []probes.Check{member}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Run(ctx)
+	srv.SetState(running(9))
+	h := httptest.NewServer(srv.Handler())
+	t.Cleanup(h.Close)
+	var worst time.Duration
+	var reason string
+	for reason == "" {
+		for _, p := range []string{probes.PathLive, probes.PathReady, probes.PathStartup, probes.PathStatus} {
+			t0 := time.Now()
+			resp, err := http.Get(h.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			worst = max(worst, time.Since(t0))
+			if p == probes.PathReady && strings.Contains(string(b), "membership:") {
+				reason = string(b)
+			}
+		}
+	}
+	if worst >= 50*time.Millisecond {
+		t.Fatalf("a probe took %s while the FE was slow", worst)
+	}
+	if !strings.Contains(reason, "context deadline exceeded") && !strings.Contains(reason, "timeout") {
+		t.Fatalf("reason %q", reason)
+	}
+	t.Logf("worst probe %s; %s", worst, strings.TrimSpace(reason))
+}
+
+// The endpoint takes body-less GET and HEAD only, bounds headers, and shows
+// no secret.
+func TestHandlerHardening(t *testing.T) {
+	f := newFixture(t, 20*time.Millisecond)
+	f.ready.set(errors.New("show frontends on 127.0.0.1:9030: access denied for root, then admin"))
+	f.srv.SetState(running(5))
+	waitFor(t, "a round", func() bool { return f.ready.runs.Load() > 0 })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go f.srv.Serve(ctx, ln)
+	base := "http://" + ln.Addr().String()
+	do := func(method, path string, body io.Reader, hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	for _, tt := range []struct {
+		method, path string
+		body         io.Reader
+		hdr          map[string]string
+		code         int
+	}{
+		{"GET", probes.PathLive, nil, nil, 200},
+		{"HEAD", probes.PathReady, nil, nil, 503},
+		{"GET", probes.PathStartup, nil, nil, 200},
+		{"POST", probes.PathReady, nil, nil, 405},
+		{"PUT", probes.PathStatus, strings.NewReader("x"), nil, 405},
+		{"DELETE", probes.PathLive, nil, nil, 405},
+		{"GET", probes.PathLive, strings.NewReader("body"), nil, 413},
+		{"GET", "/debug/pprof/", nil, nil, 404},
+		{"GET", "/", nil, nil, 404},
+		{"GET", probes.PathLive, nil, map[string]string{"X-Big": strings.Repeat("a", 64<<10)}, 431},
+	} {
+		resp, body := do(tt.method, tt.path, tt.body, tt.hdr)
+		if resp.StatusCode != tt.code {
+			t.Errorf("%s %s: %d %q, want %d", tt.method, tt.path, resp.StatusCode, body, tt.code)
+		}
+		if tt.method == "HEAD" && body != "" {
+			t.Errorf("HEAD with a body %q", body)
+		}
+	}
+	resp, body := do("GET", probes.PathReady, nil, nil)
+	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" ||
+		strings.Count(body, "\n") != 1 || !strings.Contains(body, "access denied") {
+		t.Errorf("readyz: %d %q", resp.StatusCode, body)
+	}
+	_, body = do("GET", probes.PathStatus, nil, nil)
+	var st probes.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Component != "fe" || st.Phase != "running" || st.Child.PID != 5 || st.Child.State != "running" || st.Version != "test" ||
+		st.Probes["ready"].OK || !st.Probes["live"].OK || st.Checks[probes.CheckHealth].OK || st.Checks[probes.CheckPort].AgeSeconds < 0 {
+		t.Errorf("status %s", body)
+	}
+	_, body = do("GET", probes.PathMetrics, nil, nil)
+	for _, want := range []string{
+		`doris_entrypoint_mode{mode="normal"} 1`, `doris_entrypoint_child_up 1`, `doris_entrypoint_probe_ok{probe="ready"} 0`,
+		`doris_entrypoint_check_failures_total{check="health"}`, `doris_entrypoint_check_duration_seconds_bucket{check="port"`,
+		`doris_entrypoint_signals_forwarded_total 0`, `doris_entrypoint_orphans_reaped_total 0`, `doris_entrypoint_info{component="fe",version="test"} 1`,
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestLoopbackAddr(t *testing.T) {
+	for in, want := range map[string]string{":8099": "127.0.0.1:8099", "0.0.0.0:1": "127.0.0.1:1", "[::]:8099": "[::1]:8099",
+		"10.1.2.3:8099": "10.1.2.3:8099", "localhost:9": "localhost:9"} {
+		if got, err := probes.LoopbackAddr(in); err != nil || got != want {
+			t.Errorf("LoopbackAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := probes.LoopbackAddr("8099"); err == nil {
+		t.Error("a bare port accepted")
+	}
+}
