@@ -419,7 +419,19 @@ func (s *Supervisor) Start(cmd Command) (*Child, error) {
 	default:
 	}
 	s.log.Info("child started", zap.Int("pid", pid), zap.String("path", path), zap.Strings("args", cmd.Args))
+	s.trim()
 	return c, nil
+}
+
+// trim drops what start-up alone needed from the resident set, once the
+// child runs and the supervisor settles into waiting (TrimResident). A
+// failure costs memory only.
+func (s *Supervisor) trim() {
+	time.AfterFunc(time.Second, func() {
+		if _, err := TrimResident(); err != nil {
+			s.log.Debug("resident pages not trimmed", zap.Error(err))
+		}
+	})
 }
 
 // controllingTerminal reports whether stdin is this session's controlling
@@ -471,6 +483,7 @@ func (s *Supervisor) RunPrestarted(ctx context.Context, cmd Command, execErr err
 		return code
 	}
 	s.log.Info("child started", zap.Int("pid", c.pid), zap.String("path", cmd.Path), zap.Strings("args", cmd.Args), zap.Bool("early", true))
+	s.trim()
 	return s.Wait(ctx, c)
 }
 

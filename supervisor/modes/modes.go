@@ -207,6 +207,7 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 				continue
 			}
 			m.log.Info("entering debug mode: stopping the child", zap.String("mode", "debug"), zap.Int("pid", c.Pid()))
+			m.writeState(State{Mode: "debug", Phase: PhaseStopping, ChildPID: c.Pid()})
 			code := m.sup.StopChild(c)
 			m.last = &code
 			return 0, false

@@ -54,7 +54,7 @@ func benchJoins(entry, dir string, n int) error {
 				return err
 			}
 			cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", entry, comp, ln.Addr().String())
-			cmd.Env = append(os.Environ(), "HELPER_EVENTS="+sock, "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_PODINFO_DIR="+filepath.Join(root, "podinfo"),
+			cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_PROBE_ADDR=127.0.0.1:0", "HELPER_EVENTS="+sock, "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_PODINFO_DIR="+filepath.Join(root, "podinfo"),
 				"POD_FQDN="+comp+"-"+strconv.Itoa(i+1)+".internal", "CONFIGMAP_MOUNT_PATH="+filepath.Join(root, "none"))
 			t0 := time.Now()
 			if err := cmd.Start(); err != nil {

@@ -58,7 +58,7 @@ func benchToggles(entry, dir string, n int) error {
 		return err
 	}
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", entry, "fe", "fe-svc:9030")
-	cmd.Env = append(os.Environ(), "HELPER_EVENTS="+sock, "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_PODINFO_DIR="+podinfoDir,
+	cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_PROBE_ADDR=127.0.0.1:0", "HELPER_EVENTS="+sock, "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_PODINFO_DIR="+podinfoDir,
 		"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=1000", "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s")
 	logPath := filepath.Join(dir, "toggles.log")
 	logFile, err := os.Create(logPath)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,13 +43,22 @@ wait $!
 `
 
 const fakeJava = `#!/bin/sh
-# Simulated FE JVM: needs a moment to flush its edit log on SIGTERM.
+# Simulated FE JVM: its ports (query_port on the MySQL protocol, http_port
+# with /api/health) are served by the demo program; it needs a moment to
+# flush its edit log on SIGTERM.
 DIR="$(dirname "$0")/.."
+"$DEMO_BIN" -serve-fe "$DIR/conf/fe.conf" &
 trap 'echo "fe: SIGTERM received, flushing edit log and closing BDB-JE..."; sleep 1; echo "fe: metadata flushed, bye"; touch "$DIR/cleaned"; exit 0' TERM
 echo "fe: running (simulated JVM)"
 touch "$DIR/running"
 while :; do sleep 1 & wait $!; done
 `
+
+// The demo's endpoint and FQDN.
+const (
+	probeAddr = "127.0.0.1:38099"
+	feFQDN    = "doriscluster-sample-fe-0.doriscluster-sample-fe-internal.doris.svc.cluster.local"
+)
 
 const feConf = `# a sandbox fe.conf
 CUR_DATE=` + "`date +%Y%m%d-%H%M%S`" + `
@@ -61,7 +71,16 @@ enable_fqdn_mode = true
 
 func main() {
 	bin := flag.String("entrypoint", "bin/doris-entrypoint", "the doris-entrypoint binary")
+	serveFE := flag.String("serve-fe", "", "internal: serve the simulated JVM's ports for this fe.conf")
 	flag.Parse()
+	if *serveFE != "" {
+		// The fake FE of test/fakedoris, master of its own cluster.
+		if err := fakedoris.RunFE(*serveFE, nil, os.Getenv("FAKE_DIR"), feFQDN); err != nil {
+			fmt.Fprintf(os.Stderr, "fe: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
@@ -111,8 +130,13 @@ func run(bin string) error {
 	if err := podinfotest.Write(podinfoDir, pod, pod); err != nil {
 		return err
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	cmd.Env = append(os.Environ(), "DORIS_ROOT="+root, "DORIS_ENTRYPOINT_LOG_FORMAT=console", "DORIS_ENTRYPOINT_STOP_TIMEOUT=30s",
-		"DORIS_ENTRYPOINT_PODINFO_DIR="+podinfoDir)
+		"DORIS_ENTRYPOINT_PODINFO_DIR="+podinfoDir, "DORIS_ENTRYPOINT_PROBE_ADDR="+probeAddr, "DORIS_ENTRYPOINT_PROBE_INTERVAL=1s",
+		"POD_FQDN="+feFQDN, "DEMO_BIN="+self, "FAKE_DIR="+root)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return err
@@ -129,6 +153,10 @@ func run(bin string) error {
 	}
 	step("the FE is running; process tree below doris-entrypoint (host pids):")
 	printTree(sup)
+	if err := waitReady(exited); err != nil {
+		return err
+	}
+	showProbes("the FE answers /api/health and SHOW FRONTENDS lists it alive: ready")
 	if err := debugRoundTrip(bin, root, podinfoDir, pod, exited); err != nil {
 		return err
 	}
@@ -138,6 +166,8 @@ func run(bin string) error {
 	if err := syscall.Kill(sup, syscall.SIGTERM); err != nil {
 		return err
 	}
+	// The simulated JVM takes 1 s to flush: readiness is already false.
+	showProbes("while the FE flushes its edit log: not ready from SIGTERM on, still live")
 	select {
 	case <-exited:
 	case <-time.After(60 * time.Second):
@@ -213,7 +243,7 @@ func joinDemo(bin, root string) error {
 			argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
 		}
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), "DORIS_ROOT="+dir, "POD_FQDN="+n.fqdn, "DORIS_ENTRYPOINT_LOG_FORMAT=console",
+		cmd.Env = append(os.Environ(), "DORIS_ROOT="+dir, "POD_FQDN="+n.fqdn, "DORIS_ENTRYPOINT_LOG_FORMAT=console", "DORIS_ENTRYPOINT_PROBE_ADDR=",
 			"DORIS_ENTRYPOINT_PODINFO_DIR="+filepath.Join(dir, "podinfo"), "CONFIGMAP_MOUNT_PATH="+filepath.Join(dir, "none"))
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -268,6 +298,7 @@ func debugRoundTrip(bin, root, podinfoDir string, pod map[string]string, exited 
 	if err := waitMode(root, "debug", exited); err != nil {
 		return err
 	}
+	showProbes("debug mode: live and started (the pod stays Running), not ready (out of the Service)")
 	step("kubectl exec … doris-entrypoint status")
 	status := exec.Command(bin, "status")
 	status.Env = append(os.Environ(), "DORIS_ROOT="+root)
@@ -298,7 +329,54 @@ func debugRoundTrip(bin, root, podinfoDir string, pod map[string]string, exited 
 		return fmt.Errorf("fe.conf differs from the original after debug mode")
 	}
 	fmt.Println("    the FE runs again; fe.conf is byte-for-byte the original; no restart, no pod deletion")
+	if err := waitReady(exited); err != nil {
+		return err
+	}
+	showProbes("back in normal mode: ready again")
 	return nil
+}
+
+// get asks the demo's probe endpoint for path.
+func get(path string) (int, string) {
+	hc := http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get("http://" + probeAddr + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// waitReady waits until /readyz answers 200.
+func waitReady(exited <-chan error) error {
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if code, _ := get("/readyz"); code == 200 {
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("doris-entrypoint exited early: %v", err)
+		case <-deadline:
+			_, why := get("/readyz")
+			return fmt.Errorf("never ready: %s", why)
+		case <-tick.C:
+		}
+	}
+}
+
+// showProbes prints the three probes and /status as kubelet and a user see them.
+func showProbes(title string) {
+	step("probe endpoint %s: %s", probeAddr, title)
+	for _, p := range []string{"/livez", "/readyz", "/startupz"} {
+		code, body := get(p)
+		fmt.Printf("    GET %-9s %d  %s\n", p, code, body)
+	}
+	_, st := get("/status")
+	fmt.Printf("    GET /status\n%s", indent(indent(st)))
 }
 
 // waitMode waits until the supervisor's state file says mode.

@@ -240,10 +240,21 @@ func TestFEReadyThenSIGTERM(t *testing.T) {
 		Child                  struct{ PID int }
 		Checks                 map[string]struct{ OK bool }
 	}
-	_, js := n.get(t, "/status")
-	if err := json.Unmarshal([]byte(js), &st); err != nil || st.Component != "fe" || st.Phase != "running" || st.Child.PID == 0 ||
-		!st.Checks["health"].OK || !st.Checks["membership"].OK || !st.Checks["port"].OK {
-		t.Fatalf("status %v: %s", err, js)
+	// The port check may have run a moment before the fake JVM listened:
+	// wait for a round with all three passing.
+	deadline := time.Now().Add(wait)
+	for {
+		_, js := n.get(t, "/status")
+		if err := json.Unmarshal([]byte(js), &st); err != nil || st.Component != "fe" || st.Phase != "running" || st.Child.PID == 0 {
+			t.Fatalf("status %v: %s", err, js)
+		}
+		if st.Checks["health"].OK && st.Checks["membership"].OK && st.Checks["port"].OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status: %s", js)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if out := n.status(t); !strings.Contains(out, "ready   ok") || !strings.Contains(out, "membership ok") {
 		t.Fatalf("status:\n%s", out)
