@@ -80,6 +80,7 @@ var argv0Commands = map[string]string{
 	"be_entrypoint.sh": "be",
 	"fe_prestop.sh":    "prestop",
 	"be_prestop.sh":    "prestop",
+	"doris-debug":      "doris-debug",
 }
 
 const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE and CN containers.
@@ -92,6 +93,7 @@ Usage:
   doris-entrypoint probe live|ready|startup      exec probe: ask the probe endpoint, exit 0 or 1
   doris-entrypoint prestop                       preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh)
   doris-entrypoint debug run                     in debug mode: start the component on the moved ports
+  doris-entrypoint doris-debug [--component fe|be]  old scripts' hook (also as doris-debug): block in debug mode
   doris-entrypoint version                       print version, commit and Go version
 
 Run "doris-entrypoint <command> --help" for a command's flags and environment.
@@ -118,6 +120,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runPrestop(filepath.Base(args[0]), rest, getenv, stdout, stderr)
 	case "debug":
 		return runDebug(rest, getenv, stdout, stderr)
+	case "doris-debug":
+		return runDorisDebug(rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "doris-entrypoint %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

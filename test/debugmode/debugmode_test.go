@@ -518,3 +518,50 @@ func TestPrestop(t *testing.T) {
 		s.assertRestored(t)
 	}
 }
+
+// doris-debug, as older entrypoint scripts call it before starting Doris:
+// returns at once without the annotation; with it, holds the liveness port
+// (MySQL error for the FE) and returns once the annotation is removed.
+func TestDorisDebugHook(t *testing.T) {
+	s := newSandbox(t, nil)
+	link := filepath.Join(t.TempDir(), "doris-debug")
+	if err := os.Symlink(entrypoint, link); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "DORIS_ROOT="+s.root, "DORIS_ENTRYPOINT_PODINFO_DIR="+s.podinfo)
+	cmd := exec.Command(link, "--component", "fe")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "no debug annotation") {
+		t.Fatalf("without the annotation: %v %s", err, out)
+	}
+	s.annotate(t, debugAnn)
+	cmd = exec.Command(link, "--component", "fe")
+	cmd.Env = env
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(wait)
+	for closed(s.query) {
+		if time.Now().After(deadline) {
+			t.Fatalf("port %d never held: %s", s.query, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
+		t.Fatalf("query port answered %q", b)
+	}
+	s.annotate(t, nil)
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(out.String(), "annotation removed") {
+			t.Fatalf("exit %v: %s", err, out)
+		}
+	case <-time.After(wait):
+		cmd.Process.Kill()
+		t.Fatalf("still blocking after the annotation was removed: %s", out)
+	}
+}

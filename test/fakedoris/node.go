@@ -48,7 +48,7 @@ func RunFE(conf string, args []string, dir, self string) error {
 			helper = args[i+1]
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(qp))
+	ln, err := net.Listen("tcp", net.JoinHostPort(bindHost(), strconv.Itoa(qp)))
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func RunBE(conf string) error {
 	if err != nil {
 		return err
 	}
-	hb, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(confPort(data, "heartbeat_service_port", 9050)))
+	hb, err := net.Listen("tcp", net.JoinHostPort(bindHost(), strconv.Itoa(confPort(data, "heartbeat_service_port", 9050))))
 	if err != nil {
 		return err
 	}
@@ -108,10 +108,26 @@ func RunBE(conf string) error {
 	return serveUntilTERM(confPort(data, "webserver_port", 8040), NewCluster(Layout21).BEHealth())
 }
 
+// bindHost is where a fake node listens: loopback, or $FAKE_BIND_HOST (a
+// container on a network: 0.0.0.0).
+func bindHost() string {
+	if h := os.Getenv("FAKE_BIND_HOST"); h != "" {
+		return h
+	}
+	return "127.0.0.1"
+}
+
 // holdStop plays a JVM whose graceful stop takes a while: with
-// $FAKE_STOP_GATE set, it creates $FAKE_STOP_GATE.term when SIGTERM arrives
-// and goes on serving until the test creates $FAKE_STOP_GATE.
+// $FAKE_STOP_DELAY (a Go duration) it serves on that long after SIGTERM and
+// then prints "cleanup done" on stdout; with $FAKE_STOP_GATE set, it creates
+// $FAKE_STOP_GATE.term when SIGTERM arrives and goes on serving until the
+// test creates $FAKE_STOP_GATE.
 func holdStop() {
+	if d, err := time.ParseDuration(os.Getenv("FAKE_STOP_DELAY")); err == nil {
+		fmt.Println("fake node: SIGTERM received, cleaning up for", d)
+		time.Sleep(d)
+		fmt.Println("fake node: cleanup done")
+	}
 	gate := os.Getenv("FAKE_STOP_GATE")
 	if gate == "" {
 		return
@@ -128,7 +144,7 @@ func holdStop() {
 func serveUntilTERM(httpPort int, h http.Handler) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
-	srv := &http.Server{Addr: "127.0.0.1:" + strconv.Itoa(httpPort), Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: net.JoinHostPort(bindHost(), strconv.Itoa(httpPort)), Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	select {
