@@ -13,7 +13,7 @@ LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
 endif
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench demo lint clean
+.PHONY: all build test bench demo lint clean image-test
 
 all: build
 
@@ -24,6 +24,12 @@ build:
 ## test: lint, unit tests, and black-box tests of the binary as PID 1 (needs root for unshare)
 test: lint
 	$(GO) test -count=1 -timeout 15m ./...
+
+## image-test: the stand-in base (busybox-static + the fake Doris), images/fe and images/be on it with the
+## local binary (podman, no registry), then the container tests
+image-test: build
+	sh images/standin/build.sh $(BIN) test
+	$(GO) test -count=1 -timeout 15m ./test/images
 
 ## bench: doris-entrypoint against tini, dumb-init and catatonit as PID 1 (installs them with apt-get if missing)
 bench: build

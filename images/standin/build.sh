@@ -1,0 +1,97 @@
+#!/bin/sh
+# Builds, from local files only (no registry), a stand-in for the official
+# apache/doris FE/BE images, then images/fe and images/be on top of it with
+# the local binary:
+#
+#   images/standin/build.sh BINARY [TAG]
+#
+# BINARY is a doris-entrypoint built by `make build`; TAG (default "test")
+# names localhost/doris-standin:TAG, localhost/doris-entrypoint-fe:TAG and
+# localhost/doris-entrypoint-be:TAG.
+#
+# The stand-in: Debian's busybox-static as /bin, and the fake Doris of test/
+# (test/helper: fake-fe / fake-be on the conf's ports, the real MySQL
+# protocol and /api/health bodies) laid out as /opt/apache-doris/{fe,be} with
+# bin/start_*.sh that run the fake "JVM" as a child and wait for it, as the
+# real scripts run java, and conf/*.conf with the default ports.
+set -eu
+bin=$(realpath "$1")
+tag=${2:-test}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/images/containers.conf}"
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] || { echo "build.sh: busybox-static is needed (apt-get install busybox-static)" >&2; exit 1; }
+file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || [ ! -x /usr/bin/file ] ||
+	{ echo "build.sh: $busybox is not static (apt-get install busybox-static)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root=$work/rootfs
+mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root" "$root/opt/apache-doris/fake"
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+	[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$root/opt/apache-doris/fake/doris-fake" ./test/helper)
+
+for comp in fe be; do
+	d=$root/opt/apache-doris/$comp
+	mkdir -p "$d/bin" "$d/conf" "$d/log"
+	cat >"$d/bin/start_$comp.sh" <<SCRIPT
+#!/bin/sh
+# Stand-in start_$comp.sh: like the real one, runs the server as a child and
+# waits (no exec); the fake server is test/helper fake-$comp.
+echo "start_$comp.sh: starting $comp with \$*"
+/opt/apache-doris/fake/doris-fake fake-$comp /opt/apache-doris/$comp/conf/$comp.conf "\$@" &
+wait \$!
+SCRIPT
+	chmod 755 "$d/bin/start_$comp.sh"
+done
+cat >"$root/opt/apache-doris/fe/conf/fe.conf" <<'CONF'
+# stand-in fe.conf: the lines of the real default that a rewriter can break
+CUR_DATE=`date +%Y%m%d-%H%M%S`
+LOG_DIR = ${DORIS_HOME}/log
+JAVA_OPTS="-Dfile.encoding=UTF-8 -Xmx8192m -Xloggc:$LOG_DIR/log/fe.gc.log.$CUR_DATE"
+meta_dir = ${DORIS_HOME}/doris-meta
+http_port = 8030
+rpc_port = 9020
+query_port = 9030
+edit_log_port = 9010
+CONF
+cat >"$root/opt/apache-doris/be/conf/be.conf" <<'CONF'
+# stand-in be.conf
+CUR_DATE=`date +%Y%m%d-%H%M%S`
+PPROF_TMPDIR="$DORIS_HOME/log/"
+JEMALLOC_CONF="percpu_arena:percpu,background_thread:true,metadata_thp:auto"
+be_port = 9060
+webserver_port = 8040
+heartbeat_service_port = 9050
+brpc_port = 8060
+CONF
+# The official images' entrypoint scripts, which images/ replaces with links.
+for s in fe_entrypoint.sh be_entrypoint.sh fe_prestop.sh be_prestop.sh; do
+	printf '#!/bin/sh\necho "the original %s: replaced by doris-entrypoint in images/"\nexit 1\n' "$s" >"$root/opt/apache-doris/$s"
+	chmod 755 "$root/opt/apache-doris/$s"
+done
+
+tar -C "$root" -c . | podman import \
+	--change 'ENV PATH=/usr/local/bin:/bin' \
+	--change 'ENV FAKE_DIR=/opt/apache-doris/fe' \
+	--change 'ENV FAKE_BIND_HOST=0.0.0.0' \
+	--change 'WORKDIR /opt/apache-doris' \
+	--quiet - "localhost/doris-standin:$tag" >/dev/null
+
+ctx=$work/context
+mkdir -p "$ctx/bin"
+cp "$bin" "$ctx/bin/doris-entrypoint"
+for comp in fe be; do
+	podman build --quiet -f "$repo/images/$comp/Dockerfile" --build-arg BINARY=local \
+		--build-arg "BASE_IMAGE=localhost/doris-standin:$tag" \
+		--build-arg "VERSION=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)" \
+		--build-arg "REVISION=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
+		-t "localhost/doris-entrypoint-$comp:$tag" "$ctx" >/dev/null
+	echo "built localhost/doris-entrypoint-$comp:$tag"
+done
