@@ -13,7 +13,7 @@ LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
 endif
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench demo lint clean image-test
+.PHONY: all build test bench demo lint clean image-test image-builder-check
 
 all: build
 
@@ -30,6 +30,17 @@ test: lint
 image-test: build
 	sh images/standin/build.sh $(BIN) test
 	$(GO) test -count=1 -timeout 15m ./test/images
+
+## image-builder-check: the Dockerfiles' default path (golang builder stage) on local stand-ins of golang and
+## of the Doris base (modules come through the Go module proxy); prints the image's version line
+image-builder-check: build
+	sh images/standin/build.sh $(BIN) test
+	sh images/standin/golang.sh local
+	CONTAINERS_CONF=$(CURDIR)/images/containers.conf podman build -q -f images/fe/Dockerfile \
+		--build-arg GOLANG_IMAGE=localhost/golang-standin:local --build-arg BASE_IMAGE=localhost/doris-standin:test \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD) -t localhost/doris-entrypoint-fe:builder .
+	CONTAINERS_CONF=$(CURDIR)/images/containers.conf podman run --rm --entrypoint /usr/local/bin/doris-entrypoint \
+		localhost/doris-entrypoint-fe:builder version
 
 ## bench: doris-entrypoint against tini, dumb-init and catatonit as PID 1 (installs them with apt-get if missing)
 bench: build

@@ -88,7 +88,7 @@ ctx=$work/context
 mkdir -p "$ctx/bin"
 cp "$bin" "$ctx/bin/doris-entrypoint"
 for comp in fe be; do
-	podman build --quiet -f "$repo/images/$comp/Dockerfile" --build-arg BINARY=local \
+	podman build --quiet -f "$repo/images/$comp/Dockerfile" --target local \
 		--build-arg "BASE_IMAGE=localhost/doris-standin:$tag" \
 		--build-arg "VERSION=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)" \
 		--build-arg "REVISION=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
