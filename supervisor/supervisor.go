@@ -38,6 +38,9 @@ type Config struct {
 	// earlystart), in its own process group; New adopts it as if Start had
 	// started it. 0 means none.
 	Prestarted int
+	// Notify, when set, is told of events worth a Kubernetes Event (the
+	// stop timeout); it must not block.
+	Notify func(reason, message string)
 }
 
 // Stats are counters for the probe endpoint's metrics.
@@ -52,6 +55,7 @@ type Supervisor struct {
 	log         *zap.Logger
 	sigs        *Signals
 	stopTimeout time.Duration
+	notify      func(reason, message string)
 	procDir     string
 	self        int
 	pid1        bool
@@ -107,6 +111,7 @@ func New(cfg Config) (*Supervisor, error) {
 		log:         log,
 		sigs:        cfg.Signals,
 		stopTimeout: cfg.StopTimeout,
+		notify:      cfg.Notify,
 		procDir:     procDir,
 		self:        os.Getpid(),
 		children:    make(map[int]*Child),
@@ -680,6 +685,9 @@ func (s *Supervisor) timeout(c *Child, all bool) {
 		}
 	}
 	s.log.Warn("stop timeout reached", zap.Duration("timeout", s.stopTimeout), zap.Int("remaining", remaining))
+	if s.notify != nil {
+		s.notify("StopTimeout", fmt.Sprintf("stop timeout %s reached: SIGKILL to %d remaining processes", s.stopTimeout, remaining))
+	}
 
 	killed := make(map[int]bool)
 	unix.Kill(-c.pid, unix.SIGKILL)

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/doris-entrypoint/confpatch"
@@ -20,6 +21,7 @@ import (
 	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo/kubeapi"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 )
@@ -232,7 +234,7 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 // startSupervisor is the common start of the supervising commands: catch
 // signals first (a SIGTERM from then on is kept), then the logger, then the
 // supervisor. Errors are reported on stderr or in the log.
-func startSupervisor(opts options, component string, prestarted int, stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
+func startSupervisor(opts options, component string, prestarted int, notify func(string, string), stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
 	sigs, err := supervisor.NotifySignals()
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
@@ -246,7 +248,7 @@ func startSupervisor(opts options, component string, prestarted int, stderr io.W
 	if component != "" {
 		log = log.With(zap.String("component", component))
 	}
-	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: prestarted})
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: prestarted, Notify: notify})
 	if err != nil {
 		log.Error("cannot start the supervisor", zap.Error(err))
 		return nil, nil, err
@@ -255,7 +257,8 @@ func startSupervisor(opts options, component string, prestarted int, stderr io.W
 }
 
 func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval}
+	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval,
+		envKube, envPodName, envPodNamespace}
 	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap, envConnectTimeout, envQueryTimeout,
 		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
 	if c.name == "be" {
@@ -281,7 +284,10 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 	if *root != "" {
 		opts.dorisRoot = *root
 	}
-	sup, log, err := startSupervisor(opts, c.name, 0, stderr)
+	// The API client comes after the logger; the supervisor's stop-timeout
+	// Event finds it here.
+	var kube atomic.Pointer[kubeapi.Client]
+	sup, log, err := startSupervisor(opts, c.name, 0, func(reason, msg string) { kube.Load().Event(kubeapi.Warning, reason, msg) }, stderr)
 	if err != nil {
 		return 1
 	}
@@ -321,6 +327,10 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 		}
 	}()
 	watcher := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
+	if kc := startKube(ctx, getenv, watcher, log); kc != nil {
+		kube.Store(kc)
+		defer kc.Flush(2 * time.Second)
+	}
 	code := modes.Run(context.Background(), modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
@@ -337,6 +347,7 @@ func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr i
 		Offset:    opts.debugOffset,
 		StateFile: stateFile(opts.dorisRoot),
 		OnState:   srv.SetState,
+		Event:     func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) },
 		Logger:    log,
 	})
 	log.Info("exiting", zap.Int("code", code))
@@ -365,7 +376,7 @@ func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
 		return exitUsage
 	}
-	sup, log, err := startSupervisor(opts, "", 0, stderr)
+	sup, log, err := startSupervisor(opts, "", 0, nil, stderr)
 	if err != nil {
 		return 1
 	}
@@ -388,7 +399,7 @@ func superviseEarly(pid int, execErr error, args []string, getenv lookupEnv, std
 		killEarly(pid)
 		return exitUsage
 	}
-	sup, log, err := startSupervisor(opts, "", pid, stderr)
+	sup, log, err := startSupervisor(opts, "", pid, nil, stderr)
 	if err != nil {
 		killEarly(pid)
 		return 1

@@ -95,7 +95,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval,
+	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval, envKube, envPodName, envPodNamespace,
 		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap,
 		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal, envWorkloadGroup, envConnectTimeout, envQueryTimeout} {
 		if !strings.Contains(string(b), "| `"+v.name+"` |") {

@@ -73,7 +73,11 @@ type Config struct {
 	// OnState, when set, receives every state the machine enters; it must
 	// not block (the probe endpoint stores it).
 	OnState func(State)
-	Logger  *zap.Logger
+	// Event, when set, is told of what deserves a Kubernetes Event on the
+	// pod (type Normal or Warning, a CamelCase reason, a message); it must
+	// not block.
+	Event  func(eventType, reason, message string)
+	Logger *zap.Logger
 }
 
 // Phases of the machine, as State.Phase reports them.
@@ -128,6 +132,7 @@ func Run(ctx context.Context, cfg Config) int {
 		m.log.Error("cannot restore the conf left by an interrupted debug mode", zap.String("conf", m.Component.Conf), zap.Error(err))
 	} else if ok {
 		m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", m.Component.Conf))
+		m.event("Warning", "ConfRestored", "conf restored after a crash in debug mode: "+m.Component.Conf)
 	}
 	if m.Component.Prepare != nil {
 		if err := m.Component.Prepare(); err != nil {
@@ -173,6 +178,7 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			return code, exit
 		}
 		cmd.Args = append(append([]string(nil), cmd.Args...), args...)
+		m.event("Normal", "Registered", "bootstrap done (member of the cluster): starting "+strings.Join(append([]string{filepath.Base(cmd.Path)}, cmd.Args...), " "))
 	}
 	c, err := m.sup.Start(cmd)
 	if err != nil {
@@ -190,6 +196,7 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 		select {
 		case <-c.Done():
 			m.exited(c.ExitCode())
+			m.event("Warning", "ChildExited", fmt.Sprintf("%s exited with code %d: the container stops", filepath.Base(cmd.Path), c.ExitCode()))
 			return m.sup.Wait(ctx, c), true
 		case <-m.sup.StopRequested():
 			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
@@ -291,6 +298,18 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	} else {
 		m.log.Info("debug mode: liveness port held, ports not moved", fields...)
 	}
+	var ports []string
+	for _, mv := range moved {
+		ports = append(ports, fmt.Sprintf("%s %d→%d", mv.Key, mv.From, mv.To))
+	}
+	note := fmt.Sprintf("annotation %s=debug: %s not running, port %d held", podinfo.KeyRunmode, strings.ToUpper(comp.Name), port)
+	if len(ports) > 0 {
+		note += "; moved " + strings.Join(ports, ", ")
+	}
+	if st.Problem != "" {
+		note += "; problem: " + st.Problem
+	}
+	m.event("Normal", "DebugModeEntered", note)
 	m.writeState(st)
 
 	leave := func() {
@@ -327,6 +346,7 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 				return stop()
 			}
 			leave()
+			m.event("Normal", "DebugModeLeft", "annotation removed: conf restored, starting the "+strings.ToUpper(comp.Name))
 			return 0, false
 		}
 	}
@@ -389,6 +409,13 @@ func (m *machine) handStarted(moved []confpatch.Moved) string {
 		}
 	}
 	return ""
+}
+
+// event passes an Event on, if anyone listens.
+func (m *machine) event(eventType, reason, message string) {
+	if m.Event != nil {
+		m.Event(eventType, reason, message)
+	}
 }
 
 // exited records the child's exit.

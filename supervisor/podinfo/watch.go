@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -37,15 +39,20 @@ type WatchConfig struct {
 	Resync   time.Duration // safety-net re-read; 0 means DefaultResync
 }
 
-// Watcher follows the annotations file.
+// Watcher follows the annotations file, and whatever else Feed gives it
+// (the pod watch through the API).
 type Watcher struct {
 	cfg     WatchConfig
 	log     *zap.Logger
 	path    string
 	last    []byte
 	present bool
-	state   State
 	changes chan State
+
+	mu      sync.Mutex
+	state   State
+	fedLast map[string]string // the annotations Feed saw last
+	fed     bool
 }
 
 // Read reads the annotations once: the State now. Errors other than a
@@ -91,8 +98,35 @@ func Watch(ctx context.Context, cfg WatchConfig) *Watcher {
 	return w
 }
 
-// Current returns the state read when Watch was called.
-func (w *Watcher) Current() State { return w.state }
+// Current returns the latest state (at first: the one read when Watch was
+// called).
+func (w *Watcher) Current() State {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.state
+}
+
+// Feed takes the pod's annotations from another source (the pod watch
+// through the API, which sees a change before kubelet rewrites the file):
+// whichever source shows a change first wins. It publishes when the mode
+// differs from the current one or the fed annotations changed since the
+// last Feed; the file, once kubelet has caught up, then agrees.
+func (w *Watcher) Feed(source string, ann map[string]string) {
+	mode, _ := ModeOf(ann)
+	w.mu.Lock()
+	changed := !w.fed || !maps.Equal(ann, w.fedLast)
+	w.fed, w.fedLast = true, maps.Clone(ann)
+	if mode == w.state.Mode && !changed {
+		w.mu.Unlock()
+		return
+	}
+	differs := mode != w.state.Mode
+	w.mu.Unlock()
+	if differs {
+		w.log.Info("run mode changed", zap.String("source", source), zap.String("mode", mode.String()))
+	}
+	w.publish(State{Mode: mode, Annotations: ann, Present: true}, false)
+}
 
 // Changes delivers the new state after each change.
 func (w *Watcher) Changes() <-chan State { return w.changes }
@@ -133,6 +167,8 @@ func (w *Watcher) reload(first bool) {
 }
 
 func (w *Watcher) publish(st State, first bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.state = st
 	if first {
 		return
