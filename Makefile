@@ -13,7 +13,7 @@ LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
 endif
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench demo lint clean image-test image-builder-check
+.PHONY: all build test bench demo lint clean image-test image-builder-check e2e
 
 all: build
 
@@ -24,6 +24,11 @@ build:
 ## test: lint, unit tests, and black-box tests of the binary as PID 1 (needs root for unshare)
 test: lint
 	$(GO) test -count=1 -timeout 15m ./...
+
+## e2e: the images on a real single-node Kubernetes v1.34.4 (built once into $${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e},
+## ~11 min cold), etcd and containerd from Debian; root
+e2e:
+	$(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e
 
 ## image-test: the stand-in base (busybox-static + the fake Doris), images/fe and images/be on it with the
 ## local binary (podman, no registry), then the container tests
