@@ -199,6 +199,7 @@ func (c *cluster) startAPIServer() error {
 		"--service-account-signing-key-file", c.path("sa.key"), "--api-audiences", "https://kubernetes.default.svc",
 		"--authorization-mode", "Node,RBAC", "--service-cluster-ip-range", "10.96.0.0/24",
 		"--endpoint-reconciler-type", "none", "--enable-admission-plugins", "NodeRestriction",
+		"--kubelet-preferred-address-types", "InternalIP",
 		"--cert-dir", c.path("apiserver-certs"))
 	if err != nil {
 		return err
