@@ -45,6 +45,8 @@ for comp in fe be; do
 # Stand-in start_$comp.sh: like the real one, runs the server as a child and
 # waits (no exec); the fake server is test/helper fake-$comp.
 echo "start_$comp.sh: starting $comp with \$*"
+# FAKE_CRASH=1 plays a server that fails at once (a crash loop).
+[ -z "\${FAKE_CRASH:-}" ] || { echo "start_$comp.sh: crashing (FAKE_CRASH)"; exit 1; }
 /opt/apache-doris/fake/doris-fake fake-$comp /opt/apache-doris/$comp/conf/$comp.conf "\$@" &
 wait \$!
 SCRIPT

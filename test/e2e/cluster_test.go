@@ -12,12 +12,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +36,7 @@ type cluster struct {
 	procs      []*exec.Cmd
 	sysctls    map[string]string // values to restore
 	logs       *os.File
+	hc         *http.Client
 }
 
 // Hard-coded paths kubelet and containerd write outside the work dir.
@@ -113,6 +117,9 @@ func (c *cluster) daemon(name string, args ...string) error {
 // stop stops the daemons (last started first), removes the hard-coded paths
 // and restores the sysctls.
 func (c *cluster) stop() {
+	// The containers outlive containerd (its shims daemonise): kill every
+	// shim of this containerd and everything below it first.
+	killShims()
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
 		syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
@@ -126,8 +133,8 @@ func (c *cluster) stop() {
 		}
 	}
 	c.procs = nil
-	// Containers left by the kubelet: their shims were in containerd's group.
-	exec.Command("sh", "-c", "umount -R /run/containerd-e2e 2>/dev/null; umount $(awk '$2 ~ \"^"+c.dir+"\" {print $2}' /proc/mounts | sort -r) 2>/dev/null").Run()
+	killShims() // any started meanwhile
+	unmountUnder("/run/containerd-e2e", c.dir)
 	for _, p := range hardPaths {
 		os.RemoveAll(p)
 	}
@@ -139,16 +146,47 @@ func (c *cluster) stop() {
 	}
 }
 
-// waitHTTP waits until url answers 200 with the admin client.
-func (c *cluster) waitHTTP(url string, d time.Duration) error {
+// adminClient is an HTTPS client with the admin certificate.
+func (c *cluster) adminClient() (*http.Client, error) {
+	if c.hc != nil {
+		return c.hc, nil
+	}
 	cert, err := tls.LoadX509KeyPair(c.path("admin.crt"), c.path("admin.key"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ca := x509.NewCertPool()
 	pemCA, _ := os.ReadFile(c.path("ca.crt"))
 	ca.AppendCertsFromPEM(pemCA)
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca, Certificates: []tls.Certificate{cert}}}}
+	c.hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca, Certificates: []tls.Certificate{cert}}}}
+	return c.hc, nil
+}
+
+// api sends one request to the API server as the admin.
+func (c *cluster) api(method, path string, body []byte) (int, []byte, error) {
+	hc, err := c.adminClient()
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequest(method, "https://127.0.0.1:"+apiPort+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// waitHTTP waits until url answers 200 with the admin client.
+func (c *cluster) waitHTTP(url string, d time.Duration) error {
+	hc, err := c.adminClient()
+	if err != nil {
+		return err
+	}
 	deadline := time.Now().Add(d)
 	for {
 		resp, err := hc.Get(url)
@@ -446,4 +484,71 @@ current-context: e2e
 
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// killShims SIGKILLs the containerd shims of the e2e containerd and all
+// their descendants (the containers).
+func killShims() {
+	parent := map[int]int{}
+	var shims []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			if i := bytes.LastIndexByte(b, ')'); i > 0 {
+				f := strings.Fields(string(b[i+1:]))
+				if len(f) > 1 {
+					parent[pid], _ = strconv.Atoi(f[1])
+				}
+			}
+		}
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && bytes.Contains(b, []byte(ctrdSock)) &&
+			bytes.Contains(b, []byte("containerd-shim")) {
+			shims = append(shims, pid)
+		}
+	}
+	below := func(pid, root int) bool {
+		for i := 0; i < 64 && pid > 1; i++ {
+			if pid == root {
+				return true
+			}
+			pid = parent[pid]
+		}
+		return false
+	}
+	for _, shim := range shims {
+		for pid := range parent {
+			if below(pid, shim) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+}
+
+// unmountUnder detaches every mount below the given directories, deepest
+// first.
+func unmountUnder(dirs ...string) {
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, d := range dirs {
+			if f[1] == d || strings.HasPrefix(f[1], d+"/") {
+				points = append(points, f[1])
+			}
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
 }

@@ -84,6 +84,13 @@ func TestMain(m *testing.M) {
 				return fail("%v", err)
 			}
 		}
+		rbac, err := os.ReadFile(filepath.Join(repo, "images", "deploy", "rbac.yaml"))
+		if err != nil {
+			return fail("%v", err)
+		}
+		if out, err := kube.kubectlIn(string(rbac), "-n", "doris", "apply", "-f", "-"); err != nil {
+			return fail("rbac: %v\n%s", err, out)
+		}
 		code := m.Run()
 		if code != 0 {
 			log, _ := os.ReadFile(filepath.Join(dir, "daemons.log"))
@@ -101,22 +108,39 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// podOpts varies a pod from the operator's shape.
+type podOpts struct {
+	env       map[string]string
+	readiness string // "" = the operator's httpGet /api/health; else a path on the probe endpoint
+}
+
+// probePort is the supervisor's endpoint of each component (both pods
+// share the host network).
+var probePort = map[string]string{"fe": "8099", "be": "8199"}
+
 // podSpec renders a pod as the Doris Operator renders FE/BE pods
 // (doris-contract.md §1, §5, §6), on the one node, host network.
-func podSpec(comp, name string, env map[string]string) string {
+func podSpec(comp, name string, o podOpts) string {
 	port, httpPort, grace := "9030", "8030", 330
 	if comp == "be" {
 		port, httpPort, grace = "9050", "8040", 200
 	}
 	fqdn := name + "." + comp + "-internal.doris.svc.cluster.local"
 	envs := map[string]string{"POD_FQDN": fqdn, "FE_QUERY_PORT": "9030", "ELECT_NUMBER": "3",
-		"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "1s", "FAKE_STOP_DELAY": "1s", "DORIS_ENTRYPOINT_KUBE": "off"}
-	for k, v := range env {
+		"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "1s", "FAKE_STOP_DELAY": "1s", "DORIS_ENTRYPOINT_KUBE": "off",
+		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s",
+		// No kube-proxy here: the API from a host-network pod (k8s-e2e.md).
+		"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": apiPort}
+	for k, v := range o.env {
 		envs[k] = v
 	}
 	var b strings.Builder
 	for k, v := range envs {
 		fmt.Fprintf(&b, "    - {name: %s, value: %q}\n", k, v)
+	}
+	readiness := fmt.Sprintf("{httpGet: {path: /api/health, port: %s}, periodSeconds: 1, failureThreshold: 1}", httpPort)
+	if o.readiness != "" {
+		readiness = fmt.Sprintf("{httpGet: {path: %s, port: %s}, periodSeconds: 1, failureThreshold: 1}", o.readiness, probePort[comp])
 	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -144,7 +168,7 @@ spec:
     - {name: podinfo, mountPath: /etc/podinfo}
     startupProbe: {tcpSocket: {port: %[7]s}, periodSeconds: 5, failureThreshold: 72}
     livenessProbe: {tcpSocket: {port: %[7]s}, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 180}
-    readinessProbe: {httpGet: {path: /api/health, port: %[8]s}, periodSeconds: 1, failureThreshold: 1}
+    readinessProbe: %[8]s
     lifecycle: {preStop: {exec: {command: [/opt/apache-doris/%[1]s_prestop.sh]}}}
   volumes:
   - name: podinfo
@@ -152,11 +176,14 @@ spec:
       items:
       - {path: annotations, fieldRef: {fieldPath: metadata.annotations}}
       - {path: labels, fieldRef: {fieldPath: metadata.labels}}
-`, comp, name, nodeName, grace, tag, b.String(), port, httpPort)
+`, comp, name, nodeName, grace, tag, b.String(), port, readiness)
 }
 
-// podStatus is the part of a pod's status the tests read.
-type podStatus struct {
+// pod is the part of a pod the tests read.
+type pod struct {
+	Metadata struct {
+		DeletionTimestamp *string `json:"deletionTimestamp"`
+	} `json:"metadata"`
 	Status struct {
 		Phase      string `json:"phase"`
 		Conditions []struct {
@@ -165,24 +192,34 @@ type podStatus struct {
 		ContainerStatuses []struct {
 			RestartCount int  `json:"restartCount"`
 			Ready        bool `json:"ready"`
+			State        struct {
+				Running *struct{} `json:"running"`
+			} `json:"state"`
 		} `json:"containerStatuses"`
 	} `json:"status"`
+	gone bool
 }
 
-func getPod(t *testing.T, name string) podStatus {
+// getPod reads a pod through the API (a GET, ~ms; kubectl would cost a
+// process start per poll).
+func getPod(t *testing.T, name string) pod {
 	t.Helper()
-	out, err := kube.kubectl("get", "pod", name, "-o", "json")
-	if err != nil {
-		t.Fatalf("get pod %s: %v %s", name, err, out)
+	var p pod
+	code, body, err := kube.api("GET", "/api/v1/namespaces/doris/pods/"+name, nil)
+	if code == 404 {
+		p.gone = true
+		return p
 	}
-	var p podStatus
-	if err := json.Unmarshal([]byte(out), &p); err != nil {
+	if err != nil || code != 200 {
+		t.Fatalf("get pod %s: %d %v %s", name, code, err, body)
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func ready(p podStatus) bool {
+func ready(p pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == "Ready" {
 			return c.Status == "True"
@@ -191,15 +228,19 @@ func ready(p podStatus) bool {
 	return false
 }
 
-func restarts(p podStatus) int {
+func running(p pod) bool {
+	return p.Status.Phase == "Running" && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Running != nil
+}
+
+func restarts(p pod) int {
 	if len(p.Status.ContainerStatuses) == 0 {
 		return 0
 	}
 	return p.Status.ContainerStatuses[0].RestartCount
 }
 
-// waitPod polls the pod until cond holds.
-func waitPod(t *testing.T, name, what string, d time.Duration, cond func(podStatus) bool) time.Duration {
+// waitPod polls the pod until cond holds and returns how long it took.
+func waitPod(t *testing.T, name, what string, d time.Duration, cond func(pod) bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -211,66 +252,175 @@ func waitPod(t *testing.T, name, what string, d time.Duration, cond func(podStat
 			logs, _ := kube.kubectl("logs", name, "--tail", "40")
 			t.Fatalf("pod %s: not %s after %s: %+v\nlogs:\n%s", name, what, d, p.Status, logs)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func createPod(t *testing.T, comp, name string, env map[string]string) {
+func createPod(t *testing.T, comp, name string, o podOpts) {
 	t.Helper()
-	if out, err := kube.kubectlIn(podSpec(comp, name, env), "apply", "-f", "-"); err != nil {
+	if out, err := kube.kubectlIn(podSpec(comp, name, o), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply %s: %v\n%s", name, err, out)
 	}
+}
+
+// deletePod deletes a pod and waits until it is gone.
+func deletePod(t *testing.T, name string) {
+	t.Helper()
+	kube.kubectl("delete", "pod", name, "--grace-period", "10", "--wait=false")
+	waitPod(t, name, "gone", 60*time.Second, func(p pod) bool { return p.gone })
+}
+
+// logsOnFailure prints a pod's log when the test failed.
+func logsOnFailure(t *testing.T, names ...string) {
 	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := kube.kubectl("logs", name, "--tail", "60")
-			t.Logf("%s logs:\n%s", name, logs)
+		if !t.Failed() {
+			return
 		}
-		kube.kubectl("delete", "pod", name, "--grace-period", "5", "--wait=true", "--timeout", "60s")
+		for _, n := range names {
+			logs, _ := kube.kubectl("logs", n, "--tail", "60")
+			t.Logf("%s logs:\n%s", n, logs)
+		}
 	})
 }
 
-// 1. A 1 FE + 1 BE fake cluster comes up Ready and registered.
-// 2. kubectl annotate …=debug: the pod stays Running, turns NotReady, its
-// restart count unchanged, Events show the switch, kubectl exec … status
-// says debug; removing the annotation: Ready again, conf identical.
-func TestClusterAndDebugRoundTrip(t *testing.T) {
-	createPod(t, "fe", "fe-0", nil)
-	el := waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
-	t.Logf("fe-0 Ready after %s", el)
-	createPod(t, "be", "be-0", nil)
-	el = waitPod(t, "be-0", "Ready", 120*time.Second, ready)
-	t.Logf("be-0 Ready after %s", el)
-	if logs, _ := kube.kubectl("logs", "be-0"); !strings.Contains(logs, `"msg":"backend registered"`) {
-		t.Fatalf("be-0 not registered:\n%s", logs)
+func annotate(t *testing.T, name string, debug bool) {
+	t.Helper()
+	arg := "selectdb.com.doris/runmode=debug"
+	if !debug {
+		arg = "selectdb.com.doris/runmode-"
 	}
+	if out, err := kube.kubectl("annotate", "pod", name, arg); err != nil {
+		t.Fatalf("annotate: %v %s", err, out)
+	}
+}
 
-	orig, err := kube.kubectl("exec", "be-0", "--", "cat", "/opt/apache-doris/be/conf/be.conf")
+// 1. A 1 FE + 1 BE fake cluster comes up Ready and registered (both watch
+// their pod and record Events: the Role of images/deploy/rbac.yaml).
+func TestReadyAndRegistered(t *testing.T) {
+	logsOnFailure(t, "fe-0", "be-0")
+	on := podOpts{env: map[string]string{"DORIS_ENTRYPOINT_KUBE": "on"}}
+	createPod(t, "fe", "fe-0", on)
+	t.Logf("fe-0 Ready after %s", waitPod(t, "fe-0", "Ready", 120*time.Second, ready))
+	createPod(t, "be", "be-0", on)
+	t.Logf("be-0 Ready after %s", waitPod(t, "be-0", "Ready", 120*time.Second, ready))
+	if logs, _ := kube.kubectl("logs", "be-0"); !strings.Contains(logs, `"msg":"backend registered"`) ||
+		!strings.Contains(logs, `"msg":"watching the pod through the API"`) {
+		t.Fatalf("be-0:\n%s", logs)
+	}
+	out, _ := kube.kubectl("get", "events", "--field-selector", "involvedObject.name=be-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
+	if !strings.Contains(out, "Registered") {
+		t.Fatalf("events of be-0:\n%s", out)
+	}
+}
+
+// 2. kubectl annotate …=debug on the FE: the pod stays Running, turns
+// NotReady, restart count unchanged, Events show the switch, kubectl exec …
+// status says debug, a MySQL client on the original query port gets the
+// debug-mode error; removing the annotation: Ready again, conf identical.
+func TestDebugRoundTrip(t *testing.T) {
+	logsOnFailure(t, "fe-0")
+	waitPod(t, "fe-0", "Ready", 60*time.Second, ready)
+	orig, err := kube.kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf")
 	if err != nil {
 		t.Fatal(err, orig)
 	}
-	before := restarts(getPod(t, "be-0"))
-	if out, err := kube.kubectl("annotate", "pod", "be-0", "selectdb.com.doris/runmode=debug"); err != nil {
-		t.Fatal(err, out)
+	before := restarts(getPod(t, "fe-0"))
+	annotate(t, "fe-0", true)
+	t.Logf("fe-0 NotReady %s after the annotation", waitPod(t, "fe-0", "NotReady", 60*time.Second, func(p pod) bool { return !ready(p) }))
+	out := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out, "mode:      debug") && time.Now().Before(deadline) {
+		out, _ = kube.kubectl("exec", "fe-0", "--", "doris-entrypoint", "status")
 	}
-	el = waitPod(t, "be-0", "NotReady", 60*time.Second, func(p podStatus) bool { return !ready(p) })
-	t.Logf("be-0 NotReady %s after the annotation", el)
-	p := getPod(t, "be-0")
-	if p.Status.Phase != "Running" || restarts(p) != before {
-		t.Fatalf("in debug mode: phase %s, restarts %d (was %d)", p.Status.Phase, restarts(p), before)
+	if !strings.Contains(out, "mode:      debug") || !strings.Contains(out, "query_port 9030 → 19030") {
+		t.Fatalf("status:\n%s", out)
 	}
-	out, err := kube.kubectl("exec", "be-0", "--", "doris-entrypoint", "status")
-	if err != nil || !strings.Contains(out, "mode:      debug") {
-		t.Fatalf("status: %v\n%s", err, out)
+	p := getPod(t, "fe-0")
+	if !running(p) || restarts(p) != before {
+		t.Fatalf("in debug mode: %+v (restarts were %d)", p.Status, before)
 	}
-	if out, err := kube.kubectl("annotate", "pod", "be-0", "selectdb.com.doris/runmode-"); err != nil {
-		t.Fatal(err, out)
+	mysql, err := exec.Command("mysql", "--skip-ssl", "-h127.0.0.1", "-P9030", "-uroot", "--connect-timeout=5", "-e", "select 1").CombinedOutput()
+	if err == nil || !strings.Contains(string(mysql), "ERROR 1105 (HY000): pod is in debug mode") {
+		t.Fatalf("mysql on the original query port: %v %s", err, mysql)
 	}
-	el = waitPod(t, "be-0", "Ready again", 60*time.Second, ready)
-	t.Logf("be-0 Ready %s after the annotation was removed", el)
-	if now, _ := kube.kubectl("exec", "be-0", "--", "cat", "/opt/apache-doris/be/conf/be.conf"); now != orig {
+	annotate(t, "fe-0", false)
+	t.Logf("fe-0 Ready %s after the annotation was removed", waitPod(t, "fe-0", "Ready again", 60*time.Second, ready))
+	if now, _ := kube.kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf"); now != orig {
 		t.Fatalf("conf after debug mode:\n%s\nwant\n%s", now, orig)
 	}
-	if restarts(getPod(t, "be-0")) != before {
+	if restarts(getPod(t, "fe-0")) != before {
 		t.Fatal("the container restarted")
 	}
+	events, _ := kube.kubectl("get", "events", "--field-selector", "involvedObject.name=fe-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
+	if !strings.Contains(events, "DebugModeEntered") || !strings.Contains(events, "query_port 9030→19030") || !strings.Contains(events, "DebugModeLeft") {
+		t.Fatalf("events of fe-0:\n%s", events)
+	}
+	describe, _ := kube.kubectl("describe", "pod", "fe-0")
+	if !strings.Contains(describe, "DebugModeEntered") {
+		t.Fatalf("kubectl describe pod lacks the Event:\n%s", describe)
+	}
+}
+
+// 3. A BE whose start script crash-loops: annotated, it enters debug mode at
+// its next start and stays Running.
+func TestCrashLoopThenDebug(t *testing.T) {
+	logsOnFailure(t, "be-crash")
+	deletePod(t, "be-0") // the same host ports
+	createPod(t, "be", "be-crash", podOpts{env: map[string]string{"FAKE_CRASH": "1"}})
+	t.Cleanup(func() { deletePod(t, "be-crash") })
+	waitPod(t, "be-crash", "restarting", 120*time.Second, func(p pod) bool { return restarts(p) >= 1 })
+	annotate(t, "be-crash", true)
+	el := waitPod(t, "be-crash", "Running in debug mode", 120*time.Second, func(p pod) bool {
+		if !running(p) {
+			return false
+		}
+		logs, _ := kube.kubectl("logs", "be-crash", "--tail", "20")
+		return strings.Contains(logs, "debug mode: ports moved, liveness port held")
+	})
+	n := restarts(getPod(t, "be-crash"))
+	t.Logf("be-crash in debug mode %s after the annotation (restarts %d)", el, n)
+	// Staying Running takes time to show: three liveness periods (5 s)
+	// against the held heartbeat port, and the crash loop's next restart.
+	time.Sleep(16 * time.Second)
+	if p := getPod(t, "be-crash"); !running(p) || restarts(p) != n {
+		t.Fatalf("debug pod did not stay Running: %+v", p.Status)
+	}
+}
+
+// 4 and 5. kubectl delete pod: readiness (here the supervisor's /readyz)
+// turns false as soon as termination starts, while the fake JVM under
+// start_fe.sh still cleans up (8 s); preStop + SIGTERM; the cleanup
+// finishes and the pod is gone within the grace period.
+func TestDeleteGraceful(t *testing.T) {
+	logsOnFailure(t, "fe-0")
+	deletePod(t, "fe-0")
+	createPod(t, "fe", "fe-0", podOpts{env: map[string]string{"FAKE_STOP_DELAY": "8s"}, readiness: "/readyz"})
+	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
+	logs := exec.Command(filepath.Join(kube.bin, "kubectl"), "--kubeconfig", kube.kubeconfig, "logs", "-f", "fe-0")
+	var buf strings.Builder
+	logs.Stdout = &buf
+	if err := logs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if out, err := kube.kubectl("delete", "pod", "fe-0", "--wait=false"); err != nil {
+		t.Fatal(err, out)
+	}
+	notReady := waitPod(t, "fe-0", "NotReady", 30*time.Second, func(p pod) bool { return p.gone || !ready(p) })
+	gone := waitPod(t, "fe-0", "gone", 330*time.Second, func(p pod) bool { return p.gone })
+	logs.Wait()
+	out := buf.String()
+	t.Logf("NotReady %s after the delete, gone after %s", notReady, time.Since(start))
+	if notReady > 8*time.Second {
+		t.Errorf("readiness turned false only %s after the delete (the JVM's cleanup takes 8 s)", notReady)
+	}
+	for _, want := range []string{`"reason":"prestop"`, "fake node: cleanup done", `"msg":"exiting"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "fake node: cleanup done") > strings.LastIndex(out, `"msg":"exiting"`) {
+		t.Errorf("PID 1 exited before the cleanup finished:\n%s", out)
+	}
+	_ = gone
 }
