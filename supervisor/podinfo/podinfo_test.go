@@ -198,3 +198,57 @@ func TestWatchLogsOncePerContent(t *testing.T) {
 		t.Errorf("%d unexpected-value logs, want 2", n)
 	}
 }
+
+// The pod watch (Feed) shows a change first; kubelet's file follows about a
+// second later. A quick round trip through the API must not flap back when
+// the file catches up with the first half of it.
+func TestFeedWinsAndStaleFileWaits(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "podinfo")
+	base := map[string]string{"app.kubernetes.io/component": "be"}
+	debug := map[string]string{"app.kubernetes.io/component": "be", podinfo.KeyRunmode: "debug"}
+	if err := podinfotest.Write(dir, base, base); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	core, logs := observer.New(zap.InfoLevel)
+	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: time.Hour})
+	w.Feed("api", base) // the watch's first read agrees with the file
+	select {
+	case st := <-w.Changes():
+		if st.Mode != podinfo.Normal {
+			t.Fatalf("first feed: %+v", st)
+		}
+	default:
+	}
+	w.Feed("api", debug)
+	waitState(t, w, podinfo.Debug)
+	w.Feed("api", base)
+	waitState(t, w, podinfo.Normal)
+	// kubelet now writes the debug annotation it saw first: stale.
+	if err := podinfotest.Write(dir, debug, base); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for logs.FilterMessage("annotations file behind the pod watch: waiting for kubelet to catch up").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stale file was not recognised: %v", logs.All())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case st := <-w.Changes():
+		t.Fatalf("a stale file flipped the mode: %+v", st)
+	default:
+	}
+	if w.Current().Mode != podinfo.Normal {
+		t.Fatalf("current %+v", w.Current())
+	}
+	// And catches up: the file agrees again, nothing changes.
+	if err := podinfotest.Write(dir, base, base); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitState(t, w, podinfo.Normal); st.Mode != podinfo.Normal {
+		t.Fatalf("state %+v", st)
+	}
+}

@@ -49,11 +49,20 @@ type Watcher struct {
 	present bool
 	changes chan State
 
-	mu      sync.Mutex
-	state   State
-	fedLast map[string]string // the annotations Feed saw last
-	fed     bool
+	mu        sync.Mutex
+	state     State
+	fedLast   map[string]string // the annotations Feed saw last
+	fed       bool
+	apiMode   Mode      // the mode Feed saw last
+	apiModeAt time.Time // when it changed
+	ignored   []byte    // a file content held back as stale, logged once
 }
+
+// StaleWindow is how long after the pod watch showed a mode change a file
+// content that says the previous mode is taken as kubelet lagging behind
+// (it rewrites the file up to a couple of seconds after the API change), not
+// as a new change: without it, a quick debug round trip would flap back.
+const StaleWindow = 10 * time.Second
 
 // Read reads the annotations once: the State now. Errors other than a
 // missing file or directory (which mean Normal) are returned with a Normal
@@ -115,6 +124,9 @@ func (w *Watcher) Feed(source string, ann map[string]string) {
 	mode, _ := ModeOf(ann)
 	w.mu.Lock()
 	changed := !w.fed || !maps.Equal(ann, w.fedLast)
+	if !w.fed || mode != w.apiMode {
+		w.apiMode, w.apiModeAt = mode, time.Now()
+	}
 	w.fed, w.fedLast = true, maps.Clone(ann)
 	if mode == w.state.Mode && !changed {
 		w.mu.Unlock()
@@ -163,7 +175,27 @@ func (w *Watcher) reload(first bool) {
 	if unexpected != "" {
 		w.log.Warn("unexpected runmode annotation: normal mode", zap.String("annotation", unexpected))
 	}
+	if w.stale(mode, data) {
+		w.last = nil // look again at the next event or resync
+		return
+	}
 	w.publish(State{Mode: mode, Annotations: ann, Present: true}, first)
+}
+
+// stale says the file, which says mode, is behind the pod watch: the API
+// switched away from mode less than StaleWindow ago.
+func (w *Watcher) stale(mode Mode, data []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.fed || mode == w.apiMode || time.Since(w.apiModeAt) >= StaleWindow {
+		return false
+	}
+	if !bytes.Equal(data, w.ignored) {
+		w.ignored = data
+		w.log.Info("annotations file behind the pod watch: waiting for kubelet to catch up",
+			zap.String("file_mode", mode.String()), zap.String("api_mode", w.apiMode.String()))
+	}
+	return true
 }
 
 func (w *Watcher) publish(st State, first bool) {

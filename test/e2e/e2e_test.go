@@ -13,9 +13,12 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -423,4 +426,127 @@ func TestDeleteGraceful(t *testing.T) {
 		t.Errorf("PID 1 exited before the cleanup finished:\n%s", out)
 	}
 	_ = gone
+}
+
+// probeBE asks be-0's probe endpoint (host network) for /readyz.
+func probeBE() (int, string) {
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get("http://127.0.0.1:" + probePort["be"] + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// toggle is one debug round trip's latencies, from kubectl annotate
+// returning: the supervisor switched (its /readyz), the pod's Ready
+// condition as the kubelet reports it.
+type toggle struct {
+	enterSwitch, enterNotReady, leaveSwitch, leaveReady time.Duration
+}
+
+// measureToggles annotates be-0 n times both ways.
+func measureToggles(t *testing.T, n int) []toggle {
+	t.Helper()
+	var out []toggle
+	for i := 0; i < n; i++ {
+		var tg toggle
+		annotate(t, "be-0", true)
+		t0 := time.Now()
+		for tg.enterSwitch == 0 || tg.enterNotReady == 0 {
+			if tg.enterSwitch == 0 {
+				if code, body := probeBE(); code == 503 && strings.Contains(body, "debug mode") {
+					tg.enterSwitch = time.Since(t0)
+				}
+			}
+			if tg.enterNotReady == 0 && !ready(getPod(t, "be-0")) {
+				tg.enterNotReady = time.Since(t0)
+			}
+			if time.Since(t0) > 60*time.Second {
+				t.Fatalf("toggle %d: not in debug mode after 60 s", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		annotate(t, "be-0", false)
+		t0 = time.Now()
+		for tg.leaveSwitch == 0 || tg.leaveReady == 0 {
+			if tg.leaveSwitch == 0 {
+				if code, body := probeBE(); code != 0 && !strings.Contains(body, "debug mode") {
+					tg.leaveSwitch = time.Since(t0)
+				}
+			}
+			if tg.leaveReady == 0 && ready(getPod(t, "be-0")) {
+				tg.leaveReady = time.Since(t0)
+			}
+			if time.Since(t0) > 60*time.Second {
+				t.Fatalf("toggle %d: not back after 60 s", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		out = append(out, tg)
+	}
+	return out
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(q*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// 6. With RBAC the debug switch via the pod watch lands before the
+// kubelet's file refresh would; and the benchmark of the issue: ≥ 20
+// toggles each way, with and without the watch.
+func TestWatchBeatsFile(t *testing.T) {
+	n := 20
+	if v := os.Getenv("E2E_TOGGLES"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	logsOnFailure(t, "fe-0", "be-0")
+	createPod(t, "fe", "fe-0", podOpts{})
+	t.Cleanup(func() { deletePod(t, "fe-0") })
+	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
+	results := map[string][]toggle{}
+	for _, mode := range []string{"on", "off"} {
+		createPod(t, "be", "be-0", podOpts{env: map[string]string{"DORIS_ENTRYPOINT_KUBE": mode, "FAKE_STOP_DELAY": ""}})
+		waitPod(t, "be-0", "Ready", 120*time.Second, ready)
+		results[mode] = measureToggles(t, n)
+		if mode == "on" {
+			logs, _ := kube.kubectl("logs", "be-0")
+			if c := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`); c < n {
+				t.Errorf("%d switches came from the pod watch, want %d", c, 2*n)
+			}
+		}
+		deletePod(t, "be-0")
+	}
+	col := func(ts []toggle, f func(toggle) time.Duration) []time.Duration {
+		var d []time.Duration
+		for _, tg := range ts {
+			d = append(d, f(tg))
+		}
+		return d
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| source | enter: supervisor switched (child stopped, /readyz 503) | enter: pod NotReady (kubelet) | leave: supervisor back (/readyz not debug) | leave: pod Ready (kubelet) |\n|---|---|---|---|---|\n")
+	for _, mode := range []string{"on", "off"} {
+		name := map[string]string{"on": "pod watch (API)", "off": "downward-API file"}[mode]
+		fmt.Fprintf(&table, "| %s |", name)
+		for _, f := range []func(toggle) time.Duration{
+			func(t toggle) time.Duration { return t.enterSwitch }, func(t toggle) time.Duration { return t.enterNotReady },
+			func(t toggle) time.Duration { return t.leaveSwitch }, func(t toggle) time.Duration { return t.leaveReady },
+		} {
+			d := col(results[mode], f)
+			fmt.Fprintf(&table, " %d ms / %d ms |", quantile(d, 0.5).Milliseconds(), quantile(d, 0.99).Milliseconds())
+		}
+		table.WriteString("\n")
+	}
+	t.Logf("%d toggles each, median / p99 from kubectl annotate returning:\n%s", n, table.String())
+	watch := quantile(col(results["on"], func(t toggle) time.Duration { return t.enterSwitch }), 0.5)
+	file := quantile(col(results["off"], func(t toggle) time.Duration { return t.enterSwitch }), 0.5)
+	if watch >= file {
+		t.Errorf("the pod watch (median %s) did not beat the file (median %s)", watch, file)
+	}
 }
