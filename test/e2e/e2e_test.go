@@ -7,7 +7,7 @@
 // downward-API volume, tcpSocket liveness/startup, httpGet readiness on
 // /api/health, the preStop hooks, hostNetwork with loopback ports.
 //
-//	make e2e      (root; installs nothing itself: .ci/run does)
+//	make e2e      (root; installs the Debian packages it needs when missing)
 package e2e_test
 
 import (
@@ -37,9 +37,23 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", a...)
 			return 1
 		}
-		for _, bin := range []string{"etcd", "containerd", "ctr", "podman", "runc"} {
+		// What the cluster and the images need, from Debian when missing.
+		var need []string
+		for bin, pkg := range map[string]string{"etcd": "etcd-server", "containerd": "containerd", "podman": "podman", "runc": "runc",
+			"busybox": "busybox-static", "mysql": "default-mysql-client"} {
 			if _, err := exec.LookPath(bin); err != nil {
-				return fail("%s is needed (apt-get install etcd-server containerd containernetworking-plugins podman runc busybox-static; .ci/run does)", bin)
+				need = append(need, pkg)
+			}
+		}
+		if _, err := os.Stat("/usr/lib/cni/loopback"); err != nil {
+			need = append(need, "containernetworking-plugins")
+		}
+		if len(need) > 0 {
+			fmt.Fprintf(os.Stderr, "e2e: installing %s\n", strings.Join(need, " "))
+			install := exec.Command("apt-get", append([]string{"install", "-y", "-qq"}, need...)...)
+			install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			if out, err := install.CombinedOutput(); err != nil {
+				return fail("apt-get install %s: %v\n%s", strings.Join(need, " "), err, out)
 			}
 		}
 		wd, _ := os.Getwd()
