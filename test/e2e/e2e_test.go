@@ -300,6 +300,15 @@ func logsOnFailure(t *testing.T, names ...string) {
 	})
 }
 
+// ensureFE makes sure an FE master runs (tests may run alone).
+func ensureFE(t *testing.T) {
+	t.Helper()
+	if getPod(t, "fe-0").gone {
+		createPod(t, "fe", "fe-0", podOpts{})
+	}
+	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
+}
+
 func annotate(t *testing.T, name string, debug bool) {
 	t.Helper()
 	arg := "selectdb.com.doris/runmode=debug"
@@ -336,7 +345,7 @@ func TestReadyAndRegistered(t *testing.T) {
 // debug-mode error; removing the annotation: Ready again, conf identical.
 func TestDebugRoundTrip(t *testing.T) {
 	logsOnFailure(t, "fe-0")
-	waitPod(t, "fe-0", "Ready", 60*time.Second, ready)
+	ensureFE(t)
 	orig, err := kube.kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf")
 	if err != nil {
 		t.Fatal(err, orig)
@@ -382,6 +391,7 @@ func TestDebugRoundTrip(t *testing.T) {
 // its next start and stays Running.
 func TestCrashLoopThenDebug(t *testing.T) {
 	logsOnFailure(t, "be-crash")
+	ensureFE(t)          // a BE registers before its start script runs
 	deletePod(t, "be-0") // the same host ports
 	createPod(t, "be", "be-crash", podOpts{env: map[string]string{"FAKE_CRASH": "1"}})
 	t.Cleanup(func() { deletePod(t, "be-crash") })
@@ -396,12 +406,42 @@ func TestCrashLoopThenDebug(t *testing.T) {
 	})
 	n := restarts(getPod(t, "be-crash"))
 	t.Logf("be-crash in debug mode %s after the annotation (restarts %d)", el, n)
-	// Staying Running takes time to show: three liveness periods (5 s)
-	// against the held heartbeat port, and the crash loop's next restart.
-	time.Sleep(16 * time.Second)
+	// Staying Running: three more liveness probes succeed against the held
+	// heartbeat port (the kubelet's own probe counters), and no restart.
+	base := livenessSuccesses(t, "be-crash")
+	deadline := time.Now().Add(60 * time.Second)
+	for livenessSuccesses(t, "be-crash") < base+3 {
+		if p := getPod(t, "be-crash"); !running(p) || restarts(p) != n {
+			t.Fatalf("debug pod did not stay Running: %+v", p.Status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no liveness probes counted")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	if p := getPod(t, "be-crash"); !running(p) || restarts(p) != n {
 		t.Fatalf("debug pod did not stay Running: %+v", p.Status)
 	}
+}
+
+// livenessSuccesses reads the kubelet's successful liveness probes of a
+// pod from its /metrics/probes (through the API server's node proxy).
+func livenessSuccesses(t *testing.T, name string) int {
+	t.Helper()
+	code, body, err := kube.api("GET", "/api/v1/nodes/"+nodeName+"/proxy/metrics/probes", nil)
+	if err != nil || code != 200 {
+		t.Fatalf("kubelet probe metrics: %d %v %.200s", code, err, body)
+	}
+	total := 0
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "prober_probe_total{") && strings.Contains(line, `pod="`+name+`"`) &&
+			strings.Contains(line, `probe_type="Liveness"`) && strings.Contains(line, `result="successful"`) {
+			var v float64
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v)
+			total += int(v)
+		}
+	}
+	return total
 }
 
 // 4 and 5. kubectl delete pod: readiness (here the supervisor's /readyz)
