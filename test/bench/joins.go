@@ -17,20 +17,11 @@ import (
 // `doris-entrypoint fe` (the first FE follower, no metadata) as PID 1 to its
 // start script running, with the FE answering at once.
 func benchJoins(entry, dir string, n int) error {
-	if _, err := os.Stat(filepath.Join(dir, "helper")); err != nil {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "helper"), "./test/helper").CombinedOutput(); err != nil {
-			return fmt.Errorf("build helper: %v\n%s", err, out)
-		}
-	}
-	c := fakedoris.NewCluster(fakedoris.Layout21)
-	c.AddFrontend(fakedoris.Frontend{Host: "fe-0.fe-internal", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER",
-		IsMaster: true, Alive: true, Join: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, ln, closeFE, err := fakeMaster(dir)
 	if err != nil {
 		return err
 	}
-	fe := fakedoris.ServeFE(ln, c, "fe-0.fe-internal")
-	defer fe.Close()
+	defer closeFE()
 	sock := filepath.Join(dir, "joins.sock")
 	started, err := listenEvents(sock, "started")
 	if err != nil {
@@ -125,3 +116,23 @@ else
 fi
 exec true # start_xx.sh
 `
+
+// fakeMaster builds the helper (the fake FE/BE processes) into dir once and
+// serves a fake FE master in this process; it returns the cluster, the FE's
+// listener and how to close it.
+func fakeMaster(dir string) (*fakedoris.Cluster, net.Listener, func() error, error) {
+	if _, err := os.Stat(filepath.Join(dir, "helper")); err != nil {
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "helper"), "./test/helper").CombinedOutput(); err != nil {
+			return nil, nil, nil, fmt.Errorf("build helper: %v\n%s", err, out)
+		}
+	}
+	c := fakedoris.NewCluster(fakedoris.Layout21)
+	c.AddFrontend(fakedoris.Frontend{Host: "fe-0.fe-internal", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER",
+		IsMaster: true, Alive: true, Join: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fe := fakedoris.ServeFE(ln, c, "fe-0.fe-internal")
+	return c, ln, fe.Close, nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
 // benchProbes runs `doris-entrypoint be` as PID 1 with a fake BE as its
@@ -24,20 +21,11 @@ import (
 // moment a request was due, so a stall is not hidden by fewer requests), and
 // counts the FE queries the supervisor made meanwhile.
 func benchProbes(entry, dir string, rate int, d time.Duration) error {
-	if _, err := os.Stat(filepath.Join(dir, "helper")); err != nil {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "helper"), "./test/helper").CombinedOutput(); err != nil {
-			return fmt.Errorf("build helper: %v\n%s", err, out)
-		}
-	}
-	c := fakedoris.NewCluster(fakedoris.Layout21)
-	c.AddFrontend(fakedoris.Frontend{Host: "fe-0.fe-internal", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER",
-		IsMaster: true, Alive: true, Join: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, ln, closeFE, err := fakeMaster(dir)
 	if err != nil {
 		return err
 	}
-	fe := fakedoris.ServeFE(ln, c, "fe-0.fe-internal")
-	defer fe.Close()
+	defer closeFE()
 
 	root := filepath.Join(dir, "probes-be")
 	for _, d := range []string{"be/bin", "be/conf"} {

@@ -464,7 +464,7 @@ func TestDeleteGraceful(t *testing.T) {
 		t.Fatal(err, out)
 	}
 	notReady := waitPod(t, "fe-0", "NotReady", 30*time.Second, func(p pod) bool { return p.gone || !ready(p) })
-	gone := waitPod(t, "fe-0", "gone", 330*time.Second, func(p pod) bool { return p.gone })
+	waitPod(t, "fe-0", "gone", 330*time.Second, func(p pod) bool { return p.gone })
 	logs.Wait()
 	out := buf.String()
 	t.Logf("NotReady %s after the delete, gone after %s", notReady, time.Since(start))
@@ -479,7 +479,6 @@ func TestDeleteGraceful(t *testing.T) {
 	if strings.Index(out, "fake node: cleanup done") > strings.LastIndex(out, `"msg":"exiting"`) {
 		t.Errorf("PID 1 exited before the cleanup finished:\n%s", out)
 	}
-	_ = gone
 }
 
 // probeBE asks be-0's probe endpoint (host network) for /readyz.
@@ -571,7 +570,7 @@ func TestWatchBeatsFile(t *testing.T) {
 		if mode == "on" {
 			logs, _ := kube.kubectl("logs", "be-0")
 			if c := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`); c < n {
-				t.Errorf("%d switches came from the pod watch, want %d", c, 2*n)
+				t.Errorf("%d switches came from the pod watch, want at least %d", c, n)
 			}
 		}
 		deletePod(t, "be-0")

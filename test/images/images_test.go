@@ -180,13 +180,7 @@ func (c *ctr) waitProbe(t *testing.T, path string, code int) string {
 // waitFor polls cond.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	harness.WaitFor(t, what, wait, cond)
 }
 
 func (c *ctr) logs(t *testing.T) string {
@@ -296,13 +290,14 @@ func TestPrestopInContainer(t *testing.T) {
 	fe := run(t, n, "fe", nil)
 	fe.waitProbe(t, "/readyz", 200)
 	out, err := podman(t, "exec", fe.name, "/opt/apache-doris/fe_prestop.sh")
-	// The exec session may end with the container (PID 1 exited).
+	mustPodman(t, "wait", fe.name)
+	// The exec session may end with the container (PID 1 exited) before
+	// the hook prints; podman then reports the session killed.
 	if err != nil && !strings.Contains(out, "stopped") {
 		if st := mustPodman(t, "inspect", "--format", "{{.State.Status}}", fe.name); st != "exited" {
 			t.Fatalf("prestop: %v %s (container %s)", err, out, st)
 		}
 	}
-	mustPodman(t, "wait", fe.name)
 	logs := fe.logs(t)
 	if !strings.Contains(logs, `"reason":"prestop"`) || !strings.Contains(logs, "fake node: cleanup done") {
 		t.Fatalf("logs:\n%s", logs)

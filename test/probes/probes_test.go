@@ -205,16 +205,7 @@ func (n *node) childAlive() bool {
 // waitFile waits until path exists.
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s", path)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	harness.WaitFor(t, path, wait, func() bool { _, err := os.Stat(path); return err == nil })
 }
 
 // An FE turns ready through its own /api/health and SHOW FRONTENDS; from

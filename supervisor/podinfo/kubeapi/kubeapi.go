@@ -176,15 +176,24 @@ func (c *Client) Watch(ctx context.Context, feed func(map[string]string)) {
 // get reads the pod and feeds its annotations; it returns the resource
 // version to watch from.
 func (c *Client) get(ctx context.Context, feed func(map[string]string)) (string, error) {
-	pod := &corev1.Pod{}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := c.rc.Get().Namespace(c.ns).Resource("pods").Name(c.name).Do(rctx).Into(pod); err != nil {
+	pod, err := c.fetch(rctx)
+	if err != nil {
 		return "", err
 	}
-	c.setPod(pod)
 	feed(pod.Annotations)
 	return pod.ResourceVersion, nil
+}
+
+// fetch reads the pod and remembers its UID and node.
+func (c *Client) fetch(ctx context.Context) (*corev1.Pod, error) {
+	pod := &corev1.Pod{}
+	if err := c.rc.Get().Namespace(c.ns).Resource("pods").Name(c.name).Do(ctx).Into(pod); err != nil {
+		return nil, err
+	}
+	c.setPod(pod)
+	return pod, nil
 }
 
 func (c *Client) setPod(pod *corev1.Pod) {
@@ -275,9 +284,7 @@ func (c *Client) post(ctx context.Context, eventType, reason, message string) er
 	uid, node := c.uid, c.node
 	c.mu.Unlock()
 	if uid == "" {
-		pod := &corev1.Pod{}
-		if err := c.rc.Get().Namespace(c.ns).Resource("pods").Name(c.name).Do(ctx).Into(pod); err == nil {
-			c.setPod(pod)
+		if pod, err := c.fetch(ctx); err == nil {
 			uid, node = pod.UID, pod.Spec.NodeName
 		}
 	}

@@ -478,10 +478,50 @@ func FreePort(t testing.TB, offset int) int {
 	}
 	for i := 0; i < 1000; i++ {
 		p := 10000 + rand.IntN(32768-10000-offset)
-		if free(p) && (offset == 0 || free(p+offset)) {
-			return p
+		if free(p) && (offset == 0 || free(p+offset)) && reservePort(t, p) {
+			if offset == 0 || reservePort(t, p+offset) {
+				return p
+			}
 		}
 	}
 	t.Fatal("no free port below the ephemeral range")
 	return 0
+}
+
+// portDir holds one file per port handed out by FreePort: test packages
+// run in parallel processes, and a port one of them picked but has not bound
+// yet looks free to the others.
+var portDir = filepath.Join(os.TempDir(), "doris-entrypoint-test-ports")
+
+// reservePort claims port for the rest of the test across processes; a
+// claim older than an hour is a leftover of a killed run.
+func reservePort(t testing.TB, port int) bool {
+	t.Helper()
+	if err := os.MkdirAll(portDir, 0o755); err != nil {
+		return true // no reservation possible: the free check alone
+	}
+	path := filepath.Join(portDir, strconv.Itoa(port))
+	if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > time.Hour {
+		os.Remove(path)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	t.Cleanup(func() { os.Remove(path) })
+	return true
+}
+
+// WaitFor polls cond every few milliseconds until it holds, and fails the
+// test with what when timeout passes first.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
