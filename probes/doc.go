@@ -8,9 +8,17 @@
 // from what it already knows: the mode machine's latest state
 // ([Server.SetState]), whether a stop was requested, and the latest results
 // of checks that [Server.Run] performs in the background, one round per
-// interval. A probe request never waits on Doris, and any number of probe
-// requests cause at most one round of checks — one query to an FE — per
-// interval. A result older than three intervals counts as a failure.
+// interval (after a child start, quicker retries until a round passes). A
+// probe request never waits on Doris, and any number of probe requests
+// cause at most one round of checks — one query to an FE — per interval. A
+// result older than three intervals counts as a failure.
+//
+// /readyz?wait=1500ms answers at once when the verdict changed since the
+// last such answer, and otherwise holds the request until the verdict
+// flips or the wait ends (at most 4 s, 8 requests at once): a kubelet
+// probing with it (periodSeconds 1, timeoutSeconds 2) probes again as soon
+// as a held probe returns, so it learns of debug mode, a stop or a ready
+// child within milliseconds, not up to a period later.
 //
 // Semantics, for the FE and BE/CN supervisors:
 //

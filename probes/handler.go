@@ -14,6 +14,11 @@ import (
 const (
 	maxHeaderBytes = 8 << 10 // probes send a few hundred bytes
 	maxConns       = 64      // concurrent connections; more wait in the backlog
+	// A /readyz?wait= request is held at most this long (below the 5 s
+	// write timeout), and at most maxWaiters at once: the others answer at
+	// once, so held requests cannot starve the probes.
+	maxWait    = 4 * time.Second
+	maxWaiters = 8
 )
 
 // Paths of the endpoint.
@@ -126,7 +131,19 @@ func (s *Server) Handler() http.Handler {
 		}
 	}
 	mux.Handle(PathLive, probe(s.Live))
-	mux.Handle(PathReady, probe(s.Ready))
+	mux.HandleFunc(PathReady, func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("wait")
+		if v == "" {
+			probe(s.Ready)(w, r)
+			return
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			http.Error(w, "wait: want a duration such as 1500ms", http.StatusBadRequest)
+			return
+		}
+		probe(func() (bool, string) { return s.waitFlip(r, min(d, maxWait)) })(w, r)
+	})
 	mux.Handle(PathStartup, probe(s.Startup))
 	mux.HandleFunc(PathStatus, func(w http.ResponseWriter, r *http.Request) {
 		b, err := json.MarshalIndent(s.Status(), "", "  ")
@@ -139,6 +156,44 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle(PathMetrics, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	return guard(mux)
+}
+
+// waitFlip answers a readiness request at once when the verdict differs
+// from the last one a waiting request was given, and otherwise holds it
+// until the verdict flips, d passes or the client goes away. The kubelet
+// probes again as soon as a held probe returns (its ticker fired
+// meanwhile), so with "/readyz?wait=1500ms", periodSeconds 1 and
+// timeoutSeconds 2 a flip reaches it within milliseconds instead of up to
+// a period later. The "last answer" is one for all clients: it is tuned
+// for the one kubelet probing; another client at most shortens a hold.
+func (s *Server) waitFlip(r *http.Request, d time.Duration) (bool, string) {
+	answer := func() (bool, string) {
+		s.flipMu.Lock()
+		defer s.flipMu.Unlock()
+		ok, why := s.Ready()
+		s.answered, s.lastAnswer = true, ok
+		return ok, why
+	}
+	select {
+	case s.waiters <- struct{}{}:
+		defer func() { <-s.waiters }()
+	default:
+		return answer() // enough held already
+	}
+	ok, flipped := s.notify()
+	s.flipMu.Lock()
+	news := !s.answered || s.lastAnswer != ok
+	s.flipMu.Unlock()
+	if !news {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-flipped:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
+	return answer()
 }
 
 // guard lets only body-less GET and HEAD requests of known paths through.

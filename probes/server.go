@@ -79,13 +79,21 @@ type Server struct {
 	portSeen   bool      // the liveness port accepted since childStart
 	results    map[string]Result
 	beat       time.Time // end of the check loop's last turn
+
+	flipMu     sync.Mutex
+	lastReady  bool
+	flipped    chan struct{} // closed and replaced when the verdict flips
+	waiters    chan struct{} // semaphore of held /readyz?wait= requests
+	answered   bool          // a /readyz?wait= request has been answered
+	lastAnswer bool          // and this was the verdict
 }
 
 // New returns a Server; it answers at once, with "starting" until the
 // first SetState.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, interval: cfg.Interval, log: cfg.Logger, kick: make(chan struct{}, 1),
-		results: map[string]Result{}, beat: time.Now()}
+		results: map[string]Result{}, beat: time.Now(), flipped: make(chan struct{}),
+		waiters: make(chan struct{}, maxWaiters)}
 	if s.interval <= 0 {
 		s.interval = DefaultInterval
 	}
@@ -116,6 +124,22 @@ func (s *Server) SetState(st modes.State) {
 		default:
 		}
 	}
+	s.notify()
+}
+
+// notify evaluates readiness and wakes the requests waiting for a flip
+// (/readyz?wait=); it returns the verdict and the channel closed at the
+// next flip.
+func (s *Server) notify() (bool, <-chan struct{}) {
+	s.flipMu.Lock()
+	defer s.flipMu.Unlock()
+	ok, _ := s.Ready()
+	if ok != s.lastReady {
+		s.lastReady = ok
+		close(s.flipped)
+		s.flipped = make(chan struct{})
+	}
+	return ok, s.flipped
 }
 
 func (s *Server) stopping() bool {
@@ -128,34 +152,69 @@ func (s *Server) stopping() bool {
 }
 
 // Run performs the checks until ctx ends: a round while the child runs in
-// normal mode and no stop is requested, at most one round per interval (a
-// child start asks for one at once, within that limit).
+// normal mode and no stop is requested, at most one round per interval. A
+// child start asks for a round at once; until a round passes, the next ones
+// follow after interval/16, doubling up to the interval — a child that
+// needs a moment to open its ports turns ready within that moment, at the
+// cost of four extra rounds per child start at most.
 func (s *Server) Run(ctx context.Context) {
-	var last time.Time // start of the last round
+	var (
+		last     time.Time     // start of the last round
+		gap      = s.interval  // least time between two rounds
+		retry    time.Duration // the current child's next retry gap
+		retryFor time.Time     // the child start retry belongs to
+		passed   time.Time     // the child start whose round last passed
+	)
+	first := max(s.interval/16, time.Millisecond)
+	stop := s.cfg.Stopping
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-stop:
+			stop = nil // closed: tell it once
+			s.notify()
+			continue
 		case <-timer.C:
 		case <-s.kick:
+			s.mu.Lock()
+			fresh := last.Before(s.childStart) // no round for this child yet
+			s.mu.Unlock()
+			if fresh {
+				gap = first
+			}
 		}
 		now := time.Now()
-		if !last.IsZero() && now.Sub(last) < s.interval {
+		if !last.IsZero() && now.Sub(last) < gap {
 			s.setBeat(now)
-			timer.Reset(last.Add(s.interval).Sub(now))
+			timer.Reset(last.Add(gap).Sub(now))
 			continue
 		}
 		s.mu.Lock()
 		check := s.state.Phase == modes.PhaseRunning && !s.stopping()
+		child := s.childStart
+		now = time.Now() // under the lock: a round starts after the child it sees
 		s.mu.Unlock()
+		gap = s.interval
 		if check {
 			last = now
-			s.round(ctx, now)
+			switch {
+			case s.round(ctx, now):
+				passed = child
+			case !passed.Equal(child): // not ready yet since this start
+				if !retryFor.Equal(child) {
+					retryFor, retry = child, first
+				} else {
+					retry = min(2*retry, s.interval)
+				}
+				gap = retry
+			}
 		}
 		s.setBeat(time.Now())
-		timer.Reset(s.interval)
+		s.notify()
+		timer.Reset(gap)
 	}
 }
 
@@ -165,8 +224,9 @@ func (s *Server) setBeat(t time.Time) {
 	s.mu.Unlock()
 }
 
-// round runs every check once, within one interval in all.
-func (s *Server) round(ctx context.Context, start time.Time) {
+// round runs every check once, within one interval in all; it reports
+// whether all passed.
+func (s *Server) round(ctx context.Context, start time.Time) bool {
 	ctx, cancel := context.WithTimeout(ctx, s.interval)
 	defer cancel()
 	var checks []Check
@@ -174,6 +234,7 @@ func (s *Server) round(ctx context.Context, start time.Time) {
 		checks = append(checks, *s.cfg.Live)
 	}
 	checks = append(checks, s.cfg.Ready...)
+	all := true
 	for _, c := range checks {
 		t0 := time.Now()
 		err := c.Run(ctx)
@@ -183,6 +244,7 @@ func (s *Server) round(ctx context.Context, start time.Time) {
 			r.Reason = oneLine(err.Error())
 		}
 		s.metrics.observe(c.Name, took, err == nil)
+		all = all && err == nil
 		s.mu.Lock()
 		prev, had := s.results[c.Name]
 		s.results[c.Name] = r
@@ -195,6 +257,7 @@ func (s *Server) round(ctx context.Context, start time.Time) {
 			s.log.Info("probe check changed", zap.String("check", c.Name), zap.Bool("ok", r.OK), zap.String("reason", r.Reason))
 		}
 	}
+	return all
 }
 
 // oneLine keeps a reason to one short line.

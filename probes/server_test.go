@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -327,5 +328,138 @@ func TestLoopbackAddr(t *testing.T) {
 	}
 	if _, err := probes.LoopbackAddr("8099"); err == nil {
 		t.Error("a bare port accepted")
+	}
+}
+
+// getReady asks /readyz with a wait and reports the answer and how long it
+// took.
+func getReady(t *testing.T, ctx context.Context, url, wait string) (int, string, time.Duration) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+probes.PathReady+"?wait="+wait, nil)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error(), time.Since(start)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), time.Since(start)
+}
+
+// /readyz?wait= holds the request until the verdict flips: a kubelet
+// probing with it sees debug mode, a stop or a child that turned ready at
+// once, not up to a period later. A request nobody flips answers at its
+// wait; bad waits are refused; only a few are held at once.
+func TestReadyWaitsForFlip(t *testing.T) {
+	// A child start's first round comes interval/16 after the last one.
+	f := newFixture(t, 2*time.Second)
+	h := httptest.NewServer(f.srv.Handler())
+	t.Cleanup(h.Close)
+	f.srv.SetState(running(1))
+	waitFor(t, "ready", func() bool { ok, _ := f.srv.Ready(); return ok })
+
+	held := func(n int) {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("%d held requests", n), func() bool { return f.srv.Waiting() == n })
+	}
+	type answer struct {
+		code int
+		body string
+		took time.Duration
+	}
+	ask := func(wait string) chan answer {
+		ch := make(chan answer, 1)
+		go func() { c, b, d := getReady(t, context.Background(), h.URL, wait); ch <- answer{c, b, d} }()
+		return ch
+	}
+	// The first answer is news: at once.
+	if code, _, took := getReady(t, context.Background(), h.URL, "4s"); code != 200 || took >= 4*time.Second {
+		t.Fatalf("first request: %d after %s", code, took)
+	}
+	// Ready → debug mode: the held request answers 503 at the flip.
+	got := ask("4s")
+	held(1)
+	f.srv.SetState(modes.State{Mode: "debug", Phase: modes.PhaseDebug})
+	a := <-got
+	if a.code != 503 || !strings.Contains(a.body, "debug mode") || a.took >= 4*time.Second {
+		t.Fatalf("held through the switch to debug: %d %q after %s", a.code, a.body, a.took)
+	}
+	// Not ready → a new child passes its checks: 200 at once.
+	got = ask("4s")
+	held(1)
+	f.srv.SetState(running(2))
+	a = <-got
+	if a.code != 200 || !strings.Contains(a.body, "ready: pid 2") || a.took >= 4*time.Second {
+		t.Fatalf("held through the child start: %d %q after %s", a.code, a.body, a.took)
+	}
+	// No flip: the verdict at the end of the wait.
+	if code, body, _ := getReady(t, context.Background(), h.URL, "20ms"); code != 200 {
+		t.Fatalf("no flip: %d %q", code, body)
+	}
+	for _, bad := range []string{"soon", "-1s"} {
+		if code, _, _ := getReady(t, context.Background(), h.URL, bad); code != 400 {
+			t.Fatalf("wait=%s: %d, want 400", bad, code)
+		}
+	}
+	// Eight held at most; the ninth answers at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); getReady(t, ctx, h.URL, "4s") }()
+	}
+	held(8)
+	if code, _, took := getReady(t, context.Background(), h.URL, "4s"); code != 200 || took >= 4*time.Second {
+		t.Fatalf("ninth request: %d after %s", code, took)
+	}
+	cancel()
+	wg.Wait()
+	held(0)
+	// A flip while no request was held: the next one answers at once.
+	f.srv.SetState(modes.State{Mode: "debug", Phase: modes.PhaseDebug})
+	if code, body, took := getReady(t, context.Background(), h.URL, "4s"); code != 503 || took >= 4*time.Second {
+		t.Fatalf("after an unseen flip: %d %q after %s", code, body, took)
+	}
+	f.srv.SetState(running(3))
+	waitFor(t, "ready", func() bool { ok, _ := f.srv.Ready(); return ok })
+	if code, body, took := getReady(t, context.Background(), h.URL, "4s"); code != 200 || took >= 4*time.Second {
+		t.Fatalf("after an unseen flip back: %d %q after %s", code, body, took)
+	}
+	// A stop request flips it too.
+	got = ask("4s")
+	held(1)
+	close(f.stop)
+	a = <-got
+	if a.code != 503 || !strings.Contains(a.body, "stopping") || a.took >= 4*time.Second {
+		t.Fatalf("held through the stop request: %d %q after %s", a.code, a.body, a.took)
+	}
+}
+
+// A child that needs a moment to open its ports is ready within that moment,
+// not at the next interval: after a start, failed rounds retry from
+// interval/16, doubling.
+func TestReadySoonAfterStart(t *testing.T) {
+	const interval = 4 * time.Second
+	var runs atomic.Int64
+	health := probes.Check{Name: probes.CheckHealth, Run: func(context.Context) error {
+		if runs.Add(1) < 3 {
+			return errors.New("connection refused")
+		}
+		return nil
+	}}
+	srv := probes.New(probes.Config{Component: "be", Interval: interval, Ready: []probes.Check{health}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	start := time.Now()
+	srv.SetState(running(9))
+	waitFor(t, "ready", func() bool { ok, _ := srv.Ready(); return ok })
+	// Two retries: interval/16 + interval/8 = 0.75 s; one interval without them.
+	if el := time.Since(start); el >= interval {
+		t.Fatalf("ready after %s (%d rounds): the failed rounds waited for the interval", el, runs.Load())
+	}
+	if n := runs.Load(); n != 3 {
+		t.Fatalf("%d rounds, want 3", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -101,12 +102,14 @@ func TestMain(m *testing.M) {
 				return fail("%v", err)
 			}
 		}
-		rbac, err := os.ReadFile(filepath.Join(repo, "images", "deploy", "rbac.yaml"))
-		if err != nil {
-			return fail("%v", err)
-		}
-		if out, err := kube.kubectlIn(string(rbac), "-n", "doris", "apply", "-f", "-"); err != nil {
-			return fail("rbac: %v\n%s", err, out)
+		for _, f := range []string{"rbac.yaml"} {
+			rbac, err := os.ReadFile(filepath.Join(repo, "images", "deploy", f))
+			if err != nil {
+				return fail("%v", err)
+			}
+			if out, err := kube.kubectlIn(string(rbac), "-n", "doris", "apply", "-f", "-"); err != nil {
+				return fail("rbac %s: %v\n%s", f, err, out)
+			}
 		}
 		code := m.Run()
 		if code != 0 {
@@ -157,7 +160,7 @@ func podSpec(comp, name string, o podOpts) string {
 	}
 	readiness := fmt.Sprintf("{httpGet: {path: /api/health, port: %s}, periodSeconds: 1, failureThreshold: 1}", httpPort)
 	if o.readiness != "" {
-		readiness = fmt.Sprintf("{httpGet: {path: %s, port: %s}, periodSeconds: 1, failureThreshold: 1}", o.readiness, probePort[comp])
+		readiness = fmt.Sprintf("{httpGet: {path: %q, port: %s}, periodSeconds: 1, failureThreshold: 1, timeoutSeconds: 2}", o.readiness, probePort[comp])
 	}
 	return fmt.Sprintf(`apiVersion: v1
 kind: Pod
@@ -500,12 +503,15 @@ type toggle struct {
 	enterSwitch, enterNotReady, leaveSwitch, leaveReady time.Duration
 }
 
-// measureToggles annotates be-0 n times both ways.
+// measureToggles annotates be-0 n times both ways. A random pause before
+// each annotate keeps the toggles out of step with the kubelet's probe
+// ticker (without it every sample lands at the same phase of the period).
 func measureToggles(t *testing.T, n int) []toggle {
 	t.Helper()
 	var out []toggle
 	for i := 0; i < n; i++ {
 		var tg toggle
+		time.Sleep(rand.N(time.Second))
 		annotate(t, "be-0", true)
 		t0 := time.Now()
 		for tg.enterSwitch == 0 || tg.enterNotReady == 0 {
@@ -522,6 +528,7 @@ func measureToggles(t *testing.T, n int) []toggle {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+		time.Sleep(rand.N(time.Second))
 		annotate(t, "be-0", false)
 		t0 = time.Now()
 		for tg.leaveSwitch == 0 || tg.leaveReady == 0 {
@@ -550,9 +557,17 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
+// toggleSetup is one row of the benchmark.
+type toggleSetup struct {
+	name string
+	opts podOpts
+}
+
 // 6. With RBAC the debug switch via the pod watch lands before the
 // kubelet's file refresh would; and the benchmark of the issue: ≥ 20
-// toggles each way, with and without the watch.
+// toggles each way, with and without the watch, with the readiness probe
+// on the supervisor's /readyz?wait= (held until the verdict flips) and on
+// the operator's /api/health, both at periodSeconds 1.
 func TestWatchBeatsFile(t *testing.T) {
 	n := 20
 	if v := os.Getenv("E2E_TOGGLES"); v != "" {
@@ -562,16 +577,32 @@ func TestWatchBeatsFile(t *testing.T) {
 	createPod(t, "fe", "fe-0", podOpts{})
 	t.Cleanup(func() { deletePod(t, "fe-0") })
 	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
+	opts := func(kube, readiness string) podOpts {
+		return podOpts{env: map[string]string{"FAKE_STOP_DELAY": "", "DORIS_ENTRYPOINT_KUBE": kube}, readiness: readiness}
+	}
+	const (
+		watchWait   = "pod watch, probe /readyz?wait=1500ms"
+		fileWait    = "downward-API file, probe /readyz?wait=1500ms"
+		watchHealth = "pod watch, probe /api/health"
+		fileHealth  = "downward-API file, probe /api/health"
+	)
+	setups := []toggleSetup{
+		{watchWait, opts("on", "/readyz?wait=1500ms")},
+		{fileWait, opts("off", "/readyz?wait=1500ms")},
+		{watchHealth, opts("on", "")},
+		{fileHealth, opts("off", "")},
+	}
 	results := map[string][]toggle{}
-	for _, mode := range []string{"on", "off"} {
-		createPod(t, "be", "be-0", podOpts{env: map[string]string{"DORIS_ENTRYPOINT_KUBE": mode, "FAKE_STOP_DELAY": ""}})
+	for _, su := range setups {
+		createPod(t, "be", "be-0", su.opts)
 		waitPod(t, "be-0", "Ready", 120*time.Second, ready)
-		results[mode] = measureToggles(t, n)
-		if mode == "on" {
-			logs, _ := kube.kubectl("logs", "be-0")
-			if c := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`); c < n {
-				t.Errorf("%d switches came from the pod watch, want at least %d", c, n)
-			}
+		results[su.name] = measureToggles(t, n)
+		logs, _ := kube.kubectl("logs", "be-0")
+		fromAPI := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`)
+		if watch := su.opts.env["DORIS_ENTRYPOINT_KUBE"] != "off"; watch && fromAPI < n {
+			t.Errorf("%s: %d switches came from the pod watch, want at least %d", su.name, fromAPI, n)
+		} else if !watch && fromAPI > 0 {
+			t.Errorf("%s: %d switches came from the pod watch, want none", su.name, fromAPI)
 		}
 		deletePod(t, "be-0")
 	}
@@ -582,23 +613,35 @@ func TestWatchBeatsFile(t *testing.T) {
 		}
 		return d
 	}
+	enter := func(t toggle) time.Duration { return max(t.enterSwitch, t.enterNotReady) }
+	leave := func(t toggle) time.Duration { return max(t.leaveSwitch, t.leaveReady) }
 	var table strings.Builder
 	fmt.Fprintf(&table, "| source | enter: supervisor switched (child stopped, /readyz 503) | enter: pod NotReady (kubelet) | leave: supervisor back (/readyz not debug) | leave: pod Ready (kubelet) |\n|---|---|---|---|---|\n")
-	for _, mode := range []string{"on", "off"} {
-		name := map[string]string{"on": "pod watch (API)", "off": "downward-API file"}[mode]
-		fmt.Fprintf(&table, "| %s |", name)
+	for _, su := range setups {
+		fmt.Fprintf(&table, "| %s |", su.name)
 		for _, f := range []func(toggle) time.Duration{
 			func(t toggle) time.Duration { return t.enterSwitch }, func(t toggle) time.Duration { return t.enterNotReady },
 			func(t toggle) time.Duration { return t.leaveSwitch }, func(t toggle) time.Duration { return t.leaveReady },
 		} {
-			d := col(results[mode], f)
+			d := col(results[su.name], f)
 			fmt.Fprintf(&table, " %d ms / %d ms |", quantile(d, 0.5).Milliseconds(), quantile(d, 0.99).Milliseconds())
 		}
 		table.WriteString("\n")
 	}
 	t.Logf("%d toggles each, median / p99 from kubectl annotate returning:\n%s", n, table.String())
-	watch := quantile(col(results["on"], func(t toggle) time.Duration { return t.enterSwitch }), 0.5)
-	file := quantile(col(results["off"], func(t toggle) time.Duration { return t.enterSwitch }), 0.5)
+	// The issue's targets, at the pod: NotReady with the child stopped, and
+	// Ready again, p99 ≤ 0.5 s via the watch. The file's (≤ 1.5 s) starts
+	// with the kubelet's own refresh of the file (it waits for a PLEG
+	// relist, 1 s period): reported in BENCHMARKS.md, not asserted here.
+	if p := quantile(col(results[watchWait], enter), 0.99); p > 500*time.Millisecond {
+		t.Errorf("%s: NotReady with the child stopped at p99 %s, target 500ms", watchWait, p)
+	}
+	if p := quantile(col(results[watchWait], leave), 0.99); p > 500*time.Millisecond {
+		t.Errorf("%s: Ready again at p99 %s, target 500ms", watchWait, p)
+	}
+	switchAt := func(t toggle) time.Duration { return t.enterSwitch }
+	watch := quantile(col(results[watchHealth], switchAt), 0.5)
+	file := quantile(col(results[fileHealth], switchAt), 0.5)
 	if watch >= file {
 		t.Errorf("the pod watch (median %s) did not beat the file (median %s)", watch, file)
 	}
