@@ -503,15 +503,18 @@ type toggle struct {
 	enterSwitch, enterNotReady, leaveSwitch, leaveReady time.Duration
 }
 
-// measureToggles annotates be-0 n times both ways. A random pause before
-// each annotate keeps the toggles out of step with the kubelet's probe
-// ticker (without it every sample lands at the same phase of the period).
+// measureToggles annotates be-0 n times both ways. A random pause of one
+// to two probe periods before each annotate keeps the toggles out of step
+// with the kubelet's probe ticker (without it every sample lands at the
+// same phase of the period), and apart by at least a period, as a person's
+// are: a held /readyz?wait= probe that returned early at one flip is only
+// sent again at the kubelet's next tick.
 func measureToggles(t *testing.T, n int) []toggle {
 	t.Helper()
 	var out []toggle
 	for i := 0; i < n; i++ {
 		var tg toggle
-		time.Sleep(rand.N(time.Second))
+		time.Sleep(time.Second + rand.N(time.Second))
 		annotate(t, "be-0", true)
 		t0 := time.Now()
 		for tg.enterSwitch == 0 || tg.enterNotReady == 0 {
@@ -528,7 +531,7 @@ func measureToggles(t *testing.T, n int) []toggle {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(rand.N(time.Second))
+		time.Sleep(time.Second + rand.N(time.Second))
 		annotate(t, "be-0", false)
 		t0 = time.Now()
 		for tg.leaveSwitch == 0 || tg.leaveReady == 0 {
@@ -629,6 +632,12 @@ func TestWatchBeatsFile(t *testing.T) {
 		table.WriteString("\n")
 	}
 	t.Logf("%d toggles each, median / p99 from kubectl annotate returning:\n%s", n, table.String())
+	for _, su := range setups[:2] {
+		e, l := col(results[su.name], enter), col(results[su.name], leave)
+		sort.Slice(e, func(i, j int) bool { return e[i] < e[j] })
+		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+		t.Logf("%s: NotReady with the child stopped %v; Ready again %v", su.name, e, l)
+	}
 	// The targets, at the pod: NotReady with the child stopped, and
 	// Ready again, p99 ≤ 0.5 s via the watch. The file's (≤ 1.5 s) starts
 	// with the kubelet's own refresh of the file (it waits for a PLEG
