@@ -248,3 +248,6 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// Waiting is how many /readyz?wait= requests are held now.
+func (s *Server) Waiting() int { return len(s.waiters) }

@@ -10,7 +10,7 @@
 //	doris-entrypoint supervise [--] CMD...  generic PID 1 for any command
 //	doris-entrypoint prestop                preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh, be_prestop.sh)
 //	doris-entrypoint status [--json]        mode, child, ports, probes, next step (inside the pod)
-//	doris-entrypoint probe live|ready|startup  exec probe against the probe endpoint: exit 0 or 1
+//	doris-entrypoint probe live|ready|startup  exec probe against the probe endpoint: exit 0 or 1 (ready --wait D: long poll)
 //	doris-entrypoint debug run              in debug mode: start the component on the moved ports
 //	doris-entrypoint version                version, commit, Go version
 //

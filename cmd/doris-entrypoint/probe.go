@@ -175,8 +175,9 @@ const probeTimeout = 900 * time.Millisecond
 func runProbe(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	addr := fs.String("addr", "", "endpoint address (default from "+envProbeAddr.name+", "+defaultProbeAddr+"; unspecified host = loopback)")
+	wait := fs.Duration("wait", 0, "ready only: long poll (/readyz?wait=): hold until the verdict flips, at most this long; keep it 0.5 s below the probe's timeoutSeconds")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint probe live|ready|startup [--addr HOST:PORT]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint probe live|ready|startup [--addr HOST:PORT] [--wait DURATION]\n\n"+
 			"Ask the supervisor's probe endpoint, for exec probes: exit 0 if the probe passes, 1 if not, the reason on stdout.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEnvironment:\n  %s (default %s)\n    \t%s\n", envProbeAddr.name, envProbeAddr.def, envProbeAddr.meaning)
@@ -196,6 +197,9 @@ func runProbe(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	}
 	paths := map[string]string{"live": probes.PathLive, "ready": probes.PathReady, "startup": probes.PathStartup}
 	path, ok := paths[kind]
+	if *wait < 0 || *wait > 0 && kind != "ready" {
+		ok = false
+	}
 	if !ok || fs.NArg() > 1 {
 		fs.SetOutput(stderr)
 		fs.Usage()
@@ -214,7 +218,10 @@ func runProbe(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	if *wait > 0 {
+		path += "?wait=" + wait.String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *wait+probeTimeout)
 	defer cancel()
 	code, body, err := probes.Get(ctx, target, path)
 	if err != nil {

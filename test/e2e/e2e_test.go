@@ -447,14 +447,14 @@ func livenessSuccesses(t *testing.T, name string) int {
 	return total
 }
 
-// 4 and 5. kubectl delete pod: readiness (here the supervisor's /readyz)
-// turns false as soon as termination starts, while the fake JVM under
+// 4 and 5. kubectl delete pod: readiness (here the supervisor's long poll
+// /readyz?wait=) turns false as soon as termination starts, while the fake JVM under
 // start_fe.sh still cleans up (8 s); preStop + SIGTERM; the cleanup
 // finishes and the pod is gone within the grace period.
 func TestDeleteGraceful(t *testing.T) {
 	logsOnFailure(t, "fe-0")
 	deletePod(t, "fe-0")
-	createPod(t, "fe", "fe-0", podOpts{env: map[string]string{"FAKE_STOP_DELAY": "8s"}, readiness: "/readyz"})
+	createPod(t, "fe", "fe-0", podOpts{env: map[string]string{"FAKE_STOP_DELAY": "8s"}, readiness: "/readyz?wait=1500ms"})
 	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
 	logs := exec.Command(filepath.Join(kube.bin, "kubectl"), "--kubeconfig", kube.kubeconfig, "logs", "-f", "fe-0")
 	var buf strings.Builder
