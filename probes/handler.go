@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -185,12 +187,22 @@ func (s *Server) waitFlip(r *http.Request, d time.Duration) (bool, string) {
 	news := !s.answered || s.lastAnswer != ok
 	s.flipMu.Unlock()
 	if !news {
+		deadline := time.Now().Add(d)
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
 		case <-flipped:
 		case <-t.C:
 		case <-r.Context().Done():
+			// The prober gave up first: its timeout is shorter than the
+			// wait, and every held probe fails. Say so once; the answer it
+			// never read must not count as seen.
+			if !s.stopping() && s.waitWarned.CompareAndSwap(false, true) {
+				s.log.Warn("a /readyz?wait= probe gave up before its answer: keep the wait below the probe's timeoutSeconds (by 0.5 s)",
+					zap.Duration("wait", d), zap.Duration("held", d-time.Until(deadline)))
+			}
+			ok, why := s.Ready()
+			return ok, why
 		}
 	}
 	return answer()

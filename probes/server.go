@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/doris-entrypoint/supervisor/modes"
@@ -84,6 +85,7 @@ type Server struct {
 	lastReady  bool
 	flipped    chan struct{} // closed and replaced when the verdict flips
 	waiters    chan struct{} // semaphore of held /readyz?wait= requests
+	waitWarned atomic.Bool   // told that a prober gave up before its answer
 	answered   bool          // a /readyz?wait= request has been answered
 	lastAnswer bool          // and this was the verdict
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/apache/doris-entrypoint/probes"
 	"github.com/apache/doris-entrypoint/probes/doris"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // switchable is a check whose outcome the test sets.
@@ -461,5 +463,33 @@ func TestReadySoonAfterStart(t *testing.T) {
 	}
 	if n := runs.Load(); n != 3 {
 		t.Fatalf("%d rounds, want 3", n)
+	}
+}
+
+// A prober whose timeout is shorter than its wait fails every held probe:
+// one log line says so.
+func TestReadyWaitBeyondTimeoutWarns(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	srv := probes.New(probes.Config{Component: "fe", Interval: time.Second, Logger: zap.New(core)})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Run(ctx)
+	h := httptest.NewServer(srv.Handler())
+	t.Cleanup(h.Close)
+	srv.SetState(running(1))
+	waitFor(t, "ready", func() bool { ok, _ := srv.Ready(); return ok })
+	getReady(t, context.Background(), h.URL, "4s") // the first answer: at once
+	for i := 0; i < 2; i++ {
+		short, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		if code, _, _ := getReady(t, short, h.URL, "4s"); code != 0 {
+			t.Fatalf("the held request answered %d before the client's timeout", code)
+		}
+		stop()
+	}
+	const msg = "a /readyz?wait= probe gave up before its answer"
+	waitFor(t, "the warning", func() bool { return logs.FilterMessageSnippet(msg).Len() > 0 })
+	waitFor(t, "no held request", func() bool { return srv.Waiting() == 0 })
+	if n := logs.FilterMessageSnippet(msg).Len(); n != 1 {
+		t.Fatalf("%d warnings, want 1", n)
 	}
 }
