@@ -50,10 +50,7 @@ func benchProbes(entry, dir string, rate int, d time.Duration) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() {
-		syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	defer stopUnshared(cmd)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, Proxy: nil}, Timeout: 5 * time.Second}
 	get := func(path string) (int, error) {

@@ -70,15 +70,7 @@ func benchToggles(entry, dir string, n int) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM) // unshare forwards nothing: stop PID 1 through its parent's child list
-		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)); len(b) > 0 {
-			if pid, err := strconv.Atoi(strings.Fields(string(b))[0]); err == nil {
-				syscall.Kill(pid, syscall.SIGTERM)
-			}
-		}
-		cmd.Wait()
-	}()
+	defer stopUnshared(cmd)
 	if err := waitChan(listening, 30*time.Second); err != nil {
 		return fmt.Errorf("FE did not start: %w", err)
 	}
@@ -195,4 +187,17 @@ func percentile(v []float64, p float64) float64 {
 		i = len(s) - 1
 	}
 	return s[i]
+}
+
+// stopUnshared stops an `unshare --pid --fork` command and waits for it:
+// unshare forwards nothing, so PID 1 is found through its parent's child
+// list and signalled directly.
+func stopUnshared(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)); len(b) > 0 {
+		if pid, err := strconv.Atoi(strings.Fields(string(b))[0]); err == nil {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	cmd.Wait()
 }
