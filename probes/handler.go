@@ -182,12 +182,12 @@ func (s *Server) waitFlip(r *http.Request, d time.Duration) (bool, string) {
 	default:
 		return answer() // enough held already
 	}
-	ok, flipped := s.notify()
 	s.flipMu.Lock()
+	ok, flipped := s.flipLocked()
 	news := !s.answered || s.lastAnswer != ok
 	s.flipMu.Unlock()
 	if !news {
-		deadline := time.Now().Add(d)
+		start := time.Now()
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -199,7 +199,7 @@ func (s *Server) waitFlip(r *http.Request, d time.Duration) (bool, string) {
 			// never read must not count as seen.
 			if !s.stopping() && s.waitWarned.CompareAndSwap(false, true) {
 				s.log.Warn("a /readyz?wait= probe gave up before its answer: keep the wait below the probe's timeoutSeconds (by 0.5 s)",
-					zap.Duration("wait", d), zap.Duration("held", d-time.Until(deadline)))
+					zap.Duration("wait", d), zap.Duration("held", time.Since(start)))
 			}
 			ok, why := s.Ready()
 			return ok, why

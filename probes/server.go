@@ -130,11 +130,17 @@ func (s *Server) SetState(st modes.State) {
 }
 
 // notify evaluates readiness and wakes the requests waiting for a flip
-// (/readyz?wait=); it returns the verdict and the channel closed at the
-// next flip.
-func (s *Server) notify() (bool, <-chan struct{}) {
+// (/readyz?wait=).
+func (s *Server) notify() {
 	s.flipMu.Lock()
-	defer s.flipMu.Unlock()
+	s.flipLocked()
+	s.flipMu.Unlock()
+}
+
+// flipLocked evaluates readiness, closes the flip channel when the verdict
+// changed, and returns the verdict and the channel of the next flip; the
+// caller holds flipMu.
+func (s *Server) flipLocked() (bool, <-chan struct{}) {
 	ok, _ := s.Ready()
 	if ok != s.lastReady {
 		s.lastReady = ok
@@ -163,9 +169,8 @@ func (s *Server) Run(ctx context.Context) {
 	var (
 		last     time.Time     // start of the last round
 		gap      = s.interval  // least time between two rounds
-		retry    time.Duration // the current child's next retry gap
 		retryFor time.Time     // the child start retry belongs to
-		passed   time.Time     // the child start whose round last passed
+		retry    time.Duration // its next retry gap; 0 once a round passed
 	)
 	first := max(s.interval/16, time.Millisecond)
 	stop := s.cfg.Stopping
@@ -202,16 +207,14 @@ func (s *Server) Run(ctx context.Context) {
 		gap = s.interval
 		if check {
 			last = now
+			if !retryFor.Equal(child) {
+				retryFor, retry = child, first
+			}
 			switch {
 			case s.round(ctx, now):
-				passed = child
-			case !passed.Equal(child): // not ready yet since this start
-				if !retryFor.Equal(child) {
-					retryFor, retry = child, first
-				} else {
-					retry = min(2*retry, s.interval)
-				}
-				gap = retry
+				retry = 0 // this child's rounds follow the interval from now on
+			case retry > 0: // not ready yet since this start
+				gap, retry = retry, min(2*retry, s.interval)
 			}
 		}
 		s.setBeat(time.Now())

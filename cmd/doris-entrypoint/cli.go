@@ -212,14 +212,8 @@ func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv look
 	if o.logFormat != "json" && o.logFormat != "console" {
 		return o, fmt.Errorf("log format %q: want json or console", o.logFormat)
 	}
-	o.dorisRoot = "/opt/apache-doris"
-	if v, ok := getenv(envDorisRoot.name); ok && v != "" {
-		o.dorisRoot = v
-	}
-	o.podinfoDir = "/etc/podinfo"
-	if v, ok := getenv(envPodinfoDir.name); ok && v != "" {
-		o.podinfoDir = v
-	}
+	o.dorisRoot = stringEnv(getenv, envDorisRoot)
+	o.podinfoDir = stringEnv(getenv, envPodinfoDir)
 	o.debugOffset = 10000
 	if v, ok := getenv(envDebugOffset.name); ok && v != "" {
 		n, err := strconv.Atoi(v)

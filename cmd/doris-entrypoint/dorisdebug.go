@@ -39,10 +39,7 @@ func runDorisDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "doris-debug: component %q has no debug mode here; returning\n", *comp)
 		return 0
 	}
-	dir := "/etc/podinfo"
-	if v, ok := getenv(envPodinfoDir.name); ok && v != "" {
-		dir = v
-	}
+	dir := stringEnv(getenv, envPodinfoDir)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir})

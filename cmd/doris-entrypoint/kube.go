@@ -18,8 +18,8 @@ var (
 // beside the downward-API file; nil when the API is off, out of reach, or
 // not configured (one log line says why, except outside a cluster).
 func startKube(ctx context.Context, getenv lookupEnv, watcher *podinfo.Watcher, log *zap.Logger) *kubeapi.Client {
-	env := func(v envVar) string { s, _ := getenv(v.name); return s }
-	kc, err := kubeapi.New(kubeapi.Config{Mode: env(envKube), Namespace: env(envPodNamespace), Name: env(envPodName), Logger: log})
+	ns, name := stringEnv(getenv, envPodNamespace), stringEnv(getenv, envPodName)
+	kc, err := kubeapi.New(kubeapi.Config{Mode: stringEnv(getenv, envKube), Namespace: ns, Name: name, Logger: log})
 	if err != nil {
 		log.Warn("no pod watch: the downward-API file alone sets the mode", zap.String("env", envKube.name), zap.Error(err))
 		return nil
@@ -27,7 +27,7 @@ func startKube(ctx context.Context, getenv lookupEnv, watcher *podinfo.Watcher, 
 	if kc == nil {
 		return nil
 	}
-	log.Info("watching the pod through the API", zap.String("pod", env(envPodNamespace)+"/"+env(envPodName)))
+	log.Info("watching the pod through the API", zap.String("pod", ns+"/"+name))
 	go kc.Watch(ctx, func(ann map[string]string) { watcher.Feed("api", ann) })
 	return kc
 }

@@ -16,11 +16,14 @@ import (
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 )
 
-func dorisRootOf(getenv lookupEnv) string {
-	if v, ok := getenv(envDorisRoot.name); ok && v != "" {
-		return v
+func dorisRootOf(getenv lookupEnv) string { return stringEnv(getenv, envDorisRoot) }
+
+// stringEnv is v's value, or its default when unset or empty.
+func stringEnv(getenv lookupEnv, v envVar) string {
+	if s, ok := getenv(v.name); ok && s != "" {
+		return s
 	}
-	return "/opt/apache-doris"
+	return v.def
 }
 
 // runStatus prints what the running supervisor is doing, for a human inside

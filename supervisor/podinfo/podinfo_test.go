@@ -100,6 +100,16 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// watch starts a Watcher on dir, logging into the returned observer; it
+// stops with the test.
+func watch(t *testing.T, dir string, resync time.Duration) (*podinfo.Watcher, *observer.ObservedLogs) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	core, logs := observer.New(zap.InfoLevel)
+	return podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: resync}), logs
+}
+
 func waitState(t *testing.T, w *podinfo.Watcher, want podinfo.Mode) podinfo.State {
 	t.Helper()
 	deadline := time.After(15 * time.Second)
@@ -123,10 +133,7 @@ func TestWatchFollowsKubeletSwaps(t *testing.T) {
 	if err := podinfotest.Write(dir, base, base); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	core, logs := observer.New(zap.InfoLevel)
-	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: time.Hour})
+	w, logs := watch(t, dir, time.Hour)
 	if w.Current().Mode != podinfo.Normal || !w.Current().Present {
 		t.Fatalf("initial state %+v", w.Current())
 	}
@@ -155,10 +162,7 @@ func TestWatchFollowsKubeletSwaps(t *testing.T) {
 // watch yet).
 func TestWatchMissingDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "podinfo")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	core, logs := observer.New(zap.InfoLevel)
-	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: 20 * time.Millisecond})
+	w, logs := watch(t, dir, 20*time.Millisecond)
 	if st := w.Current(); st.Present || st.Mode != podinfo.Normal {
 		t.Fatalf("state %+v", st)
 	}
@@ -178,10 +182,7 @@ func TestWatchLogsOncePerContent(t *testing.T) {
 	if err := podinfotest.WriteFiles(dir, map[string][]byte{podinfo.File: []byte("junk\nselectdb.com.doris/runmode=\"yes\"")}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	core, logs := observer.New(zap.InfoLevel)
-	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: 5 * time.Millisecond})
+	w, logs := watch(t, dir, 5*time.Millisecond)
 	// Let the resync timer re-read the unchanged file several times: wait
 	// for a later change to be seen, which proves the re-reads happened.
 	if err := podinfotest.WriteFiles(dir, map[string][]byte{podinfo.File: []byte("junk\nselectdb.com.doris/runmode=\"yes\"\nz=\"1\"")}); err != nil {
@@ -209,10 +210,7 @@ func TestFeedWinsAndStaleFileWaits(t *testing.T) {
 	if err := podinfotest.Write(dir, base, base); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	core, logs := observer.New(zap.InfoLevel)
-	w := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: dir, Logger: zap.New(core), Resync: time.Hour})
+	w, logs := watch(t, dir, time.Hour)
 	w.Feed("api", base) // the watch's first read agrees with the file
 	select {
 	case st := <-w.Changes():
@@ -248,7 +246,5 @@ func TestFeedWinsAndStaleFileWaits(t *testing.T) {
 	if err := podinfotest.Write(dir, base, base); err != nil {
 		t.Fatal(err)
 	}
-	if st := waitState(t, w, podinfo.Normal); st.Mode != podinfo.Normal {
-		t.Fatalf("state %+v", st)
-	}
+	waitState(t, w, podinfo.Normal)
 }

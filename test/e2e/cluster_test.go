@@ -187,17 +187,33 @@ func (c *cluster) waitHTTP(url string, d time.Duration) error {
 	if err != nil {
 		return err
 	}
+	return poll(url+" ready", d, func() error { return getOK(hc, url) })
+}
+
+// getOK GETs url and wants 200.
+func getOK(hc *http.Client, url string) error {
+	resp, err := hc.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// poll retries try until it succeeds or d passes; the daemons are
+// started from TestMain, where there is no *testing.T to fail.
+func poll(what string, d time.Duration, try func() error) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := hc.Get(url)
+		err := try()
 		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %v", url, d, err)
+			return fmt.Errorf("%s: not after %s: %w", what, d, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -211,18 +227,7 @@ func (c *cluster) startEtcd() error {
 		"--initial-advertise-peer-urls", "http://127.0.0.1:23800", "--initial-cluster", "default=http://127.0.0.1:23800"); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://127.0.0.1:23790/health")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("etcd not up: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return poll("etcd up", 30*time.Second, func() error { return getOK(http.DefaultClient, "http://127.0.0.1:23790/health") })
 }
 
 func (c *cluster) startAPIServer() error {
@@ -276,16 +281,7 @@ state = "/run/containerd-e2e"
 	if err := c.daemon("containerd", "--config", c.path("containerd.toml")); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if exec.Command("ctr", "--address", ctrdSock, "version").Run() == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("containerd not up")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return poll("containerd up", 30*time.Second, func() error { return exec.Command("ctr", "--address", ctrdSock, "version").Run() })
 }
 
 // importImage loads a docker-archive tarball into containerd's k8s.io namespace.
@@ -328,17 +324,13 @@ localStorageCapacityIsolation: false
 		"--v", "1"); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	return poll("node Ready (see "+c.path("daemons.log")+")", 90*time.Second, func() error {
 		out, _ := c.kubectl("get", "node", nodeName, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")
-		if out == "True" {
-			return nil
+		if out != "True" {
+			return fmt.Errorf("node Ready condition %q", out)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node not Ready (%q); see %s", out, c.path("daemons.log"))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // kubectl runs kubectl as the admin and returns its trimmed output.

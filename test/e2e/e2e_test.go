@@ -496,12 +496,16 @@ func probeBE() (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// toggle is one debug round trip's latencies, from kubectl annotate
-// returning: the supervisor switched (its /readyz), the pod's Ready
+// switchTimes is one half of a debug round trip, from kubectl annotate
+// returning: the supervisor switched (its /readyz), and the pod's Ready
 // condition as the kubelet reports it.
-type toggle struct {
-	enterSwitch, enterNotReady, leaveSwitch, leaveReady time.Duration
-}
+type switchTimes struct{ supervisor, pod time.Duration }
+
+// done is when both had switched: the figure.
+func (s switchTimes) done() time.Duration { return max(s.supervisor, s.pod) }
+
+// toggle is one debug round trip.
+type toggle struct{ enter, leave switchTimes }
 
 // measureToggles annotates be-0 n times both ways. A random pause of one
 // to two probe periods before each annotate keeps the toggles out of step
@@ -513,44 +517,34 @@ func measureToggles(t *testing.T, n int) []toggle {
 	t.Helper()
 	var out []toggle
 	for i := 0; i < n; i++ {
-		var tg toggle
-		time.Sleep(time.Second + rand.N(time.Second))
-		annotate(t, "be-0", true)
-		t0 := time.Now()
-		for tg.enterSwitch == 0 || tg.enterNotReady == 0 {
-			if tg.enterSwitch == 0 {
-				if code, body := probeBE(); code == 503 && strings.Contains(body, "debug mode") {
-					tg.enterSwitch = time.Since(t0)
-				}
-			}
-			if tg.enterNotReady == 0 && !ready(getPod(t, "be-0")) {
-				tg.enterNotReady = time.Since(t0)
-			}
-			if time.Since(t0) > 60*time.Second {
-				t.Fatalf("toggle %d: not in debug mode after 60 s", i)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		time.Sleep(time.Second + rand.N(time.Second))
-		annotate(t, "be-0", false)
-		t0 = time.Now()
-		for tg.leaveSwitch == 0 || tg.leaveReady == 0 {
-			if tg.leaveSwitch == 0 {
-				if code, body := probeBE(); code != 0 && !strings.Contains(body, "debug mode") {
-					tg.leaveSwitch = time.Since(t0)
-				}
-			}
-			if tg.leaveReady == 0 && ready(getPod(t, "be-0")) {
-				tg.leaveReady = time.Since(t0)
-			}
-			if time.Since(t0) > 60*time.Second {
-				t.Fatalf("toggle %d: not back after 60 s", i)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		out = append(out, tg)
+		out = append(out, toggle{enter: measureSwitch(t, i, true), leave: measureSwitch(t, i, false)})
 	}
 	return out
+}
+
+// measureSwitch annotates be-0 into debug mode or out of it and times both
+// sides of the switch.
+func measureSwitch(t *testing.T, i int, debug bool) switchTimes {
+	t.Helper()
+	time.Sleep(time.Second + rand.N(time.Second))
+	annotate(t, "be-0", debug)
+	t0 := time.Now()
+	var st switchTimes
+	for st.supervisor == 0 || st.pod == 0 {
+		if st.supervisor == 0 {
+			if code, body := probeBE(); code != 0 && strings.Contains(body, "debug mode") == debug {
+				st.supervisor = time.Since(t0)
+			}
+		}
+		if st.pod == 0 && ready(getPod(t, "be-0")) != debug {
+			st.pod = time.Since(t0)
+		}
+		if time.Since(t0) > 60*time.Second {
+			t.Fatalf("toggle %d: debug=%v not reached after 60 s", i, debug)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return st
 }
 
 func quantile(ds []time.Duration, q float64) time.Duration {
@@ -616,15 +610,17 @@ func TestWatchBeatsFile(t *testing.T) {
 		}
 		return d
 	}
-	enter := func(t toggle) time.Duration { return max(t.enterSwitch, t.enterNotReady) }
-	leave := func(t toggle) time.Duration { return max(t.leaveSwitch, t.leaveReady) }
+	enterSwitch := func(t toggle) time.Duration { return t.enter.supervisor }
+	enter := func(t toggle) time.Duration { return t.enter.done() }
+	leave := func(t toggle) time.Duration { return t.leave.done() }
 	var table strings.Builder
 	fmt.Fprintf(&table, "| source | enter: supervisor switched (child stopped, /readyz 503) | enter: pod NotReady (kubelet) | leave: supervisor back (/readyz not debug) | leave: pod Ready (kubelet) |\n|---|---|---|---|---|\n")
 	for _, su := range setups {
 		fmt.Fprintf(&table, "| %s |", su.name)
-		for _, f := range []func(toggle) time.Duration{
-			func(t toggle) time.Duration { return t.enterSwitch }, func(t toggle) time.Duration { return t.enterNotReady },
-			func(t toggle) time.Duration { return t.leaveSwitch }, func(t toggle) time.Duration { return t.leaveReady },
+		for _, f := range []func(toggle) time.Duration{enterSwitch,
+			func(t toggle) time.Duration { return t.enter.pod },
+			func(t toggle) time.Duration { return t.leave.supervisor },
+			func(t toggle) time.Duration { return t.leave.pod },
 		} {
 			d := col(results[su.name], f)
 			fmt.Fprintf(&table, " %d ms / %d ms |", quantile(d, 0.5).Milliseconds(), quantile(d, 0.99).Milliseconds())
@@ -648,9 +644,8 @@ func TestWatchBeatsFile(t *testing.T) {
 	if p := quantile(col(results[watchWait], leave), 0.99); p > 500*time.Millisecond {
 		t.Errorf("%s: Ready again at p99 %s, target 500ms", watchWait, p)
 	}
-	switchAt := func(t toggle) time.Duration { return t.enterSwitch }
-	watch := quantile(col(results[watchHealth], switchAt), 0.5)
-	file := quantile(col(results[fileHealth], switchAt), 0.5)
+	watch := quantile(col(results[watchHealth], enterSwitch), 0.5)
+	file := quantile(col(results[fileHealth], enterSwitch), 0.5)
 	if watch >= file {
 		t.Errorf("the pod watch (median %s) did not beat the file (median %s)", watch, file)
 	}

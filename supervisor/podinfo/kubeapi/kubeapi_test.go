@@ -128,20 +128,31 @@ func (f *feeds) feed(ann map[string]string) {
 
 func (f *feeds) waitFor(t *testing.T, key, value string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, "a feed with "+key+"="+value, func() bool {
 		f.mu.Lock()
+		defer f.mu.Unlock()
 		n := len(f.got)
-		ok := n > 0 && f.got[n-1][key] == value
-		f.mu.Unlock()
-		if ok {
-			return
-		}
+		return n > 0 && f.got[n-1][key] == value
+	})
+}
+
+// eventually polls cond until it holds, and fails the test after 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no feed with %s=%s: %v", key, value, f.got)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// locked reads a field of the fake API server under its lock.
+func locked[T any](a *apiServer, f func() T) T {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return f()
 }
 
 func TestWatchFeedsAnnotations(t *testing.T) {
@@ -156,19 +167,7 @@ func TestWatchFeedsAnnotations(t *testing.T) {
 	go c.Watch(ctx, f.feed)
 	f.waitFor(t, "a", "b")
 	// The watch is open once the server has a watcher.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		a.mu.Lock()
-		n := len(a.watchers)
-		a.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no watch")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "a watch", func() bool { return locked(a, func() int { return len(a.watchers) }) > 0 })
 	t0 := time.Now()
 	a.annotate(map[string]string{"selectdb.com.doris/runmode": "debug"})
 	f.waitFor(t, "selectdb.com.doris/runmode", "debug")
@@ -184,19 +183,7 @@ func TestWatchRelists(t *testing.T) {
 	defer cancel()
 	var f feeds
 	go c.Watch(ctx, f.feed)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		a.mu.Lock()
-		gets := a.gets
-		a.mu.Unlock()
-		if gets >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d GETs: no re-list after the watch ended", gets)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "3 GETs: a re-list after the watch ended", func() bool { return locked(a, func() int { return a.gets }) >= 3 })
 }
 
 // Forbidden: one log line and the watch gives up; events warn once.
