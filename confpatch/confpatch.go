@@ -1,21 +1,3 @@
-// Package confpatch moves port keys in Doris conf files (fe.conf, be.conf)
-// for debug mode and puts the original back exactly.
-//
-// Only the lines that set a target key change, and on those only the value;
-// every other byte — comments, blank lines, trailing spaces, order, ${VAR},
-// backticks, quoted JAVA_OPTS with '=' inside — is kept. A key the file does
-// not set gets one line appended. The file is never re-serialised (go-ini's
-// writer re-aligns keys and drops backticks, which start_fe.sh would then
-// evaluate differently).
-//
-// Before the conf is touched, its original — the bytes and mode, or the
-// symlink target when the conf is a link into a read-only ConfigMap mount —
-// is saved in a marker file next to it (<conf>.doris-entrypoint-debug).
-// Every write is a temp file in the same directory, fsync, rename, fsync of
-// the directory, so a crash at any point leaves either the original or the
-// patched conf, never a mix, and the marker says how to get back. [Enter] is
-// idempotent (it always patches the original, not the current file), and
-// [Restore] after a crash puts the original back before anything else.
 package confpatch
 
 import (
@@ -35,12 +17,6 @@ type Port struct {
 	Key     string
 	Default int
 }
-
-// Doris's port keys moved in debug mode, with their defaults.
-var (
-	FEPorts = []Port{{"query_port", 9030}, {"http_port", 8030}}
-	BEPorts = []Port{{"heartbeat_service_port", 9050}, {"webserver_port", 8040}}
-)
 
 // Moved is one port key before and after Enter.
 type Moved struct {

@@ -1,7 +1,31 @@
-// Package confpatch reads Doris conf files (fe.conf, be.conf), changes given
-// keys on their own lines only, and restores the original bytes exactly:
-// atomic, crash-safe and idempotent. It never re-serialises a whole file.
+// Package confpatch owns what the supervisor changes in a Doris conf
+// directory: fe.conf and be.conf, and the files the operator mounts next to
+// them. It knows Doris conf syntax, nothing of processes or SQL.
 //
-// Its implementation comes with the debug-mode issue; the package exists now
-// so that the layout is the final one.
+//   - Debug mode (confpatch.go, files.go): [Parse] and [Value] read "key =
+//     value" lines as Doris does (later lines win); [MovePorts] moves port
+//     keys (cluster.Component.DebugPorts) by an offset; [Enter] applies that to a
+//     conf and [Restore] puts the original back byte for byte, with a marker
+//     file (<conf>.doris-entrypoint-debug, [Marker]) that survives a crash.
+//     The steps of both are numbered at [Enter] and [Restore].
+//   - Start-up, as apache/doris docker/runtime/fe/resource/fe_entrypoint.sh
+//     and docker/runtime/be/resource/be_entrypoint.sh do it
+//     (prepare.go, configmap.go, workload.go): [Prepare] runs the steps
+//     below in the scripts' order; [LinkConfigMap] links (be.conf: copies)
+//     the operator's ConfigMap files into the conf dir, keeping what was
+//     there as .bak; [EnsureValue] appends a key the conf does not set
+//     (enable_fqdn_mode); [LinkFiles] links the Kerberos configuration and
+//     keytabs; [PrepareWorkloadGroup] prepares the BE's workload-group
+//     cgroup (ENABLE_WORKLOAD_GROUP).
+//
+// Only the lines that set a target key change, and on those only the value;
+// every other byte — comments, blank lines, trailing spaces, order, ${VAR},
+// backticks, quoted JAVA_OPTS with '=' inside — is kept. A key the file does
+// not set gets one line appended. A file is never re-serialised (go-ini's
+// writer re-aligns keys and drops backticks, which start_fe.sh would then
+// evaluate differently).
+//
+// Every write is a temp file in the same directory, fsync, rename, fsync of
+// the directory (writeAtomic, symlinkAtomic), so a crash at any point leaves
+// either the old or the new file, never a mix.
 package confpatch

@@ -151,30 +151,59 @@ func resolveLink(link, target string) string {
 	return filepath.Join(filepath.Dir(link), target)
 }
 
-// Enter moves ports in conf by offset for debug mode. It saves the original
-// in the marker first, then replaces conf (a symlink becomes a writable
-// copy) atomically. Entering again recomputes from the original, so ports
-// never move twice. On error the conf is untouched.
+// Enter moves ports in conf by offset for debug mode and returns what it
+// moved; on error the conf is untouched. [Restore] undoes it. The steps
+// (numbered in the code):
+//
+//  1. Read the original: from the marker when one exists (an earlier Enter,
+//     possibly interrupted), else from conf itself: its bytes and permission
+//     bits, or its target when conf is a symlink (into a read-only ConfigMap
+//     mount). Entering again therefore patches the original, not the current
+//     file, and ports never move twice.
+//  2. Compute the patched bytes from the original ([MovePorts]). A value that
+//     is not a port, or a port moved past 65535, fails here, before any
+//     write.
+//  3. Without a marker, write it atomically: the original (mode and bytes,
+//     or the link target) and the ports moved. The marker exists before the
+//     conf changes, so a crash from here on is recoverable.
+//  4. When conf is already a regular file with the patched bytes, stop.
+//  5. Replace conf with the patched bytes atomically (temp file in the same
+//     directory, fsync, rename, fsync of the directory); a symlink becomes a
+//     writable 0644 copy. A crash before the rename leaves the original,
+//     after it the patched conf; at most a temp file (.<conf>.tmp-*) stays
+//     behind, and it never replaces the conf.
+//
+// Crash recovery: the marker is written before the conf changes (3) and
+// removed only after the original is back (Restore (3)), and every write is
+// all or nothing. So after a crash anywhere the conf is either the original
+// or the patched file, and whenever it may be patched a marker says how to
+// get back. The supervisor calls Restore at start, before anything reads the
+// conf (package modes, step (1) of its protocol).
 func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
+	// (1)
 	st, data, err := original(conf)
 	if err != nil {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
+	// (2)
 	patched, moved, err := MovePorts(data, ports, offset)
 	if err != nil {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
+	// (3)
 	if !HasMarker(conf) {
 		st.Moved = moved
 		if err := writeAtomic(Marker(conf), st.encode(), 0o644); err != nil {
 			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
 		}
 	}
+	// (4)
 	if fi, err := os.Lstat(conf); err == nil && fi.Mode().IsRegular() {
 		if cur, err := os.ReadFile(conf); err == nil && bytes.Equal(cur, patched) {
 			return moved, nil
 		}
 	}
+	// (5)
 	mode := st.Mode
 	if st.Symlink != "" {
 		mode = 0o644
@@ -186,9 +215,18 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 }
 
 // Restore puts back the conf recorded in its marker, byte for byte (or the
-// original symlink), then removes the marker. Without a marker it does
-// nothing and returns false.
+// original symlink), then removes the marker. It reports whether there was
+// a marker. The steps (numbered in the code):
+//
+//  1. Without a marker there is nothing to do: false. A marker that cannot
+//     be decoded is an error, and the conf is left as it is.
+//  2. Put the original back atomically: its bytes and mode (a temp file
+//     renamed over conf), or the symlink (a new link renamed over conf).
+//  3. Remove the marker, then fsync the directory. A crash before the
+//     removal leaves the marker, and the next Restore writes the same
+//     original again: Restore is idempotent.
 func Restore(conf string) (bool, error) {
+	// (1)
 	st, err := ReadState(conf)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -196,6 +234,7 @@ func Restore(conf string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// (2)
 	if st.Symlink != "" {
 		err = symlinkAtomic(st.Symlink, conf)
 	} else {
@@ -204,6 +243,7 @@ func Restore(conf string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("restore %s: %w", conf, err)
 	}
+	// (3)
 	if err := os.Remove(Marker(conf)); err != nil {
 		return true, fmt.Errorf("restore %s: remove marker: %w", conf, err)
 	}

@@ -2,15 +2,15 @@ package probes
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/cluster"
 )
 
 // The checks' names, as /status and /metrics show them.
@@ -55,8 +55,9 @@ func unwrapOp(err error) error {
 	return err
 }
 
-// getHealth fetches url and decodes its JSON body into v.
-func getHealth(ctx context.Context, hc *http.Client, url string, v any) error {
+// Health checks the component's /api/health at url: HTTP 200, and a body
+// that judge accepts (cluster.Component.HealthBody).
+func Health(ctx context.Context, hc *http.Client, url string, judge func(body []byte) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -77,97 +78,38 @@ func getHealth(ctx context.Context, hc *http.Client, url string, v any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: not the health JSON: %w", url, err)
+	if err := judge(body); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	return nil
 }
 
-// FrontendHealth checks an FE's /api/health at url: HTTP 200 and code 0
-// (HealthAction.java). The status code alone is what the operator's httpGet
-// checks; an FE that is not ready answers another code.
-func FrontendHealth(ctx context.Context, hc *http.Client, url string) error {
-	var body struct {
-		Code *int   `json:"code"`
-		Msg  string `json:"msg"`
-	}
-	if err := getHealth(ctx, hc, url, &body); err != nil {
-		return err
-	}
-	switch {
-	case body.Code == nil:
-		return fmt.Errorf("GET %s: no code in the answer", url)
-	case *body.Code != 0:
-		return fmt.Errorf("GET %s: code %d: %.100s", url, *body.Code, body.Msg)
-	}
-	return nil
-}
-
-// BackendHealth checks a BE's /api/health at url: HTTP 200 and status "OK"
-// (health_action.cpp).
-func BackendHealth(ctx context.Context, hc *http.Client, url string) error {
-	var body struct {
-		Status string `json:"status"`
-	}
-	if err := getHealth(ctx, hc, url, &body); err != nil {
-		return err
-	}
-	if body.Status != "OK" {
-		return fmt.Errorf("GET %s: status %.40q, want \"OK\"", url, body.Status)
-	}
-	return nil
-}
-
-// FrontendMember checks that SHOW FRONTENDS on the FE at addr lists
-// host:editLogPort with Alive and Join true.
-func FrontendMember(ctx context.Context, c *doris.Client, addr, host string, editLogPort int) error {
-	fes, err := c.ShowFrontends(ctx, addr)
-	if err != nil {
-		return err
-	}
-	self := host + ":" + strconv.Itoa(editLogPort)
-	for _, fe := range fes {
-		if fe.Host != host || fe.EditLogPort != editLogPort {
-			continue
-		}
-		switch {
-		case !fe.Alive:
-			return fmt.Errorf("SHOW FRONTENDS on %s lists %s with Alive=false", addr, self)
-		case !fe.Join:
-			return fmt.Errorf("SHOW FRONTENDS on %s lists %s with Join=false", addr, self)
-		}
-		return nil
-	}
-	return fmt.Errorf("SHOW FRONTENDS on %s does not list %s", addr, self)
-}
-
-// BackendMember checks that SHOW BACKENDS, asked of the first FE in addrs
-// that answers, lists host:heartbeatPort with Alive true. Only FEs that
-// cannot be reached are skipped: one query per call at most.
-func BackendMember(ctx context.Context, c *doris.Client, addrs []string, host string, heartbeatPort int) error {
-	if len(addrs) == 0 {
-		return errors.New("no FE address to ask")
-	}
-	self := host + ":" + strconv.Itoa(heartbeatPort)
-	var errs []error
-	for _, addr := range addrs {
-		bes, err := c.ShowBackends(ctx, addr)
+// NodeChecks are the checks of a Doris node: the liveness check (its
+// liveness port accepts) and the readiness checks (its /api/health, and its
+// membership in SHOW FRONTENDS / SHOW BACKENDS). The conf is read at every
+// round: its ports are the component's, whatever a ConfigMap brought. The
+// client's timeouts are capped so that a round fits in one interval.
+func NodeChecks(node *cluster.Node, interval time.Duration) (live *Check, ready []Check) {
+	n, client := *node, *node.Client
+	client.ConnectTimeout = min(client.ConnectTimeout, interval/2)
+	client.QueryTimeout = min(client.QueryTimeout, interval)
+	n.Client = &client
+	hc := HTTPClient()
+	local := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+	live = &Check{Name: CheckPort, Run: func(ctx context.Context) error {
+		p, err := n.Port(n.Component.Liveness)
 		if err != nil {
-			errs = append(errs, err)
-			if doris.Answered(err) || ctx.Err() != nil {
-				break
-			}
-			continue
+			return err
 		}
-		for _, be := range bes {
-			if be.Host == host && be.HeartbeatPort == heartbeatPort {
-				if !be.Alive {
-					return fmt.Errorf("SHOW BACKENDS on %s lists %s with Alive=false", addr, self)
-				}
-				return nil
-			}
+		return PortOpen(ctx, local(p))
+	}}
+	health := Check{Name: CheckHealth, Run: func(ctx context.Context) error {
+		p, err := n.Port(n.Component.HTTP)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("SHOW BACKENDS on %s does not list %s", addr, self)
-	}
-	return errors.Join(errs...)
+		return Health(ctx, hc, "http://"+local(p)+"/api/health", n.Component.HealthBody)
+	}}
+	member := Check{Name: CheckMembership, Run: n.Member}
+	return live, []Check{health, member}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // LoopbackAddr turns a listen address (":8099", "0.0.0.0:8099") into the
@@ -61,4 +62,30 @@ func FetchStatus(ctx context.Context, addr string) (Status, error) {
 		return st, fmt.Errorf("probe endpoint %s: %s: %w", addr, PathStatus, err)
 	}
 	return st, nil
+}
+
+// ExecTimeout bounds an exec probe: kubelet's default timeoutSeconds is 1.
+const ExecTimeout = 900 * time.Millisecond
+
+// Exec is an exec probe: it asks the endpoint listening on listen (an
+// unspecified host means loopback) for path (PathLive, PathReady,
+// PathStartup), as a long poll of at most wait when wait > 0, and copies the
+// answer's one-line reason to out. It passes on a 200; err says why there
+// was no answer.
+func Exec(listen, path string, wait time.Duration, out io.Writer) (passed bool, err error) {
+	target, err := LoopbackAddr(listen)
+	if err != nil {
+		return false, err
+	}
+	if wait > 0 {
+		path += "?wait=" + wait.String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait+ExecTimeout)
+	defer cancel()
+	code, body, err := Get(ctx, target, path)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprint(out, body)
+	return code == http.StatusOK, nil
 }

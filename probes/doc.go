@@ -1,7 +1,9 @@
 // Package probes is the supervisor's HTTP probe endpoint and the health
-// checks behind it; subpackage doris is the Doris client (SHOW FRONTENDS /
-// SHOW BACKENDS / ALTER SYSTEM over go-sql-driver/mysql), subpackage
-// holder the port holder of debug mode.
+// checks behind it ([NodeChecks]: the liveness port, /api/health, and the
+// membership that package cluster checks), the exec probe's client
+// ([Exec]), and the human view of the state ([PrintStatus]). It sits above
+// the mode machine (supervisor/modes), whose states it serves; nothing below
+// imports it.
 //
 // A [Server] answers /livez, /readyz and /startupz (200 or 503 with a
 // one-line reason), /status (JSON) and /metrics (Prometheus text format)

@@ -3,6 +3,7 @@ package probes
 import (
 	"time"
 
+	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -108,4 +109,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	emit(ch, descSignals, prometheus.CounterValue, float64(n.SignalsForwarded))
 	emit(ch, descOrphans, prometheus.CounterValue, float64(n.OrphansReaped))
+}
+
+// CountersOf reads the supervisor's counters, for Config.Counters.
+func CountersOf(sup *supervisor.Supervisor) func() Counters {
+	return func() Counters {
+		st := sup.Stats()
+		return Counters{SignalsForwarded: st.SignalsForwarded, OrphansReaped: st.OrphansReaped}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 )
 
 // DefaultInterval is how often the background checks run.
@@ -414,7 +415,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	err := srv.Serve(limitListener(ln, maxConns))
+	// At most maxConns connections at a time; Accept waits for a slot, the
+	// others wait in the kernel's backlog.
+	err := srv.Serve(netutil.LimitListener(ln, maxConns))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

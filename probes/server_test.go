@@ -15,10 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/probes"
-	"github.com/apache/doris-entrypoint/probes/doris"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -198,11 +199,11 @@ func TestChecksRunOncePerInterval(t *testing.T) {
 // up at its interval.
 func TestSlowFE(t *testing.T) {
 	c := newCluster()
-	addr := serveFE(t, c)
+	addr := fakedoris.ServeT(t, c, feHost)
 	c.SetDelay(5 * time.Second)
 	const interval = 300 * time.Millisecond
 	member := probes.Check{Name: probes.CheckMembership, Run: func(ctx context.Context) error {
-		return probes.FrontendMember(ctx, &doris.Client{}, addr, feHost, 9010)
+		return cluster.FrontendMember(ctx, &cluster.Client{}, addr, feHost, 9010)
 	}}
 	srv := probes.New(probes.Config{Component: "fe", Interval: interval, Ready: []probes.Check{member}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -491,5 +492,55 @@ func TestReadyWaitBeyondTimeoutWarns(t *testing.T) {
 	waitFor(t, "no held request", func() bool { return srv.Waiting() == 0 })
 	if n := logs.FilterMessageSnippet(msg).Len(); n != 1 {
 		t.Fatalf("%d warnings, want 1", n)
+	}
+}
+
+// At most 64 connections are served at a time: the next one is neither
+// refused nor answered 503, it waits unaccepted until one of them closes.
+func TestConnectionLimit(t *testing.T) {
+	f := newFixture(t, time.Hour)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- f.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	addr := ln.Addr().String()
+	// 64 connections that send nothing (within the 2 s header timeout).
+	var held []net.Conn
+	for range 64 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	if _, err := io.WriteString(extra, "GET "+probes.PathLive+" HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	extra.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	var b [64]byte
+	var timeout net.Error
+	if n, err := extra.Read(b[:]); !errors.As(err, &timeout) || !timeout.Timeout() {
+		t.Fatalf("the 65th connection was answered while 64 were open: %q, %v", b[:n], err)
+	}
+	held[0].Close()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := io.ReadAll(extra)
+	if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.1 200 ") {
+		t.Fatalf("after one closed: %q, %v", resp, err)
 	}
 }

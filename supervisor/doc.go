@@ -17,5 +17,9 @@
 // start children any other way (no os/exec): their exit status would be
 // stolen. Everything goes through [Supervisor.Start].
 //
-// The package knows nothing of SQL or Doris conf syntax.
+// The package knows nothing of SQL or Doris conf syntax. Its subpackages:
+// sigfwd (forwarding from the signal handler), earlystart (the child
+// started at the entry point), control (the prestop socket), podinfo (the
+// pod's annotations, from the downward-API file and the API) and modes (the
+// mode machine: normal and debug mode, the port holder).
 package supervisor

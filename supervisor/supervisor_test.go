@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseStopTimeout(t *testing.T) {
+func TestParseDuration(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    time.Duration
@@ -34,9 +34,9 @@ func TestParseStopTimeout(t *testing.T) {
 		{"99999999999999999999", 0, true},
 	}
 	for _, tt := range tests {
-		got, err := ParseStopTimeout(tt.in)
+		got, err := ParseDuration(tt.in)
 		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseStopTimeout(%q) = %v, %v; want %v, err %v", tt.in, got, err, tt.want, tt.wantErr)
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, err %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

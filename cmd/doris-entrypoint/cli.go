@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,14 +9,12 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/probes"
-	"github.com/apache/doris-entrypoint/probes/holder"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/control"
 	"github.com/apache/doris-entrypoint/supervisor/earlystart"
@@ -23,7 +22,6 @@ import (
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo/kubeapi"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 )
 
 // exitUsage is the exit code for a bad command line.
@@ -32,46 +30,10 @@ const exitUsage = 2
 // lookupEnv is os.LookupEnv, injectable for tests.
 type lookupEnv func(string) (string, bool)
 
-// envVar documents one environment variable for --help.
-type envVar struct {
-	name, def, meaning string
-}
-
-var (
-	envDorisRoot   = envVar{"DORIS_ROOT", "/opt/apache-doris", "Doris install root (fe/, be/ below it); the child's working directory"}
-	envStopTimeout = envVar{"DORIS_ENTRYPOINT_STOP_TIMEOUT", "fe 300s, be 180s, supervise 30s", "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)"}
-	envLogFormat   = envVar{"DORIS_ENTRYPOINT_LOG_FORMAT", "json", "log format on stderr: json or console"}
-	envPodinfoDir  = envVar{"DORIS_ENTRYPOINT_PODINFO_DIR", "/etc/podinfo", "downward-API volume whose annotations file sets the run mode"}
-	envDebugOffset = envVar{"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "10000", "how far debug mode moves the FE query/http and BE heartbeat/webserver ports"}
-)
-
-// component is what differs between the FE and BE supervisors.
-type component struct {
-	name        string
-	script      string // relative to DORIS_ROOT
-	conf        string // relative to DORIS_ROOT
-	pidFile     string // relative to DORIS_ROOT
-	ports       []confpatch.Port
-	hold        holder.Kind
-	stopTimeout time.Duration
-	summary     string
-}
-
-var components = map[string]component{
-	"fe": {"fe", "fe/bin/start_fe.sh", "fe/conf/fe.conf", "fe/bin/fe.pid", confpatch.FEPorts, holder.MySQL,
-		300 * time.Second, "run the Doris FE under the supervisor"},
-	"be": {"be", "be/bin/start_be.sh", "be/conf/be.conf", "be/bin/be.pid", confpatch.BEPorts, holder.AcceptClose,
-		180 * time.Second, "run the Doris BE or CN under the supervisor"},
-}
-
-// controlSocket is where the supervisor listens for prestop.
-func controlSocket(dorisRoot string) string {
-	return filepath.Join(dorisRoot, ".doris-entrypoint", "control.sock")
-}
-
-// stateFile is where the supervisor leaves its state for `status`.
-func stateFile(dorisRoot string) string {
-	return filepath.Join(dorisRoot, ".doris-entrypoint", "state.json")
+// runtimeFile is one of the supervisor's files in $DORIS_ROOT/.doris-entrypoint:
+// control.sock (prestop), state.json (status, debug run), probe.addr (status).
+func runtimeFile(dorisRoot, name string) string {
+	return filepath.Join(dorisRoot, ".doris-entrypoint", name)
 }
 
 const genericStopTimeout = 30 * time.Second
@@ -110,8 +72,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		cmd, rest = rest[0], rest[1:]
 	}
 	switch cmd {
-	case "fe", "be":
-		return runComponent(components[cmd], rest, getenv, stdout, stderr)
+	case cluster.FE.Name, cluster.BE.Name:
+		return runComponent(cluster.Components[cmd], rest, getenv, stdout, stderr)
 	case "supervise":
 		return runSupervise(rest, getenv, stdout, stderr)
 	case "status":
@@ -139,32 +101,40 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	}
 }
 
-// options are the settings shared by the supervising commands.
-type options struct {
-	stopTimeout time.Duration
-	logFormat   string
-	dorisRoot   string
-	podinfoDir  string
-	debugOffset int
-}
-
-// newFlagSet builds the flag set of a supervising command; its usage text
-// lists the flags and the environment variables.
-func newFlagSet(name, synopsis string, vars []envVar, stderr io.Writer) (*flag.FlagSet, *string, *string) {
+// newFlagSet builds the flag set of a supervising command: the flags of
+// sc's variables; its usage text lists them and the variables.
+func newFlagSet(name, synopsis string, sc scope, stopTimeout time.Duration, stderr io.Writer) (*flag.FlagSet, flagValues) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stop := fs.String("stop-timeout", "", "graceful stop budget (overrides "+envStopTimeout.name+")")
-	logFormat := fs.String("log-format", "", "json or console (overrides "+envLogFormat.name+")")
+	fv := flagValues{}
+	for _, v := range varsOf(sc) {
+		if v.flag != "" {
+			fv[v.name] = fs.String(v.flag, "", v.doc+" (overrides "+v.name+")")
+		}
+	}
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: doris-entrypoint %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
-		fmt.Fprintf(out, "\nEnvironment:\n")
-		for _, v := range vars {
-			fmt.Fprintf(out, "  %s (default %s)\n    \t%s\n", v.name, v.def, v.meaning)
-		}
+		printEnv(out, sc, stopTimeout)
 	}
-	return fs, stop, logFormat
+	return fs, fv
+}
+
+// printEnv lists the variables of sc, for --help; stopTimeout, when set,
+// is the command's own default stop budget.
+func printEnv(w io.Writer, sc scope, stopTimeout time.Duration) {
+	fmt.Fprintf(w, "\nEnvironment:\n")
+	for _, v := range varsOf(sc) {
+		def := cmp.Or(v.defDoc, v.def)
+		if v.name == envStopTimeout && stopTimeout > 0 {
+			def = fmt.Sprintf("%gs", stopTimeout.Seconds())
+		}
+		if def == "" {
+			def = "unset"
+		}
+		fmt.Fprintf(w, "  %s (default %s)\n    \t%s\n", v.name, def, v.doc)
+	}
 }
 
 // parseFlags parses args; help goes to stdout with code 0, errors and usage
@@ -186,55 +156,16 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code
 	return 0, true
 }
 
-// resolveOptions merges flags over environment over defaults.
-func resolveOptions(flagStop, flagLog string, defStop time.Duration, getenv lookupEnv) (options, error) {
-	o := options{stopTimeout: defStop, logFormat: "json"}
-	if v, ok := getenv(envStopTimeout.name); ok && v != "" {
-		d, err := supervisor.ParseStopTimeout(v)
-		if err != nil {
-			return o, fmt.Errorf("%s: %w", envStopTimeout.name, err)
-		}
-		o.stopTimeout = d
-	}
-	if flagStop != "" {
-		d, err := supervisor.ParseStopTimeout(flagStop)
-		if err != nil {
-			return o, fmt.Errorf("--stop-timeout: %w", err)
-		}
-		o.stopTimeout = d
-	}
-	if v, ok := getenv(envLogFormat.name); ok && v != "" {
-		o.logFormat = v
-	}
-	if flagLog != "" {
-		o.logFormat = flagLog
-	}
-	if o.logFormat != "json" && o.logFormat != "console" {
-		return o, fmt.Errorf("log format %q: want json or console", o.logFormat)
-	}
-	o.dorisRoot = stringEnv(getenv, envDorisRoot)
-	o.podinfoDir = stringEnv(getenv, envPodinfoDir)
-	o.debugOffset = 10000
-	if v, ok := getenv(envDebugOffset.name); ok && v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65534 {
-			return o, fmt.Errorf("%s %q: want a number of ports, 1..65534", envDebugOffset.name, v)
-		}
-		o.debugOffset = n
-	}
-	return o, nil
-}
-
 // startSupervisor is the common start of the supervising commands: catch
 // signals first (a SIGTERM from then on is kept), then the logger, then the
 // supervisor. Errors are reported on stderr or in the log.
-func startSupervisor(opts options, component string, prestarted int, notify func(string, string), stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
+func startSupervisor(s Settings, component string, prestarted int, notify func(string, string), stderr io.Writer) (*supervisor.Supervisor, *zap.Logger, error) {
 	sigs, err := supervisor.NotifySignals()
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
 		return nil, nil, err
 	}
-	log, err := newLogger(stderr, opts.logFormat)
+	log, err := supervisor.NewLogger(stderr, s.LogFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint: %v\n", err)
 		return nil, nil, err
@@ -242,7 +173,7 @@ func startSupervisor(opts options, component string, prestarted int, notify func
 	if component != "" {
 		log = log.With(zap.String("component", component))
 	}
-	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: opts.stopTimeout, Prestarted: prestarted, Notify: notify})
+	sup, err := supervisor.New(supervisor.Config{Signals: sigs, Logger: log, StopTimeout: s.StopTimeout, Prestarted: prestarted, Notify: notify})
 	if err != nil {
 		log.Error("cannot start the supervisor", zap.Error(err))
 		return nil, nil, err
@@ -250,165 +181,116 @@ func startSupervisor(opts options, component string, prestarted int, notify func
 	return sup, log, nil
 }
 
-func runComponent(c component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	vars := []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval,
-		envKube, envPodName, envPodNamespace}
-	vars = append(vars, envFEQueryPort, envUser, envPasswd, envPodFQDN, envPodIP, envConfigMap, envConnectTimeout, envQueryTimeout,
-		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal)
-	if c.name == "be" {
-		vars = append(vars, envHostType, envWorkloadGroup)
-	} else {
-		vars = append(vars, envElectNumber, envNewClusterWait, envMasterWait)
-	}
-	fs, stop, logFormat := newFlagSet(c.name, c.name+" [flags] [FE_ADDRS]\n\n"+c.summary+": $DORIS_ROOT/"+c.script+" --console.", vars, stderr)
-	root := fs.String("doris-root", "", "Doris install root (overrides "+envDorisRoot.name+")")
+// componentScopes are the scopes of the components' variables.
+var componentScopes = map[string]scope{cluster.FE.Name: inFE, cluster.BE.Name: inBE}
+
+func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	sc := componentScopes[c.Name]
+	fs, flags := newFlagSet(c.Name, c.Name+" [flags] [FE_ADDRS]\n\n"+c.Summary+": $DORIS_ROOT/"+c.Script+" --console.", sc, c.StopTimeout, stderr)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "doris-entrypoint %s: want at most one argument (FE_ADDRS), got %q\n", c.name, fs.Args())
+		fmt.Fprintf(stderr, "doris-entrypoint %s: want at most one argument (FE_ADDRS), got %q\n", c.Name, fs.Args())
 		fs.Usage()
 		return exitUsage
 	}
-	opts, err := resolveOptions(*stop, *logFormat, c.stopTimeout, getenv)
+	s, err := loadSettings(sc, c.StopTimeout, getenv, flags)
 	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.Name, err)
 		return exitUsage
 	}
-	if *root != "" {
-		opts.dorisRoot = *root
+	feAddrs, err := c.ParseFEAddrs(fs.Arg(0), s.FEQueryPort)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: FE_ADDRS: %v\n", c.Name, err)
+		return exitUsage
 	}
 	// The API client comes after the logger; the supervisor's stop-timeout
 	// Event finds it here.
 	var kube atomic.Pointer[kubeapi.Client]
-	sup, log, err := startSupervisor(opts, c.name, 0, func(reason, msg string) { kube.Load().Event(kubeapi.Warning, reason, msg) }, stderr)
+	sup, log, err := startSupervisor(s, c.Name, 0, func(reason, msg string) { kube.Load().Event(kubeapi.Warning, reason, msg) }, stderr)
 	if err != nil {
 		return 1
 	}
 	defer log.Sync()
 	defer sup.Close()
-	log.Info("starting", zap.String("fe_addrs", strings.Join(fs.Args(), "")), zap.String("doris_root", opts.dorisRoot),
-		zap.Duration("stop_timeout", opts.stopTimeout), zap.String("version", version))
+	log.Info("starting", zap.String("fe_addrs", fs.Arg(0)), zap.String("doris_root", s.DorisRoot),
+		zap.Duration("stop_timeout", s.StopTimeout), zap.String("version", version))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var target *memberTarget
-	if c.name == "be" {
-		target, err = backendTarget(strings.Join(fs.Args(), ""), getenv)
-	} else {
-		target = frontendTarget(filepath.Join(opts.dorisRoot, c.conf), getenv)
-	}
-	var srv *probes.Server
-	if err == nil {
-		srv, err = startProbes(ctx, c, opts, getenv, sup, target, log)
-	}
-	if err != nil {
-		log.Error("cannot start", zap.Error(err))
-		return 1
-	}
-	var boot bootstrapFunc
-	if c.name == "be" {
-		boot, err = backendBootstrap(strings.Join(fs.Args(), ""), filepath.Join(opts.dorisRoot, c.conf), getenv, log)
-	} else {
-		boot, err = frontendBootstrap(strings.Join(fs.Args(), ""), opts.dorisRoot, filepath.Join(opts.dorisRoot, c.conf), getenv, log)
-	}
-	if err != nil {
-		log.Error("cannot bootstrap", zap.Error(err))
-		return 1
-	}
+	node := newNode(c, s, feAddrs, log)
+	live, ready := probes.NodeChecks(node, s.ProbeInterval)
+	srv := probes.New(probes.Config{Component: c.Name, Version: version, Interval: s.ProbeInterval, Live: live, Ready: ready,
+		Stopping: sup.StopRequested(), Counters: probes.CountersOf(sup), Logger: log})
+	go srv.Run(ctx)
+	srv.ListenAndServe(ctx, s.ProbeAddr, runtimeFile(s.DorisRoot, "probe.addr"))
 	go func() {
-		if err := control.Serve(ctx, controlSocket(opts.dorisRoot), sup.RequestStop); err != nil {
+		if err := control.Serve(ctx, runtimeFile(s.DorisRoot, "control.sock"), sup.RequestStop); err != nil {
 			log.Warn("no control socket: prestop will not reach this supervisor", zap.Error(err))
 		}
 	}()
-	watcher := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: opts.podinfoDir, Logger: log})
-	if kc := startKube(ctx, getenv, watcher, log); kc != nil {
+	watcher := podinfo.Watch(ctx, podinfo.WatchConfig{Dir: s.PodinfoDir, Logger: log})
+	if kc := kubeapi.Start(ctx, kubeapi.Config{Mode: s.Kube, Namespace: s.PodNamespace, Name: s.PodName, Logger: log}, watcher); kc != nil {
 		kube.Store(kc)
 		defer kc.Flush(2 * time.Second)
 	}
-	code := modes.Run(context.Background(), modes.Config{
+	code := modes.Run(ctx, modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
-		Component: modes.Component{
-			Name:      c.name,
-			Command:   supervisor.Command{Path: filepath.Join(opts.dorisRoot, c.script), Args: []string{"--console"}, Dir: opts.dorisRoot},
-			Conf:      filepath.Join(opts.dorisRoot, c.conf),
-			Ports:     c.ports,
-			Hold:      c.hold,
-			PIDFile:   filepath.Join(opts.dorisRoot, c.pidFile),
-			Prepare:   prepareConf(c.name, filepath.Join(opts.dorisRoot, c.name, "conf"), getenv, log),
-			Bootstrap: boot,
-		},
-		Offset:    opts.debugOffset,
-		StateFile: stateFile(opts.dorisRoot),
-		OnState:   srv.SetState,
-		Event:     func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) },
-		Logger:    log,
+		Component:  modes.ForNode(node, prepareOf(s, node, log)),
+		Offset:     s.DebugOffset,
+		StateFile:  runtimeFile(s.DorisRoot, "state.json"),
+		OnState:    srv.SetState,
+		Event:      func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) },
+		Logger:     log,
 	})
 	log.Info("exiting", zap.Int("code", code))
 	return code
 }
 
 func runSupervise(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	// The child may already run: started at the entry point (earlystart).
+	fs, flags := newFlagSet("supervise", "supervise [flags] [--] CMD [ARGS...]\n\nRun CMD as the main child of PID 1, in the current directory.",
+		inSupervise, genericStopTimeout, stderr)
+	// The child may already run: started at the entry point (earlystart),
+	// for a command line that is valid by construction.
 	early, execErr := earlystart.Child()
+	if early == 0 {
+		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+			return code
+		}
+		if fs.NArg() == 0 {
+			fmt.Fprintln(stderr, "doris-entrypoint supervise: missing command")
+			fs.Usage()
+			return exitUsage
+		}
+		args = fs.Args()
+	} else {
+		args = args[1:] // "--"
+	}
+	s, err := loadSettings(inSupervise, genericStopTimeout, getenv, flags)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
+		if early > 0 {
+			earlystart.Kill(early)
+		}
+		return exitUsage
+	}
+	sup, log, err := startSupervisor(s, "", early, nil, stderr)
+	if err != nil {
+		if early > 0 {
+			earlystart.Kill(early)
+		}
+		return 1
+	}
+	defer log.Sync()
+	defer sup.Close()
+	cmd := supervisor.Command{Path: args[0], Args: args[1:]}
+	var code int
 	if early > 0 {
-		code := superviseEarly(early, execErr, args, getenv, stderr)
-		return code
+		code = sup.RunPrestarted(context.Background(), cmd, execErr)
+	} else {
+		code = sup.Run(context.Background(), cmd)
 	}
-	fs, stop, logFormat := newFlagSet("supervise", "supervise [flags] [--] CMD [ARGS...]\n\nRun CMD as the main child of PID 1, in the current directory.",
-		[]envVar{{envStopTimeout.name, "30s", envStopTimeout.meaning}, envLogFormat}, stderr)
-	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
-		return code
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "doris-entrypoint supervise: missing command")
-		fs.Usage()
-		return exitUsage
-	}
-	opts, err := resolveOptions(*stop, *logFormat, genericStopTimeout, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
-		return exitUsage
-	}
-	sup, log, err := startSupervisor(opts, "", 0, nil, stderr)
-	if err != nil {
-		return 1
-	}
-	defer log.Sync()
-	defer sup.Close()
-	code := sup.Run(context.Background(), supervisor.Command{Path: fs.Arg(0), Args: fs.Args()[1:]})
 	log.Info("exiting", zap.Int("code", code))
 	return code
-}
-
-// superviseEarly supervises a child started at the entry point for
-// "supervise -- /path args..." (package earlystart). The command line is
-// valid by construction; a bad environment still fails the run with
-// exitUsage, after the child has been killed.
-func superviseEarly(pid int, execErr error, args []string, getenv lookupEnv, stderr io.Writer) int {
-	cmd := supervisor.Command{Path: args[1], Args: args[2:]}
-	opts, err := resolveOptions("", "", genericStopTimeout, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint supervise: %v\n", err)
-		killEarly(pid)
-		return exitUsage
-	}
-	sup, log, err := startSupervisor(opts, "", pid, nil, stderr)
-	if err != nil {
-		killEarly(pid)
-		return 1
-	}
-	defer log.Sync()
-	defer sup.Close()
-	code := sup.RunPrestarted(context.Background(), cmd, execErr)
-	log.Info("exiting", zap.Int("code", code))
-	return code
-}
-
-// killEarly kills the early child's group and reaps it, when we cannot
-// supervise it.
-func killEarly(pid int) {
-	unix.Kill(-pid, unix.SIGKILL)
-	var ws unix.WaitStatus
-	unix.Wait4(pid, &ws, 0, nil)
 }

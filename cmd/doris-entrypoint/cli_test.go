@@ -67,39 +67,125 @@ func TestRunCommandLine(t *testing.T) {
 	}
 }
 
-func TestResolveOptions(t *testing.T) {
+func TestLoadSettings(t *testing.T) {
+	def := Settings{DorisRoot: "/opt/apache-doris", StopTimeout: 300 * time.Second, LogFormat: "json", PodinfoDir: "/etc/podinfo",
+		DebugOffset: 10000, ProbeAddr: ":8099", ProbeInterval: 5 * time.Second, Kube: "auto", ConnectTimeout: 2 * time.Second,
+		QueryTimeout: 15 * time.Second, FEQueryPort: 9030, User: "root", ConfigMapPath: "/etc/doris", Krb5Config: "/etc/krb5.conf",
+		ElectNumber: 3, NewClusterWait: 60 * time.Second, MasterWait: 180 * time.Second}
+	with := func(f func(*Settings)) Settings { s := def; f(&s); return s }
 	tests := []struct {
-		name           string
-		flagStop, flog string
-		env            lookupEnv
-		want           options
+		name string
+		env  lookupEnv
+		want Settings
 	}{
-		{"defaults", "", "", env(), options{300 * time.Second, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
-		{"env seconds", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "120", "DORIS_ROOT", "/d"), options{120 * time.Second, "json", "/d", "/etc/podinfo", 10000}},
-		{"env duration", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m"), options{2 * time.Minute, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
-		{"flag over env", "45s", "console", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m", "DORIS_ENTRYPOINT_LOG_FORMAT", "json"), options{45 * time.Second, "console", "/opt/apache-doris", "/etc/podinfo", 10000}},
-		{"empty env ignored", "", "", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "", "DORIS_ROOT", ""), options{300 * time.Second, "json", "/opt/apache-doris", "/etc/podinfo", 10000}},
-		{"debug env", "", "", env("DORIS_ENTRYPOINT_PODINFO_DIR", "/p", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "100"), options{300 * time.Second, "json", "/opt/apache-doris", "/p", 100}},
+		{"defaults", env(), def},
+		{"env seconds", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "120", "DORIS_ROOT", "/d"), with(func(s *Settings) { s.StopTimeout, s.DorisRoot = 120*time.Second, "/d" })},
+		{"env duration", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "2m"), with(func(s *Settings) { s.StopTimeout = 2 * time.Minute })},
+		{"empty env ignored", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "", "DORIS_ROOT", ""), def},
+		{"debug env", env("DORIS_ENTRYPOINT_PODINFO_DIR", "/p", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "100"), with(func(s *Settings) { s.PodinfoDir, s.DebugOffset = "/p", 100 })},
+		{"empty probe address disables", env("DORIS_ENTRYPOINT_PROBE_ADDR", ""), with(func(s *Settings) { s.ProbeAddr = "" })},
+		{"operator", env("USER", "adm", "PASSWD", "pw", "POD_FQDN", "fe-0.x", "ELECT_NUMBER", "5", "FE_QUERY_PORT", "19030"),
+			with(func(s *Settings) {
+				s.User, s.Password, s.PodFQDN, s.ElectNumber, s.FEQueryPort = "adm", "pw", "fe-0.x", 5, 19030
+			})},
 	}
 	for _, tt := range tests {
-		got, err := resolveOptions(tt.flagStop, tt.flog, 300*time.Second, tt.env)
+		got, err := loadSettings(inFE, 300*time.Second, tt.env, nil)
 		if err != nil || got != tt.want {
 			t.Errorf("%s: got %+v, %v; want %+v", tt.name, got, err, tt.want)
 		}
 	}
 }
 
-// The README's environment table must name every variable the binary reads.
+// Every invalid value fails the same way: exit 2 and one line naming the
+// variable, before anything starts.
+func TestInvalidValuesExitUsage(t *testing.T) {
+	for _, tt := range []struct{ cmd, name, value string }{
+		{"fe", "DORIS_ENTRYPOINT_PROBE_INTERVAL", "abc"},
+		{"fe", "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", "-1s"},
+		{"be", "DORIS_ENTRYPOINT_QUERY_TIMEOUT", "0"},
+		{"fe", "DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT", "soon"},
+		{"fe", "DORIS_ENTRYPOINT_MASTER_WAIT", "1x"},
+		{"fe", "FE_QUERY_PORT", "70000"},
+		{"fe", "ELECT_NUMBER", "many"},
+		{"be", "HOST_TYPE", "hostname"},
+		{"be", "ENABLE_WORKLOAD_GROUP", "yes"},
+		{"fe", "DORIS_ENTRYPOINT_KUBE", "maybe"},
+		{"be", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "0"},
+		{"supervise", "DORIS_ENTRYPOINT_STOP_TIMEOUT", "soon"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := []string{"doris-entrypoint", tt.cmd, "fe-0:9030"}
+			if tt.cmd == "supervise" {
+				args = []string{"doris-entrypoint", "supervise", "true"}
+			}
+			code := run(args, env(tt.name, tt.value, "DORIS_ROOT", t.TempDir()), &out, &errb)
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], tt.name) || !strings.Contains(lines[0], tt.value) {
+				t.Fatalf("code %d, stderr %q; want 2 and one line naming %s", code, errb.String(), tt.name)
+			}
+			if strings.Contains(errb.String(), "stop timeout") && tt.name != "DORIS_ENTRYPOINT_STOP_TIMEOUT" {
+				t.Fatalf("reported as a stop timeout: %s", errb.String())
+			}
+		})
+	}
+}
+
+// The README's environment table and --help come from one list: every
+// variable has a README row whose default is the declared one, and the
+// README has no row for a variable the binary does not read.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []envVar{envDorisRoot, envStopTimeout, envLogFormat, envPodinfoDir, envDebugOffset, envProbeAddr, envProbeInterval, envKube, envPodName, envPodNamespace,
-		envFEQueryPort, envUser, envPasswd, envHostType, envPodFQDN, envPodIP, envElectNumber, envNewClusterWait, envMasterWait, envConfigMap,
-		envKrb5Mount, envKrb5Config, envKeytabMount, envKeytabFinal, envWorkloadGroup, envConnectTimeout, envQueryTimeout} {
-		if !strings.Contains(string(b), "| `"+v.name+"` |") {
-			t.Errorf("README.md has no table row for %s", v.name)
+	readme := string(b)
+	sec := readme[strings.Index(readme, "## Environment"):]
+	sec = sec[:strings.Index(sec[3:], "\n## ")+3]
+	rows := map[string]string{} // name -> default cell
+	for _, line := range strings.Split(sec, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
 		}
+		rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+	}
+	known := map[string]bool{}
+	for _, v := range variables {
+		known[v.name] = true
+		cell, ok := rows[v.name]
+		switch {
+		case !ok:
+			t.Errorf("README.md has no row for %s", v.name)
+		case v.def != "" && !strings.Contains(cell, "`"+v.def+"`"):
+			t.Errorf("README.md: %s default %q, declared %q", v.name, cell, v.def)
+		}
+	}
+	for name := range rows {
+		if !known[name] {
+			t.Errorf("README.md has a row for %s, which the binary does not read", name)
+		}
+	}
+}
+
+// --help lists a command's variables with its own defaults.
+func TestHelpListsVariables(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"doris-entrypoint", "be", "--help"}, env(), &out, &out); code != 0 {
+		t.Fatalf("code %d", code)
+	}
+	for _, v := range varsOf(inBE) {
+		if !strings.Contains(out.String(), v.name) {
+			t.Errorf("be --help lacks %s", v.name)
+		}
+	}
+	for _, w := range []string{"DORIS_ENTRYPOINT_STOP_TIMEOUT (default 180s)", "HOST_TYPE (default FQDN)"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("be --help lacks %q", w)
+		}
+	}
+	if strings.Contains(out.String(), "ELECT_NUMBER") {
+		t.Error("be --help lists the FE's ELECT_NUMBER")
 	}
 }

@@ -2,28 +2,38 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/probes"
 	"github.com/apache/doris-entrypoint/supervisor/control"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
-	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 )
 
-func dorisRootOf(getenv lookupEnv) string { return stringEnv(getenv, envDorisRoot) }
-
-// stringEnv is v's value, or its default when unset or empty.
-func stringEnv(getenv lookupEnv, v envVar) string {
-	if s, ok := getenv(v.name); ok && s != "" {
-		return s
+// settingsFor loads the settings of a command that reads only sc; a bad
+// value is reported as cmd's usage error.
+func settingsFor(cmd string, sc scope, stopTimeout time.Duration, getenv lookupEnv, stderr io.Writer) (Settings, bool) {
+	s, err := loadSettings(sc, stopTimeout, getenv, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", cmd, err)
+		return s, false
 	}
-	return v.def
+	return s, true
+}
+
+// usage prints a small command's usage text and variables on stderr: exit 0
+// when arg asked for help, exitUsage otherwise.
+func usage(stderr io.Writer, text string, sc scope, arg string) int {
+	fmt.Fprint(stderr, text)
+	printEnv(stderr, sc, 0)
+	if arg == "-h" || arg == "--help" || arg == "-help" {
+		return 0
+	}
+	return exitUsage
 }
 
 // runStatus prints what the running supervisor is doing, for a human inside
@@ -32,16 +42,15 @@ func stringEnv(getenv lookupEnv, v envVar) string {
 func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	asJSON := len(args) == 1 && args[0] == "--json"
 	if len(args) > 0 && !asJSON {
-		fmt.Fprintf(stderr, "Usage: doris-entrypoint status [--json]\n\nPrint the supervisor's mode, child, ports, probes and the next step\n"+
-			"(--json: the probe endpoint's /status document).\nEnvironment: %s (default %s), %s (default %s)\n",
-			envDorisRoot.name, envDorisRoot.def, envProbeAddr.name, envProbeAddr.def)
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-			return 0
-		}
+		return usage(stderr, "Usage: doris-entrypoint status [--json]\n\nPrint the supervisor's mode, child, ports, probes and the next step\n"+
+			"(--json: the probe endpoint's /status document).\n", inStatus, args[0])
+	}
+	s, ok := settingsFor("status", inStatus, 0, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
-	root := dorisRootOf(getenv)
-	ep, epErr := statusFromEndpoint(root)
+	root := s.DorisRoot
+	ep, epErr := probes.RecordedStatus(runtimeFile(root, "probe.addr"))
 	if asJSON {
 		if epErr != nil {
 			fmt.Fprintf(stderr, "doris-entrypoint status: %v\n", epErr)
@@ -51,114 +60,32 @@ func runStatus(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	st, err := modes.ReadState(stateFile(root))
+	st, err := modes.ReadState(runtimeFile(root, "state.json"))
 	if err != nil && epErr != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint status: no supervisor state (%v; %v); is doris-entrypoint fe/be PID 1 here?\n", err, epErr)
 		return 1
 	}
-	if epErr == nil {
-		// The endpoint is live; the file only adds the command and conf.
-		st.Component, st.Mode, st.Phase, st.Since, st.Restarts, st.LastExit, st.Problem =
-			ep.Component, ep.Mode, ep.Phase, ep.Since, ep.Restarts, ep.LastExit, ep.Problem
-		st.ChildPID = ep.Child.PID
-	}
-	name := strings.ToUpper(st.Component)
-	fmt.Fprintf(stdout, "component: %s\n", st.Component)
-	fmt.Fprintf(stdout, "mode:      %s (since %s, %s)\n", st.Mode, st.Since.Format("2006-01-02T15:04:05Z"), st.Phase)
-	if st.ChildPID > 0 {
-		fmt.Fprintf(stdout, "child:     pid %d: %s\n", st.ChildPID, strings.Join(st.Command, " "))
-	} else {
-		fmt.Fprintf(stdout, "child:     none\n")
-	}
-	if st.Restarts > 0 || st.LastExit != nil {
-		last := "none"
-		if st.LastExit != nil {
-			last = strconv.Itoa(*st.LastExit)
-		}
-		fmt.Fprintf(stdout, "restarts:  %d (last exit code %s)\n", st.Restarts, last)
-	}
-	for i, p := range st.Ports {
-		label := "ports:    "
-		if i > 0 {
-			label = "          "
-		}
-		fmt.Fprintf(stdout, "%s %s %d → %d\n", label, p.Key, p.From, p.To)
-	}
-	fmt.Fprintf(stdout, "conf:      %s\n", st.Conf)
-	if st.Marker != "" {
-		fmt.Fprintf(stdout, "marker:    %s (the original conf, restored on leaving)\n", st.Marker)
-	}
-	if st.Problem != "" {
-		fmt.Fprintf(stdout, "problem:   %s\n", st.Problem)
-	}
-	if epErr != nil {
-		fmt.Fprintf(stdout, "probes:    unknown (%v)\n", epErr)
-	} else {
-		for i, k := range []string{"live", "ready", "startup"} {
-			label := "probes:   "
-			if i > 0 {
-				label = "          "
-			}
-			p := ep.Probes[k]
-			fmt.Fprintf(stdout, "%s %-7s %s  %s\n", label, k, passFail(p.OK), p.Reason)
-		}
-		names := make([]string, 0, len(ep.Checks))
-		for k := range ep.Checks {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for i, k := range names {
-			label := "checks:   "
-			if i > 0 {
-				label = "          "
-			}
-			c := ep.Checks[k]
-			fmt.Fprintf(stdout, "%s %-10s %s  %.1fs ago, took %.0f ms  %s\n", label, k, passFail(c.OK), c.AgeSeconds, c.TookMillis, c.Reason)
-		}
-	}
-	if st.Mode == "debug" {
-		fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports;\n", name)
-		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s-\n", podinfo.KeyRunmode)
-	} else {
-		fmt.Fprintf(stdout, "next:      to debug: kubectl annotate pod <this pod> %s=debug\n", podinfo.KeyRunmode)
-	}
+	probes.PrintStatus(stdout, st, ep, epErr)
 	return 0
-}
-
-func passFail(ok bool) string {
-	if ok {
-		return "ok  "
-	}
-	return "FAIL"
 }
 
 // runDebug implements `doris-entrypoint debug run`: start the component in
 // the foreground on the moved ports, only in debug mode.
 func runDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if len(args) != 1 || args[0] != "run" {
-		fmt.Fprintf(stderr, "Usage: doris-entrypoint debug run\n\nIn debug mode, start the component in the foreground on the moved ports.\nEnvironment: %s (default %s)\n", envDorisRoot.name, envDorisRoot.def)
-		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return 0
-		}
+		return usage(stderr, "Usage: doris-entrypoint debug run\n\nIn debug mode, start the component in the foreground on the moved ports.\n",
+			inDebug, strings.Join(args, " "))
+	}
+	s, ok := settingsFor("debug run", inDebug, 0, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
-	st, err := modes.ReadState(stateFile(dorisRootOf(getenv)))
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint debug run: no supervisor state (%v)\n", err)
-		return 1
+	err := modes.DebugRun(runtimeFile(s.DorisRoot, "state.json"), stdout)
+	fmt.Fprintf(stderr, "doris-entrypoint debug run: %v\n", err)
+	if errors.As(err, new(*modes.ExecFailed)) {
+		return 126 // the exec itself failed; 1: refused
 	}
-	if st.Mode != "debug" {
-		fmt.Fprintf(stderr, "doris-entrypoint debug run: the pod is in %s mode; refusing (annotate it with %s=debug first)\n", st.Mode, podinfo.KeyRunmode)
-		return 1
-	}
-	if err := os.Chdir(st.Dir); err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint debug run: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "starting %s on the moved ports: %s\n", st.Component, strings.Join(st.Command, " "))
-	err = syscall.Exec(st.Command[0], st.Command, os.Environ())
-	fmt.Fprintf(stderr, "doris-entrypoint debug run: exec %s: %v\n", st.Command[0], err)
-	return 126
+	return 1
 }
 
 // runPrestop implements the operator's preStop hook (fe_prestop.sh,
@@ -167,30 +94,25 @@ func runDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 // preStop is a kill -9 of the JVM.
 func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "Usage: doris-entrypoint prestop\n\nAsk the supervisor (PID 1) to stop gracefully and wait for it.\nEnvironment: %s, %s\n", envDorisRoot.name, envStopTimeout.name)
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-			return 0
-		}
-		return exitUsage
+		return usage(stderr, "Usage: doris-entrypoint prestop\n\nAsk the supervisor (PID 1) to stop gracefully and wait for it.\n", inPrestop, args[0])
 	}
-	def := components["fe"].stopTimeout
+	def := cluster.FE.StopTimeout
 	if argv0 == "be_prestop.sh" {
-		def = components["be"].stopTimeout
+		def = cluster.BE.StopTimeout
 	}
-	opts, err := resolveOptions("", "", def, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint prestop: %v\n", err)
+	opts, ok := settingsFor("prestop", inPrestop, def, getenv, stderr)
+	if !ok {
 		return exitUsage
 	}
 	// The supervisor SIGKILLs what is left at its stop timeout and exits:
 	// wait a little longer than that.
-	stopped, err := control.Stop(controlSocket(opts.dorisRoot), opts.stopTimeout+5*time.Second)
+	stopped, err := control.Stop(runtimeFile(opts.DorisRoot, "control.sock"), opts.StopTimeout+5*time.Second)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "doris-entrypoint prestop: %v\n", err)
 		return 1
 	case !stopped:
-		fmt.Fprintf(stdout, "doris-entrypoint prestop: still stopping after %s\n", opts.stopTimeout+5*time.Second)
+		fmt.Fprintf(stdout, "doris-entrypoint prestop: still stopping after %s\n", opts.StopTimeout+5*time.Second)
 	default:
 		fmt.Fprintln(stdout, "doris-entrypoint prestop: stopped")
 	}

@@ -54,3 +54,11 @@ func Child() (pid int, err error) {
 	}
 	return int(childPID), nil
 }
+
+// Kill kills the early child's process group and reaps the child, for when
+// it cannot be supervised (a bad environment).
+func Kill(pid int) {
+	syscall.Kill(-pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil)
+}

@@ -2,23 +2,56 @@
 // annotations (package podinfo) are the single source of truth, applied
 // both ways while the container runs.
 //
-//   - start: a marker left by a supervisor killed in debug mode is restored
-//     first, then the annotations decide the mode;
-//   - normal: the component runs as the supervisor's main child; its exit or
-//     SIGTERM ends the container as before;
-//   - normal → debug (annotation set): the child is stopped the way SIGTERM
-//     stops it, the ports are moved in the conf (confpatch), the liveness
-//     port is held (holder) so the pod stays Running but NotReady, and the
-//     supervisor idles, reaping what kubectl exec users start;
-//   - debug → normal (annotation removed): once no hand-started component
-//     is left (moved port in use, or its pid file names a live process), the
-//     conf is restored byte for byte and the component starts again;
-//   - SIGTERM in debug mode: every other process gets SIGTERM and the stop
-//     timeout, the conf is restored, exit 0.
+// Debug mode is the operator's (annotation selectdb.com.doris/runmode=debug).
+// Upstream, apache/doris docker/runtime/fe/resource/fe_entrypoint.sh and
+// docker/runtime/be/resource/be_entrypoint.sh run apache/doris-operator's
+// doris-debug (cmd/doris-debug) before they start Doris: it holds the port
+// the operator's tcpSocket liveness probe checks
+// (pkg/common/utils/resource/pod.go), so entering takes a pod restart and
+// leaving a pod deletion. Here both happen while the container runs.
 //
-// The machine publishes its state at every transition: to Config.OnState
-// (the probe endpoint) and to a small state file (`doris-entrypoint status`,
-// `debug run`).
+// The debug-mode protocol. Every path into and out of debug mode follows
+// these steps, in this order; the code marks each with its number.
+//
+//  1. At start, a marker left by a supervisor killed in debug mode (after
+//     (3), before (7) finished) is restored first (confpatch.Restore), so
+//     nothing reads a conf with moved ports; then Component.Prepare runs;
+//     then the annotations decide the mode.
+//  2. Normal → debug (annotation set): the child is stopped the way SIGTERM
+//     stops it (Supervisor.StopChild: SIGTERM to its group, the stop timeout
+//     for its whole tree, then SIGKILL), or a Component.Bootstrap in progress
+//     is cancelled and awaited. Starting in debug mode, there is nothing to
+//     stop.
+//  3. The ports are moved by Config.Offset in the conf (confpatch.Enter: the
+//     original saved in the marker first, then the conf replaced
+//     atomically). If that fails the conf is unchanged and debug mode goes on
+//     without moved ports (State.Problem): the pod must not crash-loop over
+//     a patch.
+//  4. The liveness port (the original value of the first Component.Ports
+//     key) is held (package holder): the tcpSocket probes pass, the HTTP port
+//     stays closed, so the pod is Running but NotReady.
+//  5. The state is published (Event DebugModeEntered, state file, OnState)
+//     and the supervisor idles, reaping what kubectl exec users start;
+//     `doris-entrypoint debug run` starts the component by hand on the moved
+//     ports.
+//  6. Debug → normal (annotation removed): the machine waits until no
+//     hand-started component is left (no moved port in use, the pid file
+//     names no live process). A stop meanwhile goes to (8).
+//  7. Release: the holder is closed, then the conf is restored byte for byte
+//     and the marker removed (confpatch.Restore). Normal mode follows
+//     (Event DebugModeLeft): Bootstrap, then the child starts again.
+//  8. A stop in debug mode: every other process gets SIGTERM and the stop
+//     timeout (Supervisor.TerminateAll), then (7)'s release, without the
+//     start; the exit code is 0.
+//
+// In normal mode the component runs as the supervisor's main child; its exit
+// or a stop ends the container, with the child's exit code, as before.
+//
+// A stop is SIGTERM, a prestop (Supervisor.RequestStop), or Run's ctx being
+// cancelled, which Run turns into a RequestStop: all three take the same
+// path. The machine publishes its state at every transition: to
+// Config.OnState (the probe endpoint) and to a small state file
+// (`doris-entrypoint status`, `debug run`).
 package modes
 
 import (
@@ -35,8 +68,8 @@ import (
 	"time"
 
 	"github.com/apache/doris-entrypoint/confpatch"
-	"github.com/apache/doris-entrypoint/probes/holder"
 	"github.com/apache/doris-entrypoint/supervisor"
+	"github.com/apache/doris-entrypoint/supervisor/modes/holder"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"go.uber.org/zap"
 )
@@ -58,8 +91,9 @@ type Component struct {
 	Prepare func() error
 	// Bootstrap, when set, runs before every start in normal mode (FE join,
 	// BE registration) and returns arguments to add to Command (--helper);
-	// its ctx ends when debug mode is asked for or a stop is requested, so
-	// that no wait there blocks either. st is the pod's latest annotations.
+	// its ctx ends when debug mode is asked for (2) or a stop is requested
+	// (including Run's ctx being cancelled), so that no wait there blocks
+	// either; Run waits for it to return. st is the pod's latest annotations.
 	Bootstrap func(ctx context.Context, st podinfo.State) ([]string, error)
 }
 
@@ -123,11 +157,28 @@ type machine struct {
 
 // Run runs the machine until the container should stop, and returns the
 // exit code.
+//
+// Cancelling ctx stops the machine exactly as a stop request (SIGTERM,
+// prestop) does, because Run turns it into one (Supervisor.RequestStop):
+// a running child gets SIGTERM, the stop timeout for its whole tree, then
+// SIGKILL, and Run returns its exit code (143 after SIGTERM); a start not
+// yet made, or a Bootstrap in progress (cancelled and awaited), returns 143
+// without starting the child; in debug mode the other processes are
+// stopped, the conf is restored and Run returns 0 (8). The stop request
+// stays on the Supervisor: it serves one Run.
 func Run(ctx context.Context, cfg Config) int {
 	m := &machine{Config: cfg, log: cfg.Logger, sup: cfg.Supervisor}
 	if m.log == nil {
 		m.log = zap.NewNop()
 	}
+	// From here on every wait watches StopRequested alone, so that a
+	// cancelled ctx and SIGTERM take one path. Checked once synchronously
+	// too: a ctx cancelled before Run must not let the child start.
+	if ctx.Err() != nil {
+		m.sup.RequestStop("context cancelled")
+	}
+	defer context.AfterFunc(ctx, func() { m.sup.RequestStop("context cancelled") })()
+	// (1) A conf left patched by a supervisor killed in debug mode.
 	if ok, err := confpatch.Restore(m.Component.Conf); err != nil {
 		m.log.Error("cannot restore the conf left by an interrupted debug mode", zap.String("conf", m.Component.Conf), zap.Error(err))
 	} else if ok {
@@ -146,7 +197,7 @@ func Run(ctx context.Context, cfg Config) int {
 	mode := m.latest.Mode
 	for {
 		if mode == podinfo.Debug {
-			code, exit := m.debug(ctx)
+			code, exit := m.debug()
 			if exit {
 				return code
 			}
@@ -203,16 +254,12 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			code := m.sup.Wait(ctx, c)
 			m.exited(code)
 			return code, true
-		case <-ctx.Done():
-			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
-			code := m.sup.Wait(ctx, c)
-			m.exited(code)
-			return code, true
 		case st := <-m.Podinfo.Changes():
 			m.latest = st
 			if st.Mode != podinfo.Debug {
 				continue
 			}
+			// (2) Stop the child as SIGTERM would; debug takes over.
 			m.log.Info("entering debug mode: stopping the child", zap.String("mode", "debug"), zap.Int("pid", c.Pid()))
 			m.writeState(State{Mode: "debug", Phase: PhaseStopping, ChildPID: c.Pid()})
 			code := m.sup.StopChild(c)
@@ -225,7 +272,10 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 // bootstrap runs Component.Bootstrap, watching the annotations and the stop
 // request meanwhile. debug says debug mode was asked for (not an exit).
 func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit, debug bool) {
-	bctx, cancel := context.WithCancel(ctx)
+	// Bootstrap's ctx ends only by cancel below: a cancelled Run ctx
+	// arrives as StopRequested (see Run), so a Bootstrap that returns its
+	// ctx's error is never mistaken for a failed one.
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	type result struct {
 		args []string
@@ -250,15 +300,12 @@ func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit,
 			<-done
 			m.log.Info("stop requested during the bootstrap: not starting the child")
 			return nil, 128 + int(syscall.SIGTERM), true, false
-		case <-ctx.Done():
-			cancel()
-			<-done
-			return nil, 128 + int(syscall.SIGTERM), true, false
 		case st := <-m.Podinfo.Changes():
 			m.latest = st
 			if st.Mode != podinfo.Debug {
 				continue
 			}
+			// (2) Cancel the bootstrap and wait for it.
 			cancel()
 			<-done
 			m.log.Info("entering debug mode during the bootstrap", zap.String("mode", "debug"))
@@ -268,10 +315,12 @@ func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit,
 }
 
 // debug holds the pod in debug mode until the annotation goes away (exit
-// false) or a stop is requested (exit true, code 0).
-func (m *machine) debug(ctx context.Context) (code int, exit bool) {
+// false) or a stop is requested (exit true, code 0): steps (3) to (8) of
+// the protocol in the package comment. The child, if any, is stopped (2).
+func (m *machine) debug() (code int, exit bool) {
 	comp := m.Component
 	st := State{Mode: "debug", Phase: PhaseDebug, Marker: confpatch.Marker(comp.Conf)}
+	// (3) Move the ports; the marker is written before the conf changes.
 	moved, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
 	if err != nil {
 		// Stay in debug mode anyway: a debug session is still possible,
@@ -282,8 +331,8 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	}
 	st.Ports = moved
 	port := m.livenessPort(moved)
-	msg := fmt.Sprintf("pod is in debug mode (annotation %s=debug): the %s is not running; "+
-		"remove the annotation to leave debug mode", podinfo.KeyRunmode, strings.ToUpper(comp.Name))
+	msg := holdMessage(comp.Name)
+	// (4) Hold the liveness port.
 	h, err := holder.Listen(port, comp.Hold, msg)
 	if err != nil {
 		st.Problem = strings.TrimPrefix(st.Problem+"; ", "; ") + err.Error()
@@ -309,9 +358,11 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 	if st.Problem != "" {
 		note += "; problem: " + st.Problem
 	}
+	// (5) Publish, then idle until the annotation goes or a stop comes.
 	m.event("Normal", "DebugModeEntered", note)
 	m.writeState(st)
 
+	// (7) Release the port, then restore the conf and drop the marker.
 	leave := func() {
 		if h != nil {
 			h.Close()
@@ -322,6 +373,7 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 			m.log.Info("conf restored", zap.String("conf", comp.Conf))
 		}
 	}
+	// (8) Stop whatever runs, then (7), and exit 0.
 	stop := func() (int, bool) {
 		m.log.Info("stopping in debug mode", zap.String("mode", "debug"))
 		st.Phase = PhaseStopping
@@ -334,18 +386,17 @@ func (m *machine) debug(ctx context.Context) (code int, exit bool) {
 		select {
 		case <-m.sup.StopRequested():
 			return stop()
-		case <-ctx.Done():
-			return stop()
 		case ps := <-m.Podinfo.Changes():
 			m.latest = ps
 			if ps.Mode == podinfo.Debug {
 				continue
 			}
 			m.log.Info("leaving debug mode", zap.String("mode", "normal"))
-			if !m.waitHandStarted(ctx, moved) {
+			// (6) Wait for hand-started servers; a stop meanwhile is (8).
+			if !m.waitHandStarted(moved) {
 				return stop()
 			}
-			leave()
+			leave() // (7)
 			m.event("Normal", "DebugModeLeft", "annotation removed: conf restored, starting the "+strings.ToUpper(comp.Name))
 			return 0, false
 		}
@@ -370,9 +421,9 @@ func (m *machine) livenessPort(moved []confpatch.Moved) int {
 }
 
 // waitHandStarted waits until no hand-started component is left: none of
-// the moved ports is in use and the pid file names no live process. It
+// the moved ports is in use and the pid file names no live process (6). It
 // returns false when a stop was requested meanwhile.
-func (m *machine) waitHandStarted(ctx context.Context, moved []confpatch.Moved) bool {
+func (m *machine) waitHandStarted(moved []confpatch.Moved) bool {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var lastLog time.Time
@@ -387,8 +438,6 @@ func (m *machine) waitHandStarted(ctx context.Context, moved []confpatch.Moved) 
 		}
 		select {
 		case <-m.sup.StopRequested():
-			return false
-		case <-ctx.Done():
 			return false
 		case <-tick.C:
 		}
@@ -460,4 +509,10 @@ func ReadState(path string) (State, error) {
 		return st, err
 	}
 	return st, json.Unmarshal(b, &st)
+}
+
+// holdMessage is what a MySQL client gets on the held query port.
+func holdMessage(component string) string {
+	return fmt.Sprintf("pod is in debug mode (annotation %s=debug): the %s is not running; "+
+		"remove the annotation to leave debug mode", podinfo.KeyRunmode, strings.ToUpper(component))
 }

@@ -60,7 +60,7 @@ func benchJoins(entry, dir string, n int) error {
 		}
 	}
 	// The anchor's way, re-enacted from its documented algorithm
-	// (doris-contract.md §3.3-3.5, §4.3): one mysql process per query, the
+	// (apache/doris docker/runtime/{fe,be}/resource/*_entrypoint.sh): one mysql process per query, the
 	// same statements, against the same fake FE.
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	anchor := filepath.Join(dir, "anchor.sh")

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/test/internal/harness"
 )
 
@@ -118,7 +118,7 @@ func TestSimulatedCluster(t *testing.T) {
 	}
 
 	// Ask a follower: it forwards to the master, so it shows the cluster.
-	var cl doris.Client
+	var cl cluster.Client
 	got, err := cl.ShowFrontends(context.Background(), addrs[2])
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
@@ -255,7 +255,7 @@ func joinDemo(bin, root string) error {
 		}
 	}
 	step("the cluster as the FE sees it now (SHOW FRONTENDS / SHOW BACKENDS):")
-	var cl doris.Client
+	var cl cluster.Client
 	fes, err := cl.ShowFrontends(context.Background(), ln.Addr().String())
 	if err != nil {
 		return err

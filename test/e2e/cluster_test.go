@@ -28,7 +28,7 @@ import (
 
 // cluster is a single-node Kubernetes on this machine: etcd, kube-apiserver,
 // containerd and kubelet started from this process, in a work directory,
-// torn down by stop (../shared/k8s-e2e.md has the walls this avoids).
+// torn down by stop.
 type cluster struct {
 	dir, bin   string // work directory; kube binaries
 	nodeIP     string

@@ -139,7 +139,7 @@ type podOpts struct {
 var probePort = map[string]string{"fe": "8099", "be": "8199"}
 
 // podSpec renders a pod as the Doris Operator renders FE/BE pods
-// (doris-contract.md §1, §5, §6), on the one node, host network.
+// (apache/doris-operator pkg/common/utils/resource/pod.go), on the one node, host network.
 func podSpec(comp, name string, o podOpts) string {
 	port, httpPort, grace := "9030", "8030", 330
 	if comp == "be" {

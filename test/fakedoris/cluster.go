@@ -2,7 +2,7 @@
 // bootstrap without a real Doris: the real MySQL wire protocol (go-mysql's
 // server package), root/admin authentication with error 1045 (28000) on a
 // wrong password, SHOW FRONTENDS / SHOW BACKENDS with the column layouts of
-// Doris 2.0, 2.1 and 3.x (doris-contract.md §10), the ALTER SYSTEM
+// Doris 2.0, 2.1 and 3.x (apache/doris fe/fe-core/src/main/java/org/apache/doris/common/proc/FrontendsProcNode.java and BackendsProcDir.java), the ALTER SYSTEM
 // statements the entrypoints send, and account statements. Several FEs
 // share one Cluster; tests inject faults on it (no master yet, wrong
 // password).

@@ -35,8 +35,8 @@ func mysqlBatch(t *testing.T, port int, user, password, query string) (string, e
 
 const master = "doriscluster-sample-fe-0.doriscluster-sample-fe-internal.default.svc.cluster.local"
 
-// The --batch output of SHOW FRONTENDS has the layout of doris-contract.md
-// §10 for each version: IsMaster 8th in 2.0, 9th in 2.1 and 3.x.
+// The --batch output of SHOW FRONTENDS has the layout of apache/doris
+// FrontendsProcNode.java for each version: IsMaster 8th in 2.0, 9th in 2.1 and 3.x.
 func TestShowFrontendsLayouts(t *testing.T) {
 	for _, tt := range []struct {
 		layout   Layout

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -197,4 +198,17 @@ func splitStatements(q string) []string {
 		}
 	}
 	return append(out, q[start:])
+}
+
+// ServeT serves c's MySQL side as master on a loopback port until the test
+// ends, and returns its address.
+func ServeT(t testing.TB, c *Cluster, master string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := ServeFE(ln, c, master)
+	t.Cleanup(func() { fe.Close() })
+	return ln.Addr().String()
 }

@@ -17,11 +17,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 )
@@ -65,6 +68,7 @@ type Client struct {
 	node      string
 	forbidden bool // events: told once
 	pending   sync.WaitGroup
+	backoff   wait.Backoff // the watch loop's, from watchBackoff (tests shorten it)
 }
 
 // New returns the client, or nil without an error when the API is not to
@@ -121,21 +125,21 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("API client: %w", err)
 	}
-	return &Client{rc: client, params: runtime.NewParameterCodec(scheme), ns: cfg.Namespace, name: cfg.Name, log: log}, nil
+	return &Client{rc: client, params: runtime.NewParameterCodec(scheme), ns: cfg.Namespace, name: cfg.Name, log: log,
+		backoff: watchBackoff}, nil
 }
 
-// Backoff bounds of the watch loop.
-const (
-	minBackoff = 500 * time.Millisecond
-	maxBackoff = 30 * time.Second
-)
+// watchBackoff is the watch loop's wait between attempts: 0.5 s, doubled
+// each time up to 30 s, no jitter. Steps is unbounded in practice: the cap
+// ends the growth, and Step then keeps returning the cap.
+var watchBackoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Cap: 30 * time.Second, Steps: math.MaxInt32}
 
 // Watch follows the pod until ctx ends, calling feed with its annotations
 // at the first read and after each change; it re-lists when the watch
 // expires and backs off on errors. Forbidden or unauthorised ends it, with
 // one log line.
 func (c *Client) Watch(ctx context.Context, feed func(map[string]string)) {
-	backoff := minBackoff
+	backoff := c.backoff
 	var lastErr string
 	for ctx.Err() == nil {
 		rv, err := c.get(ctx, feed)
@@ -147,7 +151,7 @@ func (c *Client) Watch(ctx context.Context, feed func(map[string]string)) {
 			// A watch that ends at once must not turn into a busy loop of
 			// GETs against the API server.
 			if short = err == nil && time.Since(start) < time.Second; !short {
-				backoff = minBackoff
+				backoff = c.backoff // start over
 			}
 		}
 		if ctx.Err() != nil {
@@ -157,18 +161,19 @@ func (c *Client) Watch(ctx context.Context, feed func(map[string]string)) {
 			c.log.Warn("no API access to the pod: the downward-API file alone sets the mode", zap.String("pod", c.ns+"/"+c.name), zap.Error(err))
 			return
 		}
+		if err == nil && !short {
+			continue
+		}
+		delay := backoff.Step()
 		if err != nil && err.Error() != lastErr {
 			// One line per distinct failure, not per retry.
-			c.log.Warn("pod watch failed; retrying", zap.String("pod", c.ns+"/"+c.name), zap.Duration("wait", backoff), zap.Error(err))
+			c.log.Warn("pod watch failed; retrying", zap.String("pod", c.ns+"/"+c.name), zap.Duration("wait", delay), zap.Error(err))
 			lastErr = err.Error()
 		}
-		if err != nil || short {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, maxBackoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
 		}
 	}
 }
@@ -298,4 +303,26 @@ func (c *Client) post(ctx context.Context, eventType, reason, message string) er
 		ReportingController: "doris-entrypoint", ReportingInstance: c.name,
 	}
 	return c.rc.Post().Namespace(c.ns).Resource("events").Body(ev).Do(ctx).Error()
+}
+
+// Start is New, then Watch in the background feeding watcher (source
+// "api") beside the downward-API file. It returns nil when the API is off,
+// out of reach or not configured; one log line says why, except outside a
+// cluster.
+func Start(ctx context.Context, cfg Config, watcher *podinfo.Watcher) *Client {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	kc, err := New(cfg)
+	if err != nil {
+		log.Warn("no pod watch: the downward-API file alone sets the mode", zap.String("env", "DORIS_ENTRYPOINT_KUBE"), zap.Error(err))
+		return nil
+	}
+	if kc == nil {
+		return nil
+	}
+	log.Info("watching the pod through the API", zap.String("pod", cfg.Namespace+"/"+cfg.Name))
+	go kc.Watch(ctx, func(ann map[string]string) { watcher.Feed("api", ann) })
+	return kc
 }

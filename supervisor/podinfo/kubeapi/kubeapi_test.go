@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 )
 
@@ -27,7 +28,20 @@ type apiServer struct {
 	events    []corev1.Event
 	forbidden bool
 	expire    bool // end each watch at once (as a watch timeout does)
+	failGets  int  // answer this many GETs of the pod with a 500
+	failWatch bool // answer every watch with a 500
 	gets      int
+	getTimes  []time.Time // when each GET of the pod arrived
+	failures  int
+}
+
+// fail answers a 500 whose message is new each time, so that the watch loop
+// logs every retry with its wait; the caller holds a.mu.
+func (a *apiServer) fail(w http.ResponseWriter) {
+	a.failures++
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"InternalError","code":500,"message":"failure %d"}`, a.failures)
 }
 
 func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +59,12 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/doris/pods/be-0":
 		a.mu.Lock()
 		a.gets++
+		a.getTimes = append(a.getTimes, time.Now())
+		if a.gets <= a.failGets {
+			a.fail(w)
+			a.mu.Unlock()
+			return
+		}
 		b, _ := json.Marshal(a.pod)
 		a.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -54,6 +74,13 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "want a field selector on the name", 400)
 			return
 		}
+		a.mu.Lock()
+		if a.failWatch {
+			a.fail(w)
+			a.mu.Unlock()
+			return
+		}
+		a.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
@@ -112,7 +139,9 @@ func newAPI(t *testing.T) (*apiServer, *rest.Config) {
 	}}
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	return a, &rest.Config{Host: srv.URL}
+	// No client-side rate limit: the gaps between requests are the watch
+	// loop's own.
+	return a, &rest.Config{Host: srv.URL, QPS: -1}
 }
 
 type feeds struct {
@@ -164,7 +193,8 @@ func TestWatchFeedsAnnotations(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var f feeds
-	go c.Watch(ctx, f.feed)
+	done := make(chan struct{})
+	go func() { c.Watch(ctx, f.feed); close(done) }()
 	f.waitFor(t, "a", "b")
 	// The watch is open once the server has a watcher.
 	eventually(t, "a watch", func() bool { return locked(a, func() int { return len(a.watchers) }) > 0 })
@@ -172,18 +202,159 @@ func TestWatchFeedsAnnotations(t *testing.T) {
 	a.annotate(map[string]string{"selectdb.com.doris/runmode": "debug"})
 	f.waitFor(t, "selectdb.com.doris/runmode", "debug")
 	t.Logf("annotation seen %s after the change", time.Since(t0))
+	cancel()
+	waitReturn(t, done)
 }
 
-// A watch that ends (timeout, expiry) is followed by a re-list.
+// watching runs c.Watch until ctx ends; the channel closes when it returns.
+func watching(ctx context.Context, c *Client) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { c.Watch(ctx, func(map[string]string) {}); close(done) }()
+	return done
+}
+
+func waitReturn(t *testing.T, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch did not return after its context ended")
+	}
+}
+
+// testBackoff is watchBackoff scaled down for tests.
+func testBackoff(first, limit time.Duration) wait.Backoff {
+	b := watchBackoff
+	b.Duration, b.Cap = first, limit
+	return b
+}
+
+// retryWaits are the waits the watch loop logged, in order.
+func retryWaits(logs *observer.ObservedLogs) []time.Duration {
+	var out []time.Duration
+	for _, e := range logs.FilterMessage("pod watch failed; retrying").All() {
+		out = append(out, e.ContextMap()["wait"].(time.Duration))
+	}
+	return out
+}
+
+// checkGaps fails unless the n GETs after the first were each at least
+// its wait after the one before.
+func checkGaps(t *testing.T, a *apiServer, want []time.Duration) {
+	t.Helper()
+	times := locked(a, func() []time.Time { return append([]time.Time(nil), a.getTimes...) })
+	if len(times) <= len(want) {
+		t.Fatalf("%d GETs, want %d", len(times), len(want)+1)
+	}
+	for i, w := range want {
+		if gap := times[i+1].Sub(times[i]); gap < w {
+			t.Errorf("GET %d came %s after the one before, want at least %s", i+2, gap, w)
+		}
+	}
+}
+
+// The parameters of the watch loop's backoff: 0.5 s doubling up to 30 s,
+// no jitter, and no end.
+func TestWatchBackoffParameters(t *testing.T) {
+	c, err := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: &rest.Config{Host: "http://127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.backoff
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 30 * time.Second, 30 * time.Second}
+	for i, w := range want {
+		if got := b.Step(); got != w {
+			t.Fatalf("step %d: %s, want %s", i+1, got, w)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if got := b.Step(); got != 30*time.Second {
+			t.Fatalf("step %d: %s, want 30s for ever", len(want)+i+1, got)
+		}
+	}
+}
+
+// Failed GETs are retried after waits that double up to the cap, and the
+// wait is really waited.
+func TestWatchBacksOffOnErrors(t *testing.T) {
+	a, rc := newAPI(t)
+	a.failGets = 6
+	core, logs := observer.New(zap.InfoLevel)
+	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
+	c.backoff = testBackoff(10*time.Millisecond, 80*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := watching(ctx, c)
+	eventually(t, "a watch after 6 failed GETs", func() bool { return locked(a, func() int { return len(a.watchers) }) > 0 })
+	ms := time.Millisecond
+	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 80 * ms, 80 * ms}
+	if got := retryWaits(logs); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+	checkGaps(t, a, want)
+	cancel()
+	waitReturn(t, done)
+}
+
+// The backoff starts over once a GET has succeeded and its watch did not
+// end at once on its own (here: the watch fails).
+func TestWatchBackoffStartsOver(t *testing.T) {
+	a, rc := newAPI(t)
+	a.failGets, a.failWatch = 4, true
+	core, logs := observer.New(zap.InfoLevel)
+	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
+	c.backoff = testBackoff(10*time.Millisecond, time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := watching(ctx, c)
+	eventually(t, "8 retries", func() bool { return len(retryWaits(logs)) >= 8 })
+	cancel()
+	waitReturn(t, done)
+	ms := time.Millisecond
+	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 10 * ms, 10 * ms, 10 * ms}
+	if got := retryWaits(logs)[:len(want)]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("waits %v, want %v", got, want)
+	}
+	checkGaps(t, a, want)
+}
+
+// A watch that ends (timeout, expiry) is followed by a re-list; one that
+// ends at once each time is backed off like an error, not reset.
 func TestWatchRelists(t *testing.T) {
 	a, rc := newAPI(t)
 	a.expire = true
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc})
+	c.backoff = testBackoff(20*time.Millisecond, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var f feeds
-	go c.Watch(ctx, f.feed)
-	eventually(t, "3 GETs: a re-list after the watch ended", func() bool { return locked(a, func() int { return a.gets }) >= 3 })
+	done := watching(ctx, c)
+	eventually(t, "5 GETs: re-lists after the watch ended", func() bool { return locked(a, func() int { return a.gets }) >= 5 })
+	cancel()
+	waitReturn(t, done)
+	ms := time.Millisecond
+	checkGaps(t, a, []time.Duration{20 * ms, 40 * ms, 80 * ms, 160 * ms})
+}
+
+// The context ends the wait between retries at once.
+func TestWatchHonoursContextWhileBackingOff(t *testing.T) {
+	a, rc := newAPI(t)
+	a.failGets = 1 << 30
+	core, logs := observer.New(zap.InfoLevel)
+	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
+	c.backoff = testBackoff(time.Hour, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := watching(ctx, c)
+	eventually(t, "a retry", func() bool { return len(retryWaits(logs)) > 0 })
+	if w := retryWaits(logs)[0]; w != time.Hour {
+		t.Fatalf("wait %s, want 1h", w)
+	}
+	cancel()
+	waitReturn(t, done)
+	if n := locked(a, func() int { return a.gets }); n != 1 {
+		t.Fatalf("%d GETs, want 1", n)
+	}
 }
 
 // Forbidden: one log line and the watch gives up; events warn once.

@@ -1,7 +1,10 @@
-// Package holder keeps a component's liveness port open while the pod is in
-// debug mode, so that the operator's tcpSocket liveness and startup probes
-// pass and the pod stays Running (its HTTP readiness port is left closed, so
-// it is NotReady and out of the Service).
+// Package holder is part of debug mode (package modes): while the pod is in
+// debug mode it keeps the component's liveness port open, so that the
+// operator's tcpSocket liveness and startup probes pass and the pod stays
+// Running (its HTTP readiness port is left closed, so it is NotReady and out
+// of the Service). The mode machine opens it at step (4) of its protocol and
+// closes it at step (7); the doris-debug hook of the images' older
+// entrypoint scripts (modes.HoldWhileDebug) uses it on its own.
 //
 // On the FE's query_port a MySQL client gets a proper MySQL error packet
 // saying the pod is in debug mode and how to leave it, instead of the

@@ -1,4 +1,4 @@
-package doris_test
+package cluster_test
 
 import (
 	"context"
@@ -8,24 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
 const masterHost = "doriscluster-sample-fe-0.doriscluster-sample-fe-internal.default.svc.cluster.local"
 
-func serve(t *testing.T, c *fakedoris.Cluster) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe := fakedoris.ServeFE(ln, c, masterHost)
-	t.Cleanup(func() { fe.Close() })
-	return ln.Addr().String()
-}
-
-func cluster(layout fakedoris.Layout) *fakedoris.Cluster {
+func fakeCluster(layout fakedoris.Layout) *fakedoris.Cluster {
 	c := fakedoris.NewCluster(layout)
 	c.AddFrontend(fakedoris.Frontend{Host: "fe-1.internal", EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", Alive: true, Join: true})
 	c.AddFrontend(fakedoris.Frontend{Host: masterHost, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
@@ -35,13 +24,13 @@ func cluster(layout fakedoris.Layout) *fakedoris.Cluster {
 // The master is found by the IsMaster column's name in every layout.
 func TestMasterByColumnName(t *testing.T) {
 	for _, l := range []fakedoris.Layout{fakedoris.Layout20, fakedoris.Layout21, fakedoris.Layout3} {
-		addr := serve(t, cluster(l))
-		var cl doris.Client
+		addr := fakedoris.ServeT(t, fakeCluster(l), masterHost)
+		var cl cluster.Client
 		fes, err := cl.ShowFrontends(context.Background(), addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, ok := doris.Master(fes)
+		m, ok := cluster.Master(fes)
 		if !ok || m.Host != masterHost || m.EditLogPort != 9010 || !m.Connected {
 			t.Fatalf("layout %d: master %+v, %v", l, m, ok)
 		}
@@ -49,14 +38,14 @@ func TestMasterByColumnName(t *testing.T) {
 }
 
 func TestNoMaster(t *testing.T) {
-	c := cluster(fakedoris.Layout21)
+	c := fakeCluster(fakedoris.Layout21)
 	c.SetNoMaster(true)
-	var cl doris.Client
-	fes, err := cl.ShowFrontends(context.Background(), serve(t, c))
+	var cl cluster.Client
+	fes, err := cl.ShowFrontends(context.Background(), fakedoris.ServeT(t, c, masterHost))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := doris.Master(fes); ok || len(fes) != 2 {
+	if _, ok := cluster.Master(fes); ok || len(fes) != 2 {
 		t.Fatalf("want members but no master, got %+v", fes)
 	}
 }
@@ -64,17 +53,17 @@ func TestNoMaster(t *testing.T) {
 // Root without a password first; on 1045 the admin account; both refused is
 // ErrAccessDenied, and the password is in no error.
 func TestCredentialsFallback(t *testing.T) {
-	c := cluster(fakedoris.Layout21)
+	c := fakeCluster(fakedoris.Layout21)
 	c.SetPassword("root", "rootpw")
 	c.SetPassword("dorisadm", "adm-Secret-1")
-	addr := serve(t, c)
-	cl := doris.Client{Admin: doris.Credentials{User: "dorisadm", Password: "adm-Secret-1"}}
+	addr := fakedoris.ServeT(t, c, masterHost)
+	cl := cluster.Client{Admin: cluster.Credentials{User: "dorisadm", Password: "adm-Secret-1"}}
 	if _, err := cl.ShowFrontends(context.Background(), addr); err != nil {
 		t.Fatalf("admin fallback: %v", err)
 	}
 	cl.Admin.Password = "wrong-Secret-2"
 	_, err := cl.ShowFrontends(context.Background(), addr)
-	if !errors.Is(err, doris.ErrAccessDenied) || strings.Contains(err.Error(), "Secret") {
+	if !errors.Is(err, cluster.ErrAccessDenied) || strings.Contains(err.Error(), "Secret") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -84,28 +73,28 @@ func TestHostValidation(t *testing.T) {
 	bad := []string{"", `x";DROP`, "-lead.example", "trail-.example", "a..b", "with space", "under_score", "a/b",
 		strings.Repeat("a", 64) + ".com", "[::1]", "host:9010"}
 	for _, h := range good {
-		if err := doris.ValidateHost(h); err != nil {
+		if err := cluster.ValidateHost(h); err != nil {
 			t.Errorf("ValidateHost(%q) = %v", h, err)
 		}
 	}
 	for _, h := range bad {
-		if err := doris.ValidateHost(h); err == nil {
+		if err := cluster.ValidateHost(h); err == nil {
 			t.Errorf("ValidateHost(%q) accepted", h)
 		}
 	}
-	if hp, err := doris.HostPort("fd00::1", 9010); err != nil || hp != "[fd00::1]:9010" {
+	if hp, err := cluster.HostPort("fd00::1", 9010); err != nil || hp != "[fd00::1]:9010" {
 		t.Errorf("HostPort IPv6 = %q, %v", hp, err)
 	}
-	if _, err := doris.HostPort("fe-0", 70000); err == nil {
+	if _, err := cluster.HostPort("fe-0", 70000); err == nil {
 		t.Error("port 70000 accepted")
 	}
 }
 
 // A hostile host never reaches the FE; a valid one is added and seen.
 func TestAddFrontendAndBackend(t *testing.T) {
-	c := cluster(fakedoris.Layout3)
-	addr := serve(t, c)
-	var cl doris.Client
+	c := fakeCluster(fakedoris.Layout3)
+	addr := fakedoris.ServeT(t, c, masterHost)
+	var cl cluster.Client
 	ctx := context.Background()
 	if err := cl.AddFrontend(ctx, addr, true, `x";DROP`, 9010); err == nil {
 		t.Fatal("hostile host accepted")
@@ -145,7 +134,7 @@ func TestTimeouts(t *testing.T) {
 			defer c.Close() // silent: no greeting
 		}
 	}()
-	cl := doris.Client{ConnectTimeout: 200 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
+	cl := cluster.Client{ConnectTimeout: 200 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
 	start := time.Now()
 	if _, err := cl.ShowFrontends(context.Background(), ln.Addr().String()); err == nil {
 		t.Fatal("silent FE answered")
@@ -156,26 +145,26 @@ func TestTimeouts(t *testing.T) {
 }
 
 func TestEnsureAdmin(t *testing.T) {
-	c := cluster(fakedoris.Layout21)
-	addr := serve(t, c)
-	var cl doris.Client
+	c := fakeCluster(fakedoris.Layout21)
+	addr := fakedoris.ServeT(t, c, masterHost)
+	var cl cluster.Client
 	ctx := context.Background()
-	admin := doris.Credentials{User: "dorisadm", Password: `p'w\"; DROP`}
+	admin := cluster.Credentials{User: "dorisadm", Password: `p'w\"; DROP`}
 	if created, err := cl.EnsureAdmin(ctx, addr, admin); !created || err != nil {
 		t.Fatalf("EnsureAdmin = %v, %v", created, err)
 	}
 	// The quoted password round-trips: the new account logs in with it.
-	cl2 := doris.Client{Admin: admin}
+	cl2 := cluster.Client{Admin: admin}
 	c.SetPassword("root", "now-set")
 	if _, err := cl2.ShowFrontends(ctx, addr); err != nil {
 		t.Fatalf("admin cannot log in: %v", err)
 	}
 	// Root has a password now: nothing is done, no error.
-	if created, err := cl.EnsureAdmin(ctx, addr, doris.Credentials{User: "other", Password: "x"}); created || err != nil {
+	if created, err := cl.EnsureAdmin(ctx, addr, cluster.Credentials{User: "other", Password: "x"}); created || err != nil {
 		t.Fatalf("with a root password: %v, %v", created, err)
 	}
 	for _, bad := range []string{"admin", "a b", "x'--"} {
-		if _, err := cl.EnsureAdmin(ctx, addr, doris.Credentials{User: bad, Password: "x"}); err == nil {
+		if _, err := cl.EnsureAdmin(ctx, addr, cluster.Credentials{User: bad, Password: "x"}); err == nil {
 			t.Errorf("user %q accepted", bad)
 		}
 	}

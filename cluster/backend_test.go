@@ -1,4 +1,4 @@
-package bootstrap
+package cluster
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
 	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
@@ -29,7 +28,7 @@ func TestFEAddrs(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	host, _ := os.Hostname()
 	hosts := filepath.Join(t.TempDir(), "hosts")
-	os.WriteFile(hosts, []byte("127.0.0.1 localhost\n# comment "+host+"\n10.1.2.3\t"+host+".be-internal.doris.svc.cluster.local "+host+"\n"), 0o644)
+	os.WriteFile(hosts, []byte("127.0.0.1 localhost\n# comment "+host+"\n10.1.2.3\t"+host+".be-internal.svc.cluster.local "+host+"\n"), 0o644)
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	tests := []struct {
 		ip   bool
@@ -37,7 +36,7 @@ func TestIdentity(t *testing.T) {
 		want string
 	}{
 		{false, map[string]string{"POD_FQDN": "be-0.x"}, "be-0.x"},
-		{false, nil, host + ".be-internal.doris.svc.cluster.local"},
+		{false, nil, host + ".be-internal.svc.cluster.local"},
 		{true, map[string]string{"POD_IP": "10.9.9.9"}, "10.9.9.9"},
 		{true, nil, "10.1.2.3"},
 	}
@@ -59,7 +58,7 @@ func TestRegisterTriesEveryAddress(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	fe := fakedoris.ServeFE(ln, c, "fe-0")
 	defer fe.Close()
-	b := Backend{Client: &doris.Client{ConnectTimeout: 500 * time.Millisecond}, FEAddrs: []string{deadAddr, ln.Addr().String()},
+	b := Registration{Client: &Client{ConnectTimeout: 500 * time.Millisecond}, FEAddrs: []string{deadAddr, ln.Addr().String()},
 		Host: "be-0.test", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -92,7 +91,7 @@ func TestRegisterWaitsForMaster(t *testing.T) {
 	defer fe.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	b := Backend{Client: &doris.Client{}, FEAddrs: []string{ln.Addr().String()}, Host: "be-0", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
+	b := Registration{Client: &Client{}, FEAddrs: []string{ln.Addr().String()}, Host: "be-0", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
 	if err := b.Register(ctx); err != context.DeadlineExceeded {
 		t.Fatalf("Register = %v, want the context's deadline", err)
 	}
@@ -112,7 +111,7 @@ func TestFaults(t *testing.T) {
 	defer fe.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client := &doris.Client{ConnectTimeout: 300 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
+	client := &Client{ConnectTimeout: 300 * time.Millisecond, QueryTimeout: 300 * time.Millisecond}
 
 	// Dropped connections, then a slow answer past the query timeout: the
 	// BE keeps trying and registers once the FE behaves.
@@ -124,14 +123,14 @@ func TestFaults(t *testing.T) {
 		}
 		c.SetDelay(0)
 	}()
-	b := Backend{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "be-0", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
+	b := Registration{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "be-0", HeartbeatPort: 9050, Interval: 10 * time.Millisecond}
 	if err := b.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	// A master change: the FE joins with the new master as helper.
 	c.SetMaster("fe-1")
-	f := Frontend{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "fe-2", Ordinal: 2, EditLogPort: 9010, ElectNumber: 3,
+	f := Join{Client: client, FEAddrs: []string{ln.Addr().String()}, Host: "fe-2", Ordinal: 2, EditLogPort: 9010, ElectNumber: 3,
 		MetaDir: t.TempDir(), Interval: 10 * time.Millisecond}
 	args, err := f.Prepare(ctx)
 	if err != nil || strings.Join(args, " ") != "--helper fe-1:9010" {

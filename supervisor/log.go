@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// newLogger returns a logger writing one line per event to w: JSON objects
+// NewLogger returns a logger writing one line per event to w: JSON objects
 // (format "json") or aligned text for humans ("console").
-func newLogger(w io.Writer, format string) (*zap.Logger, error) {
+func NewLogger(w io.Writer, format string) (*zap.Logger, error) {
 	ec := zap.NewProductionEncoderConfig()
 	ec.TimeKey = "ts"
 	ec.EncodeTime = zapcore.RFC3339NanoTimeEncoder

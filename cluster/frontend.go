@@ -1,4 +1,4 @@
-package bootstrap
+package cluster
 
 import (
 	"bufio"
@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/apache/doris-entrypoint/probes/doris"
 	"go.uber.org/zap"
 )
 
@@ -30,8 +28,8 @@ const (
 // all answered for NewClusterWait: an FE that answers without a master means
 // an election is going on, and starting a second cluster then would split
 // the brain; after MasterWait that is an error.
-type Frontend struct {
-	Client         *doris.Client
+type Join struct {
+	Client         *Client
 	FEAddrs        []string
 	Host           string // this FE as the cluster knows it
 	Ordinal        int
@@ -46,7 +44,7 @@ type Frontend struct {
 }
 
 // Prepare returns the arguments to add to start_fe.sh --console.
-func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
+func (f Join) Prepare(ctx context.Context) ([]string, error) {
 	log := f.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -62,7 +60,7 @@ func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
 		log.Info("metadata present: starting as a member", zap.String("meta_dir", f.MetaDir))
 		return nil, nil
 	}
-	self, err := doris.HostPort(f.Host, f.EditLogPort)
+	self, err := HostPort(f.Host, f.EditLogPort)
 	if err != nil {
 		return nil, fmt.Errorf("frontend identity: %w", err)
 	}
@@ -114,19 +112,19 @@ func (f Frontend) Prepare(ctx context.Context) ([]string, error) {
 }
 
 // join asks one FE; ok means this FE is a member and args name the helper.
-func (f Frontend) join(ctx context.Context, fe, self string, log *zap.Logger) (args []string, reason string, ok bool) {
+func (f Join) join(ctx context.Context, fe, self string, log *zap.Logger) (args []string, reason string, ok bool) {
 	fes, err := f.Client.ShowFrontends(ctx, fe)
 	if err != nil {
-		if errors.Is(err, doris.ErrAccessDenied) {
+		if errors.Is(err, ErrAccessDenied) {
 			return nil, err.Error(), false
 		}
 		return nil, "unreachable: " + err.Error(), false
 	}
-	master, found := doris.Master(fes)
+	master, found := Master(fes)
 	if !found {
 		return nil, "no master elected", false
 	}
-	helper, err := doris.HostPort(master.Host, master.EditLogPort)
+	helper, err := HostPort(master.Host, master.EditLogPort)
 	if err != nil {
 		return nil, "master: " + err.Error(), false
 	}
@@ -149,30 +147,18 @@ func (f Frontend) join(ctx context.Context, fe, self string, log *zap.Logger) (a
 	return []string{"--helper", helper}, "", true
 }
 
-func listed(fes []doris.Frontend, self string) bool {
+func listed(fes []Frontend, self string) bool {
 	for _, fe := range fes {
-		if hp, _ := doris.HostPort(fe.Host, fe.EditLogPort); hp == self {
+		if hp, _ := HostPort(fe.Host, fe.EditLogPort); hp == self {
 			return true
 		}
 	}
 	return false
 }
 
-// Ordinal is the StatefulSet ordinal in a pod name or FQDN: the last
-// '-'-separated field of the first label ("doriscluster-sample-fe-1.…" → 1).
-func Ordinal(fqdn string) (int, error) {
-	label, _, _ := strings.Cut(fqdn, ".")
-	i := strings.LastIndexByte(label, '-')
-	n, err := strconv.Atoi(label[i+1:])
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("no ordinal in %q", fqdn)
-	}
-	return n, nil
-}
-
 // ensureAdmin creates the configured admin account once, as the scripts do;
 // a failure is logged (without the password) and does not stop the start.
-func ensureAdmin(ctx context.Context, c *doris.Client, fe string, log *zap.Logger) {
+func ensureAdmin(ctx context.Context, c *Client, fe string, log *zap.Logger) {
 	created, err := c.EnsureAdmin(ctx, fe, c.Admin)
 	switch {
 	case err != nil:

@@ -1,13 +1,11 @@
-// Package doris is the Doris client of the entrypoint: SHOW FRONTENDS / SHOW
-// BACKENDS read by column name (IsMaster moved from the 8th to the 9th column
-// between 2.0 and 2.1), the ALTER SYSTEM statements of the bootstrap, over
-// go-sql-driver/mysql with a timeout on every connection and query.
-//
-// Nothing read from outside reaches SQL unvalidated: host names must be RFC
-// 1123 names or IP literals and ports 1..65535 ([ValidateHost]). Credentials:
-// root without a password first, then the admin account on error 1045; a
-// password never appears in an error or a log.
-package doris
+// The Doris client: SHOW FRONTENDS / SHOW BACKENDS read by column name
+// (IsMaster moved from the 8th to the 9th column between 2.0 and 2.1), the
+// ALTER SYSTEM statements, over go-sql-driver/mysql with a timeout on every
+// connection and query. Credentials: root without a password first, then
+// the admin account on error 1045; a password never appears in an error or
+// a log.
+
+package cluster
 
 import (
 	"context"
@@ -29,11 +27,6 @@ const (
 	DefaultConnectTimeout = 2 * time.Second
 	DefaultQueryTimeout   = 15 * time.Second
 )
-
-// Credentials are a MySQL account.
-type Credentials struct {
-	User, Password string
-}
 
 // Client talks to FEs.
 type Client struct {
@@ -287,25 +280,6 @@ func (c *Client) EnableBackend(ctx context.Context, addr, host string, heartbeat
 	}
 	_, _, err = c.exec(ctx, addr, fmt.Sprintf(`ALTER SYSTEM MODIFY BACKEND "%s" SET ("disable_query" = "false", "disable_load" = "false")`, hp))
 	return err
-}
-
-// validUser accepts the account names the operator allows (and Doris):
-// letters, digits, '_', '-', '.'; not "admin" (the operator refuses it).
-func validUser(u string) error {
-	if u == "" || len(u) > 64 || strings.EqualFold(u, "admin") {
-		return fmt.Errorf("invalid admin user name %q", u)
-	}
-	for _, r := range u {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return fmt.Errorf("invalid admin user name %q", u)
-		}
-	}
-	return nil
-}
-
-// quote renders s as a single-quoted SQL string literal.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // EnsureAdmin creates the admin account with NODE_PRIV on the FE at addr,

@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/apache/doris-entrypoint/confpatch"
+)
+
+// Component is one kind of Doris node as its image runs it: everything that
+// differs between the FE and the BE/CN lives in one of the two rows, [FE]
+// and [BE], and nowhere else. A CN is the BE row: the operator runs it with
+// be_entrypoint.sh and `be_node_role = computation` in be.conf.
+//
+// Paths are relative to DORIS_ROOT.
+type Component struct {
+	Name    string // "fe" or "be": the subcommand, and the logs' component field
+	Summary string // one line for --help
+	Script  string // the start script, run with --console as the main child
+	Conf    string // fe.conf / be.conf
+	PIDFile string // where a server started by hand writes its pid
+	// Liveness is the port the operator's tcpSocket liveness and startup
+	// probes dial (apache/doris-operator pkg/common/utils/resource/pod.go):
+	// FE query_port, BE heartbeat_service_port. Debug mode moves it and
+	// holds the original.
+	Liveness confpatch.Port
+	// MySQLLiveness says the liveness port speaks MySQL (FE query_port): in
+	// debug mode a client gets an ERR packet there, not a bare close.
+	MySQLLiveness bool
+	// HTTP is the port of /api/health, the operator's readiness probe; debug
+	// mode moves it and leaves the original closed (NotReady).
+	HTTP confpatch.Port
+	// StopTimeout is the default graceful stop budget, below the operator's
+	// terminationGracePeriodSeconds (FE 330 s, BE 200 s).
+	StopTimeout time.Duration
+	// ConfigMapCopies are the ConfigMap files copied into the conf dir
+	// instead of linked (be_entrypoint.sh copies be.conf: the BE writes it).
+	ConfigMapCopies []string
+	// Ensure are conf keys set at start unless the conf sets them
+	// (fe_entrypoint.sh adds enable_fqdn_mode = true).
+	Ensure map[string]string
+	// WorkloadGroup says ENABLE_WORKLOAD_GROUP applies (be_entrypoint.sh).
+	WorkloadGroup bool
+	// NeedsFEAddrs: FE_ADDRS must be given (a BE registers through it; an
+	// FE with metadata needs none).
+	NeedsFEAddrs bool
+	// HealthBody judges the body of a 200 answer of /api/health.
+	HealthBody func(body []byte) error
+
+	// ipMode is the identity rule: does the cluster know this node by its
+	// IP rather than its FQDN (conf is the component's conf).
+	ipMode func(n *Node, conf []byte) bool
+	// bootstrap runs before every start in normal mode (Node.Bootstrap).
+	bootstrap func(n *Node, ctx context.Context, annotations map[string]string) ([]string, error)
+	// member checks this node is listed and alive (Node.Member).
+	member func(n *Node, ctx context.Context) error
+}
+
+// EditLogPort is the FE's edit_log_port: with the host, how the cluster
+// knows an FE (SHOW FRONTENDS, ALTER SYSTEM ADD FOLLOWER).
+var EditLogPort = confpatch.Port{Key: "edit_log_port", Default: 9010}
+
+// FE is the frontend (apache/doris docker/runtime/fe/resource/fe_entrypoint.sh).
+var FE = Component{
+	Name:          "fe",
+	Summary:       "run the Doris FE under the supervisor",
+	Script:        "fe/bin/start_fe.sh",
+	Conf:          "fe/conf/fe.conf",
+	PIDFile:       "fe/bin/fe.pid",
+	Liveness:      confpatch.Port{Key: "query_port", Default: 9030},
+	MySQLLiveness: true,
+	HTTP:          confpatch.Port{Key: "http_port", Default: 8030},
+	StopTimeout:   300 * time.Second,
+	Ensure:        map[string]string{"enable_fqdn_mode": "true"},
+	HealthBody:    FrontendHealthy,
+	// enable_fqdn_mode = false in fe.conf: the FE registers by IP.
+	ipMode: func(_ *Node, conf []byte) bool {
+		v, _ := confpatch.Value(conf, "enable_fqdn_mode")
+		return strings.EqualFold(v, "false")
+	},
+	bootstrap: (*Node).frontendBootstrap,
+	member:    (*Node).frontendMember,
+}
+
+// BE is the backend, and the compute node
+// (apache/doris docker/runtime/be/resource/be_entrypoint.sh).
+var BE = Component{
+	Name:            "be",
+	Summary:         "run the Doris BE or CN under the supervisor",
+	Script:          "be/bin/start_be.sh",
+	Conf:            "be/conf/be.conf",
+	PIDFile:         "be/bin/be.pid",
+	Liveness:        confpatch.Port{Key: "heartbeat_service_port", Default: 9050},
+	HTTP:            confpatch.Port{Key: "webserver_port", Default: 8040},
+	StopTimeout:     180 * time.Second,
+	ConfigMapCopies: []string{"be.conf"},
+	WorkloadGroup:   true,
+	NeedsFEAddrs:    true,
+	HealthBody:      BackendHealthy,
+	// HOST_TYPE=IP: the BE registers by POD_IP.
+	ipMode:    func(n *Node, _ []byte) bool { return n.IPMode },
+	bootstrap: (*Node).backendBootstrap,
+	member:    (*Node).backendMember,
+}
+
+// Components are the rows, by name.
+var Components = map[string]Component{FE.Name: FE, BE.Name: BE}
+
+// DebugPorts are the ports debug mode moves, the liveness port first.
+func (c Component) DebugPorts() []confpatch.Port { return []confpatch.Port{c.Liveness, c.HTTP} }
+
+// ParseFEAddrs is the FE_ADDRS argument as host:port addresses
+// ([FEAddrs]); an FE may have none.
+func (c Component) ParseFEAddrs(arg string, queryPort int) ([]string, error) {
+	if !c.NeedsFEAddrs && strings.Trim(arg, " ,") == "" {
+		return nil, nil
+	}
+	return FEAddrs(arg, queryPort)
+}

@@ -1,0 +1,201 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/doris-entrypoint/confpatch"
+	"go.uber.org/zap"
+)
+
+// RecoveryAnnotation asks an FE with metadata to start with
+// --metadata_failure_recovery (any value but "false"), as
+// fe_entrypoint.sh's recovery mode does.
+const RecoveryAnnotation = "selectdb.com.doris/recovery"
+
+// Node is this pod as a member of the Doris cluster: its component, how the
+// cluster knows it, and the FEs to ask. Its conf is read at every call, so
+// ports and the FQDN mode follow whatever a ConfigMap brought.
+type Node struct {
+	Component Component
+	Root      string   // DORIS_ROOT
+	Client    *Client  // for every FE query
+	FEAddrs   []string // FE_ADDRS as host:query_port ([FEAddrs])
+	// PodFQDN and PodIP are the operator's POD_FQDN and POD_IP; empty: from
+	// HostsFile (/etc/hosts), as hostname -f does.
+	PodFQDN, PodIP string
+	HostsFile      string
+	IPMode         bool // BE/CN: HOST_TYPE=IP registers POD_IP
+	// FE first start: followers below this ordinal (ELECT_NUMBER), and the
+	// waits of [Join].
+	ElectNumber                int
+	NewClusterWait, MasterWait time.Duration
+	Logger                     *zap.Logger
+}
+
+// ConfPath is the component's conf.
+func (n *Node) ConfPath() string { return filepath.Join(n.Root, n.Component.Conf) }
+
+// conf reads the conf; a missing one means Doris's defaults.
+func (n *Node) conf() ([]byte, error) {
+	data, err := os.ReadFile(n.ConfPath())
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("read %s: %w", n.ConfPath(), err)
+	}
+	return data, nil
+}
+
+// Port is p's value in the conf now.
+func (n *Node) Port(p confpatch.Port) (int, error) {
+	data, err := n.conf()
+	if err != nil {
+		return 0, err
+	}
+	return confpatch.PortValue(data, p)
+}
+
+// Host is how the cluster knows this node (SHOW FRONTENDS/BACKENDS Host):
+// its FQDN, or its IP under the component's identity rule.
+func (n *Node) Host() (string, error) {
+	data, err := n.conf()
+	if err != nil {
+		return "", err
+	}
+	return n.host(data)
+}
+
+func (n *Node) host(conf []byte) (string, error) {
+	return Identity(n.Component.ipMode(n, conf), n.env, n.hostsFile())
+}
+
+func (n *Node) env(k string) string {
+	switch k {
+	case "POD_FQDN":
+		return n.PodFQDN
+	case "POD_IP":
+		return n.PodIP
+	}
+	return ""
+}
+
+func (n *Node) log() *zap.Logger {
+	if n.Logger == nil {
+		return zap.NewNop()
+	}
+	return n.Logger
+}
+
+// Bootstrap makes sure the cluster knows this node before a start, and
+// returns the arguments to add to the start script: FE, [Join] (metadata
+// check, or master discovery and join, --helper); BE/CN, [Registration].
+// annotations are the pod's latest ([RecoveryAnnotation]). It returns with
+// ctx's error when ctx ends.
+func (n *Node) Bootstrap(ctx context.Context, annotations map[string]string) ([]string, error) {
+	return n.Component.bootstrap(n, ctx, annotations)
+}
+
+// Member checks that the cluster lists this node, alive: FE, SHOW FRONTENDS
+// asked of its own query port; BE/CN, SHOW BACKENDS asked of FE_ADDRS.
+func (n *Node) Member(ctx context.Context) error { return n.Component.member(n, ctx) }
+
+func (n *Node) backendBootstrap(ctx context.Context, _ map[string]string) ([]string, error) {
+	host, err := n.Host()
+	if err != nil {
+		return nil, err
+	}
+	// The BE's conf must exist here: be_entrypoint.sh reads it too.
+	data, err := os.ReadFile(n.ConfPath())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", n.ConfPath(), err)
+	}
+	hb, err := confpatch.PortValue(data, n.Component.Liveness)
+	if err != nil {
+		return nil, err
+	}
+	return nil, Registration{Client: n.Client, FEAddrs: n.FEAddrs, Host: host, HeartbeatPort: hb, Logger: n.Logger}.Register(ctx)
+}
+
+func (n *Node) frontendBootstrap(ctx context.Context, annotations map[string]string) ([]string, error) {
+	data, err := n.conf()
+	if err != nil {
+		data = nil // unreadable: Doris's defaults, as before
+	}
+	editLog, err := confpatch.PortValue(data, EditLogPort)
+	if err != nil {
+		return nil, err
+	}
+	fqdn, err := Identity(false, n.env, n.hostsFile())
+	if err != nil {
+		return nil, err
+	}
+	host, err := n.host(data)
+	if err != nil {
+		return nil, err
+	}
+	ordinal, err := Ordinal(fqdn)
+	if err != nil {
+		n.log().Warn("no ordinal in the FQDN: this FE never bootstraps a new cluster", zap.String("fqdn", fqdn))
+		ordinal = -1
+	}
+	rec, hasRec := annotations[RecoveryAnnotation]
+	j := Join{Client: n.Client, Host: host, Ordinal: ordinal, EditLogPort: editLog, ElectNumber: n.ElectNumber,
+		MetaDir: MetaDir(filepath.Join(n.Root, "fe"), data), Recovery: hasRec && !strings.EqualFold(strings.TrimSpace(rec), "false"),
+		NewClusterWait: n.NewClusterWait, MasterWait: n.MasterWait, Logger: n.Logger}
+	if _, err := os.Stat(filepath.Join(j.MetaDir, "image", "ROLE")); err != nil {
+		if len(n.FEAddrs) == 0 {
+			return nil, fmt.Errorf("no FE address given (FE_ADDRS is empty)")
+		}
+		j.FEAddrs = n.FEAddrs
+	}
+	return j.Prepare(ctx)
+}
+
+func (n *Node) hostsFile() string {
+	if n.HostsFile == "" {
+		return "/etc/hosts"
+	}
+	return n.HostsFile
+}
+
+// MetaDir is the FE's meta_dir: fe.conf's value with ${DORIS_HOME} (home,
+// DORIS_ROOT/fe) expanded, else home/doris-meta, as start_fe.sh has it.
+func MetaDir(home string, conf []byte) string {
+	if v, ok := confpatch.Value(conf, "meta_dir"); ok && v != "" {
+		return strings.NewReplacer("${DORIS_HOME}", home, "$DORIS_HOME", home).Replace(strings.Trim(v, `"`))
+	}
+	return filepath.Join(home, "doris-meta")
+}
+
+func (n *Node) frontendMember(ctx context.Context) error {
+	host, err := n.Host()
+	if err != nil {
+		return err
+	}
+	qp, err := n.Port(n.Component.Liveness)
+	if err != nil {
+		return err
+	}
+	el, err := n.Port(EditLogPort)
+	if err != nil {
+		return err
+	}
+	return FrontendMember(ctx, n.Client, net.JoinHostPort("127.0.0.1", strconv.Itoa(qp)), host, el)
+}
+
+func (n *Node) backendMember(ctx context.Context) error {
+	host, err := n.Host()
+	if err != nil {
+		return err
+	}
+	hb, err := n.Port(n.Component.Liveness)
+	if err != nil {
+		return err
+	}
+	return BackendMember(ctx, n.Client, n.FEAddrs, host, hb)
+}

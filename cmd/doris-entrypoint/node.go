@@ -1,0 +1,33 @@
+package main
+
+import (
+	"path/filepath"
+
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/confpatch"
+	"go.uber.org/zap"
+)
+
+// newNode is this pod as the cluster knows it.
+func newNode(c cluster.Component, s Settings, feAddrs []string, log *zap.Logger) *cluster.Node {
+	return &cluster.Node{
+		Component: c, Root: s.DorisRoot, FEAddrs: feAddrs,
+		Client: &cluster.Client{
+			Admin:          cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
+			ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout,
+		},
+		PodFQDN: s.PodFQDN, PodIP: s.PodIP, IPMode: s.IPMode,
+		ElectNumber: s.ElectNumber, NewClusterWait: s.NewClusterWait, MasterWait: s.MasterWait,
+		Logger: log,
+	}
+}
+
+// prepareOf is the start-time preparation of node's files.
+func prepareOf(s Settings, node *cluster.Node, log *zap.Logger) confpatch.Prepare {
+	c := node.Component
+	return confpatch.Prepare{
+		ConfDir: filepath.Dir(node.ConfPath()), Conf: filepath.Base(c.Conf), ConfigMapDir: s.ConfigMapPath, Copies: c.ConfigMapCopies,
+		Ensure: c.Ensure, Krb5Mount: s.Krb5Mount, Krb5Config: s.Krb5Config, KeytabMount: s.KeytabMount, KeytabFinal: s.KeytabFinal,
+		WorkloadGroup: c.WorkloadGroup && s.WorkloadGroup, Logger: log,
+	}
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/doris-entrypoint/supervisor"
+)
+
+// Settings is every setting of the program. Each comes from one
+// environment variable, declared once in [variables] with its default, its
+// documentation and its parser; a flag of the same meaning overrides it.
+// Kubernetes configures containers through the environment, and the
+// operator's own variables keep their names.
+type Settings struct {
+	DorisRoot, LogFormat, PodinfoDir string
+	StopTimeout, ProbeInterval       time.Duration
+	DebugOffset                      int
+	ProbeAddr                        string // "" disables the endpoint
+	Kube, PodName, PodNamespace      string // Kube: on, off, auto
+
+	ConnectTimeout, QueryTimeout time.Duration
+	FEQueryPort, ElectNumber     int
+	User, Password               string // the password is never logged
+	PodFQDN, PodIP               string
+	IPMode, WorkloadGroup        bool // HOST_TYPE=IP, ENABLE_WORKLOAD_GROUP=true
+	NewClusterWait, MasterWait   time.Duration
+
+	ConfigMapPath, Krb5Mount, Krb5Config, KeytabMount, KeytabFinal string
+}
+
+// scope is the set of commands that read a variable.
+type scope uint
+
+const (
+	inFE scope = 1 << iota
+	inBE
+	inSupervise
+	inPrestop
+	inStatus
+	inProbe
+	inDebug
+	inDorisDebug
+
+	inComponents = inFE | inBE
+)
+
+// variable is one environment variable: the single place that names it,
+// documents it (--help; the README table is checked against this list) and
+// parses it.
+type variable struct {
+	name string
+	flag string // the command-line flag that overrides it, for fe, be and supervise
+	// def is parsed when the variable is unset or empty; "" leaves the
+	// Settings field at the value the command gives it (defDoc says which).
+	def    string
+	defDoc string // the default as --help and the README show it; "" = def
+	doc    string
+	scope  scope
+	// emptyIsValue: set but empty is a value (PASSWD, the probe address),
+	// not the default.
+	emptyIsValue bool
+	parse        func(s *Settings, v string) error
+}
+
+// envStopTimeout's default depends on the command.
+const envStopTimeout = "DORIS_ENTRYPOINT_STOP_TIMEOUT"
+
+// variables are all the variables the program reads, in --help order.
+var variables = []variable{
+	{name: "DORIS_ROOT", flag: "doris-root", def: "/opt/apache-doris", scope: inComponents | inPrestop | inStatus | inDebug | inDorisDebug,
+		doc: "Doris install root (fe/, be/ below it); the child's working directory", parse: setString(func(s *Settings) *string { return &s.DorisRoot })},
+	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe 300s, be 180s, supervise 30s", scope: inComponents | inSupervise | inPrestop,
+		doc:   "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.StopTimeout })},
+	{name: "DORIS_ENTRYPOINT_LOG_FORMAT", flag: "log-format", def: "json", scope: inComponents | inSupervise,
+		doc: "log format on stderr: json or console", parse: setLogFormat},
+	{name: "DORIS_ENTRYPOINT_PODINFO_DIR", def: "/etc/podinfo", scope: inComponents | inDorisDebug,
+		doc: "downward-API volume whose annotations file sets the run mode", parse: setString(func(s *Settings) *string { return &s.PodinfoDir })},
+	{name: "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", def: "10000", scope: inComponents,
+		doc: "how far debug mode moves the FE query/http and BE heartbeat/webserver ports", parse: setInt(func(s *Settings) *int { return &s.DebugOffset }, 1, 65534)},
+	{name: "DORIS_ENTRYPOINT_PROBE_ADDR", def: ":8099", scope: inComponents | inProbe | inStatus, emptyIsValue: true,
+		doc: "probe endpoint (/livez /readyz /startupz /status /metrics); empty disables it", parse: setString(func(s *Settings) *string { return &s.ProbeAddr })},
+	{name: "DORIS_ENTRYPOINT_PROBE_INTERVAL", def: "5s", scope: inComponents,
+		doc: "how often the endpoint's background checks ask the component and the FE", parse: setDuration(func(s *Settings) *time.Duration { return &s.ProbeInterval })},
+	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents,
+		doc: "watch the own pod and record Events through the API: on, off, or auto (when a service-account token is mounted)",
+		parse: func(s *Settings, v string) error {
+			switch v {
+			case "on", "off", "auto":
+				s.Kube = v
+				return nil
+			}
+			return fmt.Errorf("%q: want on, off or auto", v)
+		}},
+	{name: "POD_NAME", scope: inComponents, doc: "operator: this pod's name, for the pod watch and its Events",
+		parse: setString(func(s *Settings) *string { return &s.PodName })},
+	{name: "POD_NAMESPACE", scope: inComponents, doc: "operator: this pod's namespace",
+		parse: setString(func(s *Settings) *string { return &s.PodNamespace })},
+	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
+		parse: setInt(func(s *Settings) *int { return &s.FEQueryPort }, 1, 65535)},
+	{name: "USER", def: "root", scope: inComponents, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
+		parse: setString(func(s *Settings) *string { return &s.User })},
+	{name: "PASSWD", scope: inComponents, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
+		parse: setString(func(s *Settings) *string { return &s.Password })},
+	{name: "POD_FQDN", defDoc: "hostname -f", scope: inComponents, doc: "this pod's FQDN as the cluster knows it",
+		parse: setString(func(s *Settings) *string { return &s.PodFQDN })},
+	{name: "POD_IP", defDoc: "host address", scope: inComponents, doc: "this pod's IP (IP mode)",
+		parse: setString(func(s *Settings) *string { return &s.PodIP })},
+	{name: "CONFIGMAP_MOUNT_PATH", def: "/etc/doris", scope: inComponents,
+		doc:   "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak",
+		parse: setString(func(s *Settings) *string { return &s.ConfigMapPath })},
+	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents, doc: "timeout of each connection to an FE",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.ConnectTimeout })},
+	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents, doc: "timeout of each query to an FE",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.QueryTimeout })},
+	{name: "KRB5_MOUNT_PATH", scope: inComponents, doc: "operator: when set, its files are linked into dirname $KRB5_CONFIG at start",
+		parse: setString(func(s *Settings) *string { return &s.Krb5Mount })},
+	{name: "KRB5_CONFIG", def: "/etc/krb5.conf", scope: inComponents, doc: "operator: where Kerberos reads its configuration",
+		parse: setString(func(s *Settings) *string { return &s.Krb5Config })},
+	{name: "KEYTAB_MOUNT_PATH", scope: inComponents, doc: "operator: mounted keytabs, linked into KEYTAB_FINAL_USED_PATH when that differs",
+		parse: setString(func(s *Settings) *string { return &s.KeytabMount })},
+	{name: "KEYTAB_FINAL_USED_PATH", scope: inComponents, doc: "operator: where the keytabs are expected",
+		parse: setString(func(s *Settings) *string { return &s.KeytabFinal })},
+	{name: "HOST_TYPE", def: "FQDN", scope: inBE, doc: "BE/CN: IP registers POD_IP instead of the FQDN",
+		parse: func(s *Settings, v string) error {
+			switch {
+			case strings.EqualFold(v, "IP"):
+				s.IPMode = true
+			case strings.EqualFold(v, "FQDN"):
+				s.IPMode = false
+			default:
+				return fmt.Errorf("%q: want IP or FQDN", v)
+			}
+			return nil
+		}},
+	{name: "ENABLE_WORKLOAD_GROUP", def: "false", scope: inBE,
+		doc: "operator, BE: true prepares /sys/fs/cgroup/cpu/doris and sets doris_cgroup_cpu_path in be.conf",
+		parse: func(s *Settings, v string) error {
+			switch v {
+			case "true", "false":
+				s.WorkloadGroup = v == "true"
+				return nil
+			}
+			return fmt.Errorf("%q: want true or false", v)
+		}},
+	{name: "ELECT_NUMBER", def: "3", scope: inFE, doc: "operator: FEs with an ordinal below it join as FOLLOWER, the others as OBSERVER",
+		parse: setInt(func(s *Settings) *int { return &s.ElectNumber }, 1, 1<<30)},
+	{name: "DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT", def: "60s", scope: inFE,
+		doc:   "FE ordinal 0: how long no FE may answer at all before it bootstraps a new cluster",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.NewClusterWait })},
+	{name: "DORIS_ENTRYPOINT_MASTER_WAIT", def: "180s", scope: inFE, doc: "FE first start: how long to wait for a master before failing",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.MasterWait })},
+}
+
+func setString(field func(*Settings) *string) func(*Settings, string) error {
+	return func(s *Settings, v string) error { *field(s) = v; return nil }
+}
+
+func setInt(field func(*Settings) *int, lo, hi int) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("%q: want a number in %d..%d", v, lo, hi)
+		}
+		*field(s) = n
+		return nil
+	}
+}
+
+func setDuration(field func(*Settings) *time.Duration) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		d, err := supervisor.ParseDuration(v)
+		*field(s) = d
+		return err
+	}
+}
+
+func setLogFormat(s *Settings, v string) error {
+	if v != "json" && v != "console" {
+		return fmt.Errorf("log format %q: want json or console", v)
+	}
+	s.LogFormat = v
+	return nil
+}
+
+// varsOf are the variables command sc reads.
+func varsOf(sc scope) []variable {
+	var out []variable
+	for _, v := range variables {
+		if v.scope&sc != 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// flagValues are the flags of a command's variables, by variable name.
+type flagValues map[string]*string
+
+// loadSettings reads the variables of sc, after the defaults, and the flags
+// over them; stopTimeout is the command's default stop budget. The error
+// names the variable or the flag.
+func loadSettings(sc scope, stopTimeout time.Duration, getenv lookupEnv, flags flagValues) (Settings, error) {
+	s := Settings{StopTimeout: stopTimeout}
+	for _, v := range varsOf(sc) {
+		val, ok := getenv(v.name)
+		if !ok || val == "" && !v.emptyIsValue {
+			val = v.def
+		}
+		if val != "" || ok && v.emptyIsValue {
+			if err := v.parse(&s, val); err != nil {
+				return s, fmt.Errorf("%s %w", v.name, err)
+			}
+		}
+		if f := flags[v.name]; f != nil && *f != "" {
+			if err := v.parse(&s, *f); err != nil {
+				return s, fmt.Errorf("--%s: %w", v.flag, err)
+			}
+		}
+	}
+	return s, nil
+}
