@@ -17,9 +17,13 @@ import (
 type Component struct {
 	Name    string // "fe" or "be": the subcommand, and the logs' component field
 	Summary string // one line for --help
-	Script  string // the start script, run with --console as the main child
-	Conf    string // fe.conf / be.conf
-	PIDFile string // where a server started by hand writes its pid
+	// Entrypoint and Prestop are the operator's container command and
+	// preStop hook (/opt/apache-doris/fe_entrypoint.sh, fe_prestop.sh), which
+	// the images link to the binary.
+	Entrypoint, Prestop string
+	Script              string // the start script, run with --console as the main child
+	Conf                string // fe.conf / be.conf
+	PIDFile             string // where a server started by hand writes its pid
 	// Liveness is the port the operator's tcpSocket liveness and startup
 	// probes dial (apache/doris-operator pkg/common/utils/resource/pod.go):
 	// FE query_port, BE heartbeat_service_port. Debug mode moves it and
@@ -65,6 +69,8 @@ var EditLogPort = confpatch.Port{Key: "edit_log_port", Default: 9010}
 var FE = Component{
 	Name:          "fe",
 	Summary:       "run the Doris FE under the supervisor",
+	Entrypoint:    "fe_entrypoint.sh",
+	Prestop:       "fe_prestop.sh",
 	Script:        "fe/bin/start_fe.sh",
 	Conf:          "fe/conf/fe.conf",
 	PIDFile:       "fe/bin/fe.pid",
@@ -88,6 +94,8 @@ var FE = Component{
 var BE = Component{
 	Name:            "be",
 	Summary:         "run the Doris BE or CN under the supervisor",
+	Entrypoint:      "be_entrypoint.sh",
+	Prestop:         "be_prestop.sh",
 	Script:          "be/bin/start_be.sh",
 	Conf:            "be/conf/be.conf",
 	PIDFile:         "be/bin/be.pid",

@@ -38,15 +38,6 @@ func runtimeFile(dorisRoot, name string) string {
 
 const genericStopTimeout = 30 * time.Second
 
-// argv0Commands maps the operator's container commands to subcommands.
-var argv0Commands = map[string]string{
-	"fe_entrypoint.sh": "fe",
-	"be_entrypoint.sh": "be",
-	"fe_prestop.sh":    "prestop",
-	"be_prestop.sh":    "prestop",
-	"doris-debug":      "doris-debug",
-}
-
 const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE and CN containers.
 
 Usage:
@@ -66,9 +57,19 @@ Run "doris-entrypoint <command> --help" for a command's flags and environment.
 // run is main without the process-global parts, returning the exit code.
 func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	cmd, rest := "", args[1:]
-	if c, ok := argv0Commands[filepath.Base(args[0])]; ok {
-		cmd = c
-	} else if len(rest) > 0 {
+	// The operator's container commands are links to the binary.
+	argv0 := filepath.Base(args[0])
+	for _, c := range cluster.Components {
+		switch argv0 {
+		case c.Entrypoint:
+			cmd = c.Name
+		case c.Prestop:
+			cmd = "prestop"
+		}
+	}
+	if argv0 == "doris-debug" {
+		cmd = argv0
+	} else if cmd == "" && len(rest) > 0 {
 		cmd, rest = rest[0], rest[1:]
 	}
 	switch cmd {

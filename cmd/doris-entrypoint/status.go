@@ -96,9 +96,11 @@ func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io
 	if len(args) > 0 {
 		return usage(stderr, "Usage: doris-entrypoint prestop\n\nAsk the supervisor (PID 1) to stop gracefully and wait for it.\n", inPrestop, args[0])
 	}
-	def := cluster.FE.StopTimeout
-	if argv0 == "be_prestop.sh" {
-		def = cluster.BE.StopTimeout
+	def := cluster.FE.StopTimeout // doris-entrypoint prestop
+	for _, c := range cluster.Components {
+		if argv0 == c.Prestop {
+			def = c.StopTimeout
+		}
 	}
 	opts, ok := settingsFor("prestop", inPrestop, def, getenv, stderr)
 	if !ok {
