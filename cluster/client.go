@@ -138,6 +138,7 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd = "tcp", addr, cr.User, cr.Password
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = ct, qt, qt
 	cfg.AllowNativePasswords = true
+	cfg.DialFunc = dial // marks "nobody accepted" (Reached)
 	cfg.MultiStatements = true
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {

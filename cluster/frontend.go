@@ -3,7 +3,6 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,10 +113,10 @@ func (f Join) Prepare(ctx context.Context) ([]string, error) {
 // join asks one FE; ok means this FE is a member and args name the helper.
 func (f Join) join(ctx context.Context, fe, self string, log *zap.Logger) (args []string, reason string, ok bool) {
 	fes, err := f.Client.ShowFrontends(ctx, fe)
-	if err != nil {
-		if errors.Is(err, ErrAccessDenied) {
-			return nil, err.Error(), false
-		}
+	switch {
+	case err != nil && Reached(err):
+		return nil, err.Error(), false // an answer: a cluster exists
+	case err != nil:
 		return nil, "unreachable: " + err.Error(), false
 	}
 	master, found := Master(fes)

@@ -56,6 +56,8 @@ type Cluster struct {
 	delay    time.Duration // before every answer
 	drop     int           // connections to close at once, from now on
 	health   HealthFault   // what /api/health answers
+	notReady bool          // every query: Doris' "Node catalog is not ready" (an FE electing)
+	feCols   []string      // SHOW FRONTENDS: only these columns (an answer we cannot read)
 	// Log of the statements received, for tests.
 	statements []string
 }
@@ -206,7 +208,7 @@ func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 			tf(fe.Role == "FOLLOWER"), "", "doris-2.1.5-rc02-d5a02e095d", yesNo(fe.Host == self))
 		rows = append(rows, row)
 	}
-	return names, rows
+	return c.onlyColumns(names, rows)
 }
 
 // backendRows renders SHOW BACKENDS, sorted by host as Doris does.

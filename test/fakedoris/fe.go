@@ -112,6 +112,9 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	if d := c.answerDelay(); d > 0 {
 		time.Sleep(d) // the fault being simulated
 	}
+	if err := c.notReadyError(); err != nil {
+		return nil, err
+	}
 	var results []*mysql.Result
 	// The entrypoints send "a;b" in one query (CREATE USER …;GRANT …).
 	for _, q := range splitStatements(query) {

@@ -1,0 +1,53 @@
+package fakedoris
+
+import "github.com/go-mysql-org/go-mysql/mysql"
+
+// SetCatalogNotReady makes every FE answer every query as a Doris FE does
+// while its catalog is not ready (it is up, but the cluster is electing or
+// replaying its journal): ERROR 1105 (HY000), "errCode = 2, detailMessage =
+// Node catalog is not ready, please wait for a while."
+// (apache/doris fe/fe-core/src/main/java/org/apache/doris/qe/ConnectProcessor.java).
+func (c *Cluster) SetCatalogNotReady(v bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.notReady = v
+}
+
+func (c *Cluster) notReadyError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.notReady {
+		return nil
+	}
+	return mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = Node catalog is not ready, please wait for a while.")
+}
+
+// SetFrontendColumns makes SHOW FRONTENDS answer with only these columns:
+// a result a client that reads by column name cannot use.
+func (c *Cluster) SetFrontendColumns(cols []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.feCols = cols
+}
+
+// onlyColumns keeps the SetFrontendColumns columns; c.mu is held.
+func (c *Cluster) onlyColumns(names []string, rows [][]any) ([]string, [][]any) {
+	if c.feCols == nil {
+		return names, rows
+	}
+	var keep []int
+	for _, want := range c.feCols {
+		for i, n := range names {
+			if n == want {
+				keep = append(keep, i)
+			}
+		}
+	}
+	out := make([][]any, len(rows))
+	for r, row := range rows {
+		for _, i := range keep {
+			out[r] = append(out[r], row[i])
+		}
+	}
+	return c.feCols, out
+}
