@@ -11,12 +11,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 )
+
+// maxRequest bounds what is read of a request: "stop\n" is all there is,
+// and a client that sends bytes without a newline must not grow PID 1.
+const maxRequest = 4 << 10
 
 // Serve listens on path and calls stop(reason) for every "stop" request; the
 // connection stays open so that the client learns when the process exits.
@@ -48,7 +53,9 @@ func Serve(ctx context.Context, path string, stop func(reason string)) error {
 		}
 		go func() {
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, _ := bufio.NewReader(c).ReadString('\n')
+			// Past maxRequest bytes without a newline the read ends (EOF),
+			// and what was read is not "stop": closed at once.
+			line, _ := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadString('\n')
 			if strings.TrimSpace(line) != "stop" {
 				c.Close()
 				return
