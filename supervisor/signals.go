@@ -43,7 +43,14 @@ type Signals struct {
 // NotifySignals starts catching the forwarded signals and SIGCHLD. The
 // forwarded ones are sent on to the main child's process group from inside
 // the signal handler (package sigfwd) as soon as a child runs.
+//
+// It also catches SIGPIPE, and drops it: a write to stderr whose reader has
+// gone (the container runtime's log pipe) then fails with EPIPE instead of
+// ending the program, which as PID 1 means exit 2 and the kernel SIGKILLing
+// the child. Caught, not ignored: an ignored signal stays ignored across
+// exec, and the child must get SIGPIPE's default.
 func NotifySignals() (*Signals, error) {
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE)
 	fwd, err := sigfwd.Start(ForwardedSignals()...)
 	if err != nil {
 		return nil, err

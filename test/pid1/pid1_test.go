@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -474,4 +476,63 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestBrokenStderr: the reader of the supervisor's stderr (the container
+// runtime's log pipe) has gone. PID 1 runs on — no SIGPIPE death at its
+// first log line, which took the child with it — drops its log lines, and
+// exits with the child's code; the child keeps that stderr as it is and
+// SIGPIPE at its default (not ignored).
+func TestBrokenStderr(t *testing.T) {
+	modes(t, func(t *testing.T, m mode) {
+		dir := t.TempDir()
+		status := filepath.Join(dir, "status")
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // nobody reads the log
+		defer w.Close()
+		argv := superviseArgs(m, "/bin/sh", "-c", "cat /proc/self/status > "+status+"; ls -l /proc/self/fd/2 >> "+status+"; exit 7")
+		if m.pid1 {
+			argv = append([]string{"--pid", "--fork", "--mount-proc", entrypoint}, argv...)
+		}
+		bin := entrypoint
+		if m.pid1 {
+			bin = "unshare"
+		}
+		cmd := exec.Command(bin, argv...)
+		cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_LOG_FORMAT=json")
+		cmd.Stderr, cmd.Stdout = w, w
+		cmd.WaitDelay = 5 * time.Second
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(wait):
+			cmd.Process.Kill()
+			t.Fatal("still running")
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 7 {
+			t.Fatalf("exit %d (%v), want the child's 7", code, cmd.ProcessState)
+		}
+		b, err := os.ReadFile(status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+				ign, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+				if err != nil || ign&(1<<(syscall.SIGPIPE-1)) != 0 {
+					t.Errorf("the child ignores SIGPIPE (SigIgn %s): it must inherit the default", strings.TrimSpace(v))
+				}
+			}
+		}
+		if !strings.Contains(string(b), "pipe:") {
+			t.Errorf("the child's stderr is not the supervisor's pipe:\n%s", b)
+		}
+	})
 }
