@@ -172,6 +172,10 @@ func resolveLink(link, target string) string {
 //     writable 0644 copy. A crash before the rename leaves the original,
 //     after it the patched conf; at most a temp file (.<conf>.tmp-*) stays
 //     behind, and it never replaces the conf.
+//  6. When (5) fails (a conf bind-mounted on its own, a ConfigMap subPath,
+//     cannot be renamed over: EBUSY), the conf is the original: the marker
+//     written in (3) is removed again, so no later Restore reports a patch
+//     that never happened. A marker from an earlier call stays.
 //
 // Crash recovery: the marker is written before the conf changes (3) and
 // removed only after the original is back (Restore (3)), and every write is
@@ -191,11 +195,13 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
 	// (3)
+	wroteMarker := false
 	if !HasMarker(conf) {
 		st.Moved = moved
 		if err := writeAtomic(Marker(conf), st.encode(), 0o644); err != nil {
 			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
 		}
+		wroteMarker = true
 	}
 	// (4)
 	if fi, err := os.Lstat(conf); err == nil && fi.Mode().IsRegular() {
@@ -209,9 +215,23 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 		mode = 0o644
 	}
 	if err := writeAtomic(conf, patched, mode); err != nil {
+		// (6)
+		if wroteMarker {
+			if rerr := removeSynced(Marker(conf)); rerr != nil {
+				return nil, fmt.Errorf("debug conf %s: %w (and removing the marker again: %v)", conf, err, rerr)
+			}
+		}
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
 	return moved, nil
+}
+
+// removeSynced removes path and fsyncs its directory.
+func removeSynced(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // Restore puts back the conf recorded in its marker, byte for byte (or the

@@ -95,3 +95,37 @@ func TestEnterOnReadOnlyDir(t *testing.T) {
 		t.Fatal("conf changed or marker left")
 	}
 }
+
+// A conf bind-mounted on its own (a ConfigMap subPath) cannot be renamed
+// over (EBUSY): Enter fails with the conf untouched and leaves no marker, so
+// neither the leave nor the next start finds a patch that never happened.
+func TestEnterOnBindMountedConf(t *testing.T) {
+	if !inMountNamespace(t) {
+		return
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "fe.conf")
+	orig := readTestdata(t, "fe.conf")
+	src := filepath.Join(t.TempDir(), "fe.conf")
+	writeFile(t, src, orig, 0o644)
+	writeFile(t, conf, nil, 0o644)
+	if err := unix.Mount(src, conf, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind mount: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(conf, unix.MNT_DETACH) })
+	if _, err := Enter(conf, FEPorts, 10000); !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("Enter on a bind-mounted conf: %v, want EBUSY", err)
+	}
+	if !bytes.Equal(mustRead(t, conf), orig) {
+		t.Fatal("conf changed")
+	}
+	if HasMarker(conf) {
+		t.Fatal("marker left for a patch that never happened")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
+		t.Fatalf("temp files left: %v", left)
+	}
+	if ok, err := Restore(conf); ok || err != nil {
+		t.Fatalf("Restore = %v, %v; want nothing to do", ok, err)
+	}
+}
