@@ -27,5 +27,7 @@
 //
 // Every write is a temp file in the same directory, fsync, rename, fsync of
 // the directory (writeAtomic, symlinkAtomic), so a crash at any point leaves
-// either the old or the new file, never a mix.
+// either the old or the new file, never a mix. The temp file of a write a
+// crash interrupted is removed at the next start ([RemoveStaleTemp], called
+// by [Restore]).
 package confpatch

@@ -170,8 +170,9 @@ func resolveLink(link, target string) string {
 //  5. Replace conf with the patched bytes atomically (temp file in the same
 //     directory, fsync, rename, fsync of the directory); a symlink becomes a
 //     writable 0644 copy. A crash before the rename leaves the original,
-//     after it the patched conf; at most a temp file (.<conf>.tmp-*) stays
-//     behind, and it never replaces the conf.
+//     after it the patched conf; at most a temp file (.<conf>.tmp-<pid>-*)
+//     stays behind: it never replaces the conf, and the next Restore
+//     removes it (its step 1).
 //  6. When (5) fails (a conf bind-mounted on its own, a ConfigMap subPath,
 //     cannot be renamed over: EBUSY), the conf is the original: the marker
 //     written in (3) is removed again, so no later Restore reports a patch
@@ -238,15 +239,21 @@ func removeSynced(path string) error {
 // original symlink), then removes the marker. It reports whether there was
 // a marker. The steps (numbered in the code):
 //
-//  1. Without a marker there is nothing to do: false. A marker that cannot
+//  1. Remove the stale temp files of interrupted writes from the conf's
+//     directory ([RemoveStaleTemp]); the supervisor calls Restore at start,
+//     before anything else writes there. A temp file that cannot be removed
+//     does not fail the restore.
+//  2. Without a marker there is nothing to do: false. A marker that cannot
 //     be decoded is an error, and the conf is left as it is.
-//  2. Put the original back atomically: its bytes and mode (a temp file
+//  3. Put the original back atomically: its bytes and mode (a temp file
 //     renamed over conf), or the symlink (a new link renamed over conf).
-//  3. Remove the marker, then fsync the directory. A crash before the
+//  4. Remove the marker, then fsync the directory. A crash before the
 //     removal leaves the marker, and the next Restore writes the same
 //     original again: Restore is idempotent.
 func Restore(conf string) (bool, error) {
 	// (1)
+	RemoveStaleTemp(filepath.Dir(conf))
+	// (2)
 	st, err := ReadState(conf)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -254,7 +261,7 @@ func Restore(conf string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	// (2)
+	// (3)
 	if st.Symlink != "" {
 		err = symlinkAtomic(st.Symlink, conf)
 	} else {
@@ -263,11 +270,11 @@ func Restore(conf string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("restore %s: %w", conf, err)
 	}
-	// (3)
-	if err := os.Remove(Marker(conf)); err != nil {
+	// (4)
+	if err := removeSynced(Marker(conf)); err != nil {
 		return true, fmt.Errorf("restore %s: remove marker: %w", conf, err)
 	}
-	return true, syncDir(filepath.Dir(conf))
+	return true, nil
 }
 
 // writeAtomic replaces path with data: temp file in the same directory,
@@ -277,7 +284,7 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-*") // the pattern RemoveStaleTemp knows
 	if err != nil {
 		return err
 	}
