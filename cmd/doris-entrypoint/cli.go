@@ -31,7 +31,7 @@ const exitUsage = 2
 type lookupEnv func(string) (string, bool)
 
 // runtimeFile is one of the supervisor's files in $DORIS_ROOT/.doris-entrypoint:
-// control.sock (prestop), state.json (status, debug run), probe.addr (status).
+// control.sock (prestop), state.json (status, debug run), probe.addr (status), lock (one supervisor).
 func runtimeFile(dorisRoot, name string) string {
 	return filepath.Join(dorisRoot, ".doris-entrypoint", name)
 }
@@ -206,6 +206,12 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		fmt.Fprintf(stderr, "doris-entrypoint %s: FE_ADDRS: %v\n", c.Name, err)
 		return exitUsage
 	}
+	unlock, lockErr := control.Lock(runtimeFile(s.DorisRoot, "lock"))
+	if errors.Is(lockErr, control.ErrLocked) {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.Name, lockErr)
+		return 1
+	}
+	defer unlock()
 	// The API client comes after the logger; the supervisor's stop-timeout
 	// Event finds it here.
 	var kube atomic.Pointer[kubeapi.Client]
@@ -215,6 +221,9 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 	}
 	defer log.Sync()
 	defer sup.Close()
+	if lockErr != nil {
+		log.Warn("no supervisor lock: a second supervisor in this DORIS_ROOT would not be refused", zap.Error(lockErr))
+	}
 	log.Info("starting", zap.String("fe_addrs", fs.Arg(0)), zap.String("doris_root", s.DorisRoot),
 		zap.Duration("stop_timeout", s.StopTimeout), zap.String("version", version))
 	ctx, cancel := context.WithCancel(context.Background())

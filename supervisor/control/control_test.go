@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -108,4 +110,32 @@ func TestServeBoundsTheRead(t *testing.T) {
 	if stops.Load() != 0 {
 		t.Error("an unbounded line was taken as a stop request")
 	}
+}
+
+// TestLock: one holder at a time; the refusal names the holder and points
+// to debug run; unlock lets the next one in.
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".doris-entrypoint", "lock")
+	unlock, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
+	// flock locks belong to the open file: a second open in this process
+	// contends as a second process would.
+	_, err = Lock(path)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Lock: %v, want ErrLocked", err)
+	}
+	for _, want := range []string{"pid " + strconv.Itoa(os.Getpid()), path, "doris-entrypoint debug run"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	unlock()
+	again, err := Lock(path)
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	again()
 }

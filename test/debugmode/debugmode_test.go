@@ -565,3 +565,49 @@ func TestDorisDebugHook(t *testing.T) {
 		t.Fatalf("still blocking after the annotation was removed: %s", out)
 	}
 }
+
+// A second supervisor in the same DORIS_ROOT (fe_entrypoint.sh run by hand
+// in a debug session) refuses at once and points to `debug run`: it
+// neither takes over the control socket nor restores the conf under PID 1.
+func TestSecondSupervisorRefuses(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	marker, err := os.ReadFile(s.conf + ".doris-entrypoint-debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo,
+		"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset)}
+	for _, tt := range []struct {
+		argv0 string
+		args  []string
+	}{
+		{"", []string{"fe", s.feAddrs}},
+		{"fe_entrypoint.sh", []string{s.feAddrs}},
+	} {
+		second := harness.Start(t, harness.Options{Bin: entrypoint, Args: tt.args, Argv0: tt.argv0, Env: env})
+		if code := second.Wait(t, 10*time.Second); code != 1 {
+			t.Fatalf("second supervisor %q: exit %d, want 1; log:\n%s", tt.argv0, code, second.Log())
+		}
+		if log := second.Log(); !strings.Contains(log, "another doris-entrypoint") || !strings.Contains(log, "doris-entrypoint debug run") {
+			t.Fatalf("the refusal does not point to debug run:\n%s", log)
+		}
+	}
+	if got, err := os.ReadFile(s.conf + ".doris-entrypoint-debug"); err != nil || !bytes.Equal(got, marker) {
+		t.Fatalf("the second supervisor touched the marker: %v", err)
+	}
+	if out, err := s.status(); err != nil || !strings.Contains(out, "mode:      debug") {
+		t.Fatalf("status after the refusal: %v\n%s", err, out)
+	}
+	// PID 1's control socket still answers prestop.
+	cmd := exec.Command(entrypoint, "prestop")
+	cmd.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "stopped") {
+		t.Fatalf("prestop after the refusal: %v\n%s", err, out)
+	}
+	if code := p.Wait(t, 5*time.Second); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+	s.assertRestored(t)
+}
