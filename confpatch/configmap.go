@@ -56,7 +56,7 @@ func LinkConfigMap(dir, confDir string, copy map[string]bool) ([]Linked, error) 
 			if err != nil {
 				return out, fmt.Errorf("configmap: %w", err)
 			}
-			if err := writeAtomic(dst, data, 0o644); err != nil {
+			if err := writeAtomic(dst, data, newMeta(0o644)); err != nil {
 				return out, fmt.Errorf("configmap: copy %s: %w", name, err)
 			}
 		} else if err := symlinkAtomic(src, dst); err != nil {
@@ -69,8 +69,9 @@ func LinkConfigMap(dir, confDir string, copy map[string]bool) ([]Linked, error) 
 
 // EnsureValue makes conf set key to value unless it sets key already (to
 // anything): it appends "key = value", as the entrypoints do for
-// enable_fqdn_mode. A conf that is a symlink (into a read-only ConfigMap
-// mount) is first replaced by a writable copy; copied reports that.
+// enable_fqdn_mode, keeping the conf's mode, owner and extended attributes.
+// A conf that is a symlink (into a read-only ConfigMap mount) is first
+// replaced by a writable copy; copied reports that.
 func EnsureValue(conf, key, value string) (appended, copied bool, err error) {
 	data, err := os.ReadFile(conf)
 	if err != nil {
@@ -84,16 +85,18 @@ func EnsureValue(conf, key, value string) (appended, copied bool, err error) {
 		return false, false, err
 	}
 	copied = fi.Mode()&fs.ModeSymlink != 0
-	mode := fi.Mode().Perm()
-	if copied {
-		mode = 0o644
+	m := newMeta(0o644)
+	if !copied {
+		if m, err = metaOf(conf); err != nil {
+			return false, false, err
+		}
 	}
 	out := append([]byte(nil), data...)
 	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
 		out = append(out, '\n')
 	}
 	out = append(out, key+" = "+value+"\n"...)
-	if err := writeAtomic(conf, out, mode); err != nil {
+	if err := writeAtomic(conf, out, m); err != nil {
 		return false, copied, fmt.Errorf("%s: add %s: %w", conf, key, err)
 	}
 	return true, copied, nil

@@ -27,7 +27,10 @@
 //
 // Every write is a temp file in the same directory, fsync, rename, fsync of
 // the directory (writeAtomic, symlinkAtomic), so a crash at any point leaves
-// either the old or the new file, never a mix. The temp file of a write a
+// either the old or the new file, never a mix. A rewrite keeps the file's
+// mode, owner and group, and extended attributes (SELinux label, ACLs); what
+// a rename cannot keep is the inode: another hard link to the conf keeps the
+// old bytes and is no longer the same file. The temp file of a write a
 // crash interrupted is removed at the next start ([RemoveStaleTemp], called
 // by [Restore]).
 package confpatch

@@ -22,6 +22,11 @@ type State struct {
 	// Mode and Original are the permission bits and bytes of a regular file.
 	Mode     fs.FileMode
 	Original []byte
+	// UID and GID own the regular file (-1: not recorded, a marker of an
+	// older binary); Xattrs are its extended attributes. Restore puts them
+	// back with the bytes.
+	UID, GID int
+	Xattrs   []Xattr
 	// Moved lists the ports changed, for status displays.
 	Moved []Moved
 }
@@ -33,6 +38,12 @@ func (st State) encode() []byte {
 		fmt.Fprintf(&b, "symlink: %s\n", strconv.Quote(st.Symlink))
 	} else {
 		fmt.Fprintf(&b, "mode: %#o\n", uint32(st.Mode.Perm()))
+		if st.UID >= 0 || st.GID >= 0 {
+			fmt.Fprintf(&b, "owner: %d %d\n", st.UID, st.GID)
+		}
+		for _, x := range st.Xattrs {
+			fmt.Fprintf(&b, "xattr: %s %x\n", strconv.Quote(x.Name), x.Value)
+		}
 	}
 	for _, m := range st.Moved {
 		fmt.Fprintf(&b, "moved: %s %d %d\n", m.Key, m.From, m.To)
@@ -45,7 +56,7 @@ func (st State) encode() []byte {
 }
 
 func decodeState(data []byte) (State, error) {
-	var st State
+	st := State{UID: -1, GID: -1}
 	r := bufio.NewReader(bytes.NewReader(data))
 	magic, err := r.ReadString('\n')
 	if err != nil || strings.TrimSuffix(magic, "\n") != markerMagic {
@@ -77,6 +88,24 @@ func decodeState(data []byte) (State, error) {
 				return st, fmt.Errorf("bad marker mode %q", val)
 			}
 			st.Mode = fs.FileMode(m).Perm()
+		case "owner":
+			if _, err := fmt.Sscanf(val, "%d %d", &st.UID, &st.GID); err != nil {
+				return st, fmt.Errorf("bad marker owner %q", val)
+			}
+		case "xattr":
+			var x Xattr
+			q, hexval := val, "" // the hex has no blank; the quoted name may
+			if i := strings.LastIndexByte(val, ' '); i >= 0 {
+				q, hexval = val[:i], val[i+1:]
+			}
+			var err error
+			if x.Name, err = strconv.Unquote(q); err != nil || x.Name == "" {
+				return st, fmt.Errorf("bad marker xattr %q", val)
+			}
+			if _, err := fmt.Sscanf(hexval, "%x", &x.Value); err != nil && hexval != "" {
+				return st, fmt.Errorf("bad marker xattr %q", val)
+			}
+			st.Xattrs = append(st.Xattrs, x)
 		case "moved":
 			var m Moved
 			if _, err := fmt.Sscanf(val, "%s %d %d", &m.Key, &m.From, &m.To); err != nil {
@@ -126,12 +155,17 @@ func original(conf string) (State, []byte, error) {
 	if err != nil {
 		return st, nil, err
 	}
-	st = State{Mode: fi.Mode().Perm()}
+	st = State{UID: -1, GID: -1}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		if st.Symlink, err = os.Readlink(conf); err != nil {
 			return st, nil, err
 		}
-		st.Mode = 0
+	} else {
+		m, err := metaOf(conf)
+		if err != nil {
+			return st, nil, err
+		}
+		st.Mode, st.UID, st.GID, st.Xattrs = m.mode, m.uid, m.gid, m.xattrs
 	}
 	data, err := os.ReadFile(conf)
 	if err != nil {
@@ -156,20 +190,23 @@ func resolveLink(link, target string) string {
 // (numbered in the code):
 //
 //  1. Read the original: from the marker when one exists (an earlier Enter,
-//     possibly interrupted), else from conf itself: its bytes and permission
-//     bits, or its target when conf is a symlink (into a read-only ConfigMap
-//     mount). Entering again therefore patches the original, not the current
+//     possibly interrupted), else from conf itself: its bytes, permission
+//     bits, owner and extended attributes, or its target when conf is a
+//     symlink (into a read-only ConfigMap mount). Entering again therefore patches the original, not the current
 //     file, and ports never move twice.
 //  2. Compute the patched bytes from the original ([MovePorts]). A value that
 //     is not a port, or a port moved past 65535, fails here, before any
 //     write.
-//  3. Without a marker, write it atomically: the original (mode and bytes,
-//     or the link target) and the ports moved. The marker exists before the
+//  3. Without a marker, write it atomically: the original (bytes, mode,
+//     owner, extended attributes, or the link target) and the ports moved,
+//     readable by no more than the conf is. The marker exists before the
 //     conf changes, so a crash from here on is recoverable.
 //  4. When conf is already a regular file with the patched bytes, stop.
 //  5. Replace conf with the patched bytes atomically (temp file in the same
-//     directory, fsync, rename, fsync of the directory); a symlink becomes a
-//     writable 0644 copy. A crash before the rename leaves the original,
+//     directory, given the original's owner, extended attributes and mode,
+//     fsync, rename, fsync of the directory); a symlink becomes a writable
+//     0644 copy. A hard link to the conf keeps the original (a rename makes
+//     a new file). A crash before the rename leaves the original,
 //     after it the patched conf; at most a temp file (.<conf>.tmp-<pid>-*)
 //     stays behind: it never replaces the conf, and the next Restore
 //     removes it (its step 1).
@@ -199,7 +236,7 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 	wroteMarker := false
 	if !HasMarker(conf) {
 		st.Moved = moved
-		if err := writeAtomic(Marker(conf), st.encode(), 0o644); err != nil {
+		if err := writeAtomic(Marker(conf), st.encode(), newMeta(markerMode(st))); err != nil {
 			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
 		}
 		wroteMarker = true
@@ -211,11 +248,7 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 		}
 	}
 	// (5)
-	mode := st.Mode
-	if st.Symlink != "" {
-		mode = 0o644
-	}
-	if err := writeAtomic(conf, patched, mode); err != nil {
+	if err := writeAtomic(conf, patched, st.meta()); err != nil {
 		// (6)
 		if wroteMarker {
 			if rerr := removeSynced(Marker(conf)); rerr != nil {
@@ -245,8 +278,9 @@ func removeSynced(path string) error {
 //     does not fail the restore.
 //  2. Without a marker there is nothing to do: false. A marker that cannot
 //     be decoded is an error, and the conf is left as it is.
-//  3. Put the original back atomically: its bytes and mode (a temp file
-//     renamed over conf), or the symlink (a new link renamed over conf).
+//  3. Put the original back atomically: its bytes, mode, owner and extended
+//     attributes (a temp file renamed over conf), or the symlink (a new link
+//     renamed over conf).
 //  4. Remove the marker, then fsync the directory. A crash before the
 //     removal leaves the marker, and the next Restore writes the same
 //     original again: Restore is idempotent.
@@ -265,7 +299,7 @@ func Restore(conf string) (bool, error) {
 	if st.Symlink != "" {
 		err = symlinkAtomic(st.Symlink, conf)
 	} else {
-		err = writeAtomic(conf, st.Original, st.Mode)
+		err = writeAtomic(conf, st.Original, st.meta())
 	}
 	if err != nil {
 		return false, fmt.Errorf("restore %s: %w", conf, err)
@@ -277,9 +311,28 @@ func Restore(conf string) (bool, error) {
 	return true, nil
 }
 
+// meta is what a rewrite of the conf keeps: the original's; a symlink's
+// writable copy is 0644, owned by the writer.
+func (st State) meta() meta {
+	if st.Symlink != "" {
+		return newMeta(0o644)
+	}
+	return meta{mode: st.Mode, uid: st.UID, gid: st.GID, xattrs: st.Xattrs}
+}
+
+// markerMode is the marker's mode: it holds the original's bytes, so it is
+// readable by no one the conf is not (and written by the supervisor alone).
+func markerMode(st State) fs.FileMode {
+	if st.Symlink != "" {
+		return 0o644
+	}
+	return st.Mode.Perm()&0o644 | 0o600
+}
+
 // writeAtomic replaces path with data: temp file in the same directory,
-// fsync, rename, fsync of the directory. On error path is untouched.
-func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+// given m (owner, extended attributes, mode), fsync, rename, fsync of the
+// directory. On error path is untouched.
+func writeAtomic(path string, data []byte, m meta) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -298,7 +351,7 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Chmod(mode); err != nil {
+	if err = m.apply(f); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
