@@ -9,7 +9,9 @@
 package fakedoris
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +43,7 @@ type Backend struct {
 	HeartbeatPort, BePort, HTTPPort, BrpcPort, ArrowPort int
 	Alive, Decommissioned, QueryDisabled, LoadDisabled   bool
 	NodeRole                                             string // mix or computation
+	TabletNum                                            int    // read only: the replicas on it (Backends fills it)
 }
 
 // Cluster is the state the fake FEs share.
@@ -58,6 +61,16 @@ type Cluster struct {
 	health   HealthFault   // what /api/health answers
 	notReady bool          // every query: Doris' "Node catalog is not ready" (an FE electing)
 	feCols   []string      // SHOW FRONTENDS: only these columns (an answer we cannot read)
+	// Tablets (tablets.go) and the master's in-memory configs (feconfig.go).
+	dbs      []*database
+	nextID   int64            // catalog ids, from 10000 as Doris' (Env.NEXT_ID_INIT_VALUE)
+	rr       int              // round-robin start of the next tablet's replicas
+	lost     int              // tablets that lost every replica
+	rate     float64          // replicas per second the tablet scheduler moves
+	carry    float64          // fraction of a replica owed to the next look
+	now      func() time.Time // the scheduler's clock
+	lastTick time.Time
+	config   map[string]bool
 	// Log of the statements received, for tests.
 	statements []string
 }
@@ -65,7 +78,8 @@ type Cluster struct {
 // NewCluster returns a cluster with the given layout and a root user without
 // password.
 func NewCluster(layout Layout) *Cluster {
-	return &Cluster{layout: layout, users: map[string]string{"root": ""}, nextBE: 10001}
+	return &Cluster{layout: layout, users: map[string]string{"root": ""}, nextBE: 10001, nextID: 10000,
+		rate: DefaultDecommissionRate, now: time.Now, config: defaultConfig()}
 }
 
 // AddFrontend adds a frontend row (the first master decides the master).
@@ -97,11 +111,17 @@ func (c *Cluster) DropConnections(n int) {
 	c.drop = n
 }
 
-// SetMaster makes host the master (a master change).
+// SetMaster makes host the master (a master change). A new master has
+// the configs' defaults: ADMIN SET FRONTEND CONFIG only set the old one's
+// memory.
 func (c *Cluster) SetMaster(host string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.advanceLocked()
 	for i := range c.frontends {
+		if c.frontends[i].IsMaster && c.frontends[i].Host != host {
+			c.config = defaultConfig()
+		}
 		c.frontends[i].IsMaster = c.frontends[i].Host == host
 	}
 }
@@ -170,7 +190,13 @@ func (c *Cluster) Frontends() []Frontend {
 func (c *Cluster) Backends() []Backend {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Backend(nil), c.backends...)
+	c.advanceLocked()
+	load := c.loadLocked()
+	bes := append([]Backend(nil), c.backends...)
+	for i := range bes {
+		bes[i].TabletNum = load[bes[i].ID]
+	}
+	return bes
 }
 
 func yesNo(b bool) string {
@@ -228,6 +254,7 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 	names = append(names, "NodeRole")
 	bes := append([]Backend(nil), c.backends...)
 	sort.Slice(bes, func(i, j int) bool { return bes[i].Host < bes[j].Host })
+	load := c.loadLocked()
 	var rows [][]any
 	for _, be := range bes {
 		row := []any{be.ID, be.Host, be.HeartbeatPort, be.BePort, be.HTTPPort, be.BrpcPort}
@@ -240,7 +267,7 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 		}
 		status := fmt.Sprintf(`{"lastSuccessReportTabletsTime":"%s","lastStreamLoadTime":-1,"isQueryDisabled":%t,"isLoadDisabled":%t}`,
 			stamp, be.QueryDisabled, be.LoadDisabled)
-		row = append(row, stamp, stamp, tf(be.Alive), tf(be.Decommissioned), 0, "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
+		row = append(row, stamp, stamp, tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
 			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, "", "doris-2.1.5-rc02-d5a02e095d", status, 0)
 		if c.layout == Layout3 {
 			row = append(row, 8, "31.00 GB", 0)
@@ -252,12 +279,14 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 }
 
 // alterSystem applies ALTER SYSTEM ADD/DROP FOLLOWER|OBSERVER|BACKEND,
-// DECOMMISSION BACKEND and MODIFY BACKEND.
+// DROPP/DECOMMISSION/MODIFY BACKEND and CANCEL DECOMMISSION BACKEND, with
+// Doris' refusals (apache/doris fe/fe-core/src/main/java/org/apache/doris/alter/SystemHandler.java,
+// catalog/Env.java dropFrontend, system/SystemInfoService.java dropBackends).
+// DROPP, DECOMMISSION and CANCEL take a list ("h:p", "h:p") in rest.
 func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
-	host, portS, ok := strings.Cut(hostPort, ":")
-	port, err := strconv.Atoi(portS)
-	if !ok || err != nil || host == "" {
-		return fmt.Errorf("invalid host port: %s", hostPort)
+	host, port, err := splitHostPort(hostPort)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -277,18 +306,44 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			c.frontends = append(c.frontends, Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030,
 				RPCPort: 9020, ArrowPort: -1, Role: kind, Alive: false, Join: false})
 		case "DROP":
-			if idx < 0 {
-				return fmt.Errorf("frontend does not exist: %s", hostPort)
-			}
-			c.frontends = append(c.frontends[:idx], c.frontends[idx+1:]...)
+			return c.dropFrontendLocked(kind, idx, hostPort)
 		}
 	case "BACKEND":
-		idx := -1
-		for i, be := range c.backends {
-			if be.Host == host && be.HeartbeatPort == port {
-				idx = i
+		if verb == "DROP" {
+			// SystemHandler.process: a DropBackendClause without force.
+			return errors.New("It is highly NOT RECOMMENDED to use DROP BACKEND stmt.It is not safe to directly drop a backend. " +
+				"All data on this backend will be discarded permanently. If you insist, use DROPP instead of DROP")
+		}
+		hps := []string{hostPort}
+		if verb == "DROPP" || verb == "DECOMMISSION" || verb == "CANCEL" {
+			for _, m := range reMoreHosts.FindAllStringSubmatch(rest, -1) {
+				hps = append(hps, m[1])
 			}
 		}
+		var idxs []int
+		for _, hp := range hps {
+			h, p, err := splitHostPort(hp)
+			if err != nil {
+				return err
+			}
+			idx := -1
+			for i, be := range c.backends {
+				if be.Host == h && be.HeartbeatPort == p {
+					idx = i
+				}
+			}
+			switch {
+			case idx >= 0 || verb == "ADD":
+			case verb == "DROPP":
+				return fmt.Errorf("backend does not exists[%s]", hp)
+			case verb == "MODIFY":
+				return fmt.Errorf("backend does not exist[%s]", hp)
+			default:
+				return fmt.Errorf("Backend does not exist[%s]", hp)
+			}
+			idxs = append(idxs, idx)
+		}
+		idx := idxs[0]
 		switch verb {
 		case "ADD":
 			if idx >= 0 {
@@ -297,20 +352,21 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			c.backends = append(c.backends, Backend{ID: c.nextBE, Host: host, HeartbeatPort: port, BePort: 9060, HTTPPort: 8040,
 				BrpcPort: 8060, ArrowPort: -1, Alive: true, NodeRole: "mix"})
 			c.nextBE++
-		case "DROP", "DROPP":
-			if idx < 0 {
-				return fmt.Errorf("backend does not exist[%s]", hostPort)
+		case "DROPP":
+			ids := map[int]bool{}
+			for _, i := range idxs {
+				ids[c.backends[i].ID] = true
 			}
-			c.backends = append(c.backends[:idx], c.backends[idx+1:]...)
-		case "DECOMMISSION":
-			if idx < 0 {
-				return fmt.Errorf("backend does not exist[%s]", hostPort)
+			for i := len(c.backends) - 1; i >= 0; i-- {
+				if ids[c.backends[i].ID] {
+					c.dropBackendLocked(i)
+				}
 			}
-			c.backends[idx].Decommissioned = true
+		case "DECOMMISSION", "CANCEL":
+			for _, i := range idxs {
+				c.backends[i].Decommissioned = verb == "DECOMMISSION"
+			}
 		case "MODIFY":
-			if idx < 0 {
-				return fmt.Errorf("backend does not exist[%s]", hostPort)
-			}
 			low := strings.ToLower(strings.ReplaceAll(rest, " ", ""))
 			if strings.Contains(low, `"disable_query"="false"`) {
 				c.backends[idx].QueryDisabled = false
@@ -320,6 +376,52 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// reMoreHosts reads the further "h:p" of a list.
+var reMoreHosts = regexp.MustCompile(`\s*,\s*"([^"]*)"`)
+
+func splitHostPort(hostPort string) (string, int, error) {
+	host, portS, ok := strings.Cut(hostPort, ":")
+	port, err := strconv.Atoi(portS)
+	if !ok || err != nil || host == "" {
+		return "", 0, fmt.Errorf("invalid host port: %s", hostPort)
+	}
+	return host, port, nil
+}
+
+// dropFrontendLocked is Env.dropFrontendFromBDBJE: never the master, the
+// role must match, and an alive follower only while the followers left
+// keep a majority alive.
+func (c *Cluster) dropFrontendLocked(role string, idx int, hostPort string) error {
+	if idx >= 0 && c.frontends[idx].IsMaster {
+		return errors.New("can not drop current master node.")
+	}
+	if idx < 0 {
+		return fmt.Errorf("frontend does not exist[%s]", hostPort)
+	}
+	fe := c.frontends[idx]
+	if fe.Role != role {
+		return fmt.Errorf("%s does not exist[%s]", role, hostPort)
+	}
+	if role == "FOLLOWER" && fe.Alive {
+		followers, alive := 0, 0
+		for _, f := range c.frontends {
+			if f.Role == "FOLLOWER" {
+				followers++
+				if f.Alive {
+					alive++
+				}
+			}
+		}
+		if next := (followers-1)/2 + 1; next+1 > alive {
+			return fmt.Errorf("Unable to drop this alive follower, because the quorum requirements are not met after this "+
+				"command execution. Current num alive followers %d, num followers %d, majority after execution %d",
+				alive, followers, next)
+		}
+	}
+	c.frontends = append(c.frontends[:idx], c.frontends[idx+1:]...)
 	return nil
 }
 

@@ -101,6 +101,8 @@ type handler struct {
 
 var (
 	reAlter  = regexp.MustCompile(`(?is)^ALTER\s+SYSTEM\s+(ADD|DROP|DROPP|DECOMMISSION|MODIFY)\s+(FOLLOWER|OBSERVER|BACKEND)\s+"([^"]*)"\s*(.*)$`)
+	reCancel = regexp.MustCompile(`(?is)^CANCEL\s+DECOMMISSION\s+BACKEND\s+"([^"]*)"\s*(.*)$`)
+	reProc   = regexp.MustCompile(`(?is)^SHOW\s+PROC\s+(?:'([^']*)'|"([^"]*)")$`)
 	reCreate = regexp.MustCompile(`(?is)^CREATE\s+USER\s+'((?:[^'\\]|\\.)+)'\s+IDENTIFIED\s+BY\s+'((?:[^'\\]|\\.)*)'$`)
 	unescape = strings.NewReplacer(`\\`, `\`, `\'`, `'`, `\"`, `"`)
 )
@@ -123,6 +125,7 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 			continue
 		}
 		c.record(q)
+		c.tick()
 		r, err := h.one(q)
 		if err != nil {
 			return nil, err
@@ -154,12 +157,37 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 		c.mu.Unlock()
 		return resultset([]string{"UserIdentity", "Comment", "Password", "GlobalPrivs", "CatalogPrivs", "DatabasePrivs",
 			"TablePrivs", "ResourcePrivs", "WorkloadGroupPrivs"}, rows)
-	case strings.HasPrefix(upper, "ADMIN SET FRONTEND CONFIG"), strings.HasPrefix(upper, "GRANT "):
+	case strings.HasPrefix(upper, "GRANT "):
 		return &mysql.Result{}, nil
+	}
+	if m := reSetConfig.FindStringSubmatch(q); m != nil {
+		if err := c.setConfig(m[1]); err != nil {
+			return nil, dorisError(err)
+		}
+		return &mysql.Result{}, nil
+	}
+	if strings.HasPrefix(upper, "ADMIN SET FRONTEND CONFIG") {
+		return &mysql.Result{}, nil
+	}
+	if m := reShowConfig.FindStringSubmatch(q); m != nil {
+		return resultset(c.configRows(m[1]+m[2], m[1]+m[2] != "" || strings.Contains(upper, " LIKE ")))
+	}
+	if m := reProc.FindStringSubmatch(q); m != nil {
+		names, rows, err := h.showProc(m[1] + m[2])
+		if err != nil {
+			return nil, dorisError(err)
+		}
+		return resultset(names, rows)
 	}
 	if m := reAlter.FindStringSubmatch(q); m != nil {
 		if err := c.alterSystem(strings.ToUpper(m[1]), strings.ToUpper(m[2]), m[3], m[4]); err != nil {
-			return nil, mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = "+err.Error())
+			return nil, dorisError(err)
+		}
+		return &mysql.Result{}, nil
+	}
+	if m := reCancel.FindStringSubmatch(q); m != nil {
+		if err := c.alterSystem("CANCEL", "BACKEND", m[1], m[2]); err != nil {
+			return nil, dorisError(err)
 		}
 		return &mysql.Result{}, nil
 	}
@@ -168,6 +196,12 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 		return &mysql.Result{}, nil
 	}
 	return nil, mysql.NewError(mysql.ER_PARSE_ERROR, "errCode = 2, detailMessage = Syntax error in line 1: "+q)
+}
+
+// dorisError is how a Doris FE reports a failed statement: ERROR 1105
+// (HY000) "errCode = 2, detailMessage = …".
+func dorisError(err error) error {
+	return mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = "+err.Error())
 }
 
 func resultset(names []string, rows [][]any) (*mysql.Result, error) {
