@@ -16,7 +16,6 @@ import (
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"golang.org/x/net/netutil"
 )
 
 // DefaultInterval is how often the background checks run.
@@ -398,15 +397,20 @@ func (s *Server) startup(sn snapshot) (bool, string) {
 }
 
 // Serve serves the endpoint on ln until ctx ends, with the limits a probe
-// port exposed on the pod network needs.
+// port exposed on the pod network needs: short header and idle deadlines,
+// and at most maxConns connections from the network and maxLoopbackConns
+// from the pod itself, of which idle and slow ones make room for a new one
+// (connLimit), so that no client can delay a probe.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	limit := newConnLimit(maxConns, maxLoopbackConns, s.log)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 2 * time.Second,
 		ReadTimeout:       5 * time.Second,
 		WriteTimeout:      5 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         limit.track,
 		// Anything on the pod network can reach this port: its noise
 		// (bad requests, resets) is not worth a log line each.
 		ErrorLog: log.New(io.Discard, "", 0),
@@ -415,9 +419,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	// At most maxConns connections at a time; Accept waits for a slot, the
-	// others wait in the kernel's backlog.
-	err := srv.Serve(netutil.LimitListener(ln, maxConns))
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -495,11 +496,13 @@ func TestReadyWaitBeyondTimeoutWarns(t *testing.T) {
 	}
 }
 
-// At most 64 connections are served at a time: the next one is neither
-// refused nor answered 503, it waits unaccepted until one of them closes.
+// At the limit a new connection is served at once: the one that has waited
+// longest without a request in progress (here: headers never sent) is
+// closed to make room, the others stay (issue 13 item 1). Loopback connections (the exec
+// probe) have a pool of their own, which the network's cannot fill.
 func TestConnectionLimit(t *testing.T) {
 	f := newFixture(t, time.Hour)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", ":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -512,35 +515,78 @@ func TestConnectionLimit(t *testing.T) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	addr := ln.Addr().String()
-	// 64 connections that send nothing (within the 2 s header timeout).
-	var held []net.Conn
-	for range 64 {
-		c, err := net.Dial("tcp", addr)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	loopback := net.JoinHostPort("127.0.0.1", port)
+	pools := []struct {
+		name, addr string
+		max        int
+	}{{"loopback", loopback, 16}}
+	if ip := nonLoopbackIP(); ip != "" {
+		pools = append(pools, struct {
+			name, addr string
+			max        int
+		}{"network", net.JoinHostPort(ip, port), 64})
+	} else {
+		t.Log("no non-loopback address: the network pool is not tested")
+	}
+	get := func(t *testing.T, addr string) {
+		t.Helper()
+		hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: time.Second}
+		resp, err := hc.Get("http://" + addr + probes.PathLive)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("a new connection at the limit: %v", err)
 		}
-		defer c.Close()
-		held = append(held, c)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("a new connection at the limit: %d", resp.StatusCode)
+		}
 	}
-	extra, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	// open reports whether the endpoint keeps c open (it says nothing to a
+	// connection that sent nothing, within the 2 s header timeout).
+	open := func(c net.Conn, wait time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(wait))
+		var b [1]byte
+		_, err := c.Read(b[:])
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout()
 	}
-	defer extra.Close()
-	if _, err := io.WriteString(extra, "GET "+probes.PathLive+" HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"); err != nil {
-		t.Fatal(err)
+	for _, p := range pools {
+		t.Run(p.name, func(t *testing.T) {
+			var held []net.Conn
+			for range p.max {
+				c, err := net.Dial("tcp", p.addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				held = append(held, c)
+			}
+			if p.addr != loopback {
+				get(t, loopback)
+				if !open(held[0], 50*time.Millisecond) {
+					t.Fatal("a loopback connection closed a network one")
+				}
+			}
+			get(t, p.addr)
+			if open(held[0], time.Second) {
+				t.Fatal("the connection that waited longest is still open")
+			}
+			for i, c := range held[1:] {
+				if !open(c, 5*time.Millisecond) {
+					t.Fatalf("connection %d closed; only the one that waited longest should be", i+1)
+				}
+			}
+		})
 	}
-	extra.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	var b [64]byte
-	var timeout net.Error
-	if n, err := extra.Read(b[:]); !errors.As(err, &timeout) || !timeout.Timeout() {
-		t.Fatalf("the 65th connection was answered while 64 were open: %q, %v", b[:n], err)
+}
+
+// nonLoopbackIP is an IPv4 address of this host other than loopback, or "".
+func nonLoopbackIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() {
+			return ipn.IP.String()
+		}
 	}
-	held[0].Close()
-	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
-	resp, err := io.ReadAll(extra)
-	if err != nil || !strings.HasPrefix(string(resp), "HTTP/1.1 200 ") {
-		t.Fatalf("after one closed: %q, %v", resp, err)
-	}
+	return ""
 }

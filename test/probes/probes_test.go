@@ -42,7 +42,8 @@ type node struct {
 	cluster                   *fakedoris.Cluster // BE: the in-process FE it registers with
 	feAddr                    string
 	p                         *harness.Proc
-	endpoint                  string // host:port of the probe endpoint
+	endpoint                  string   // host:port of the probe endpoint
+	extraEnv                  []string // after env's
 }
 
 func freePorts(t *testing.T, keys ...string) map[string]int {
@@ -111,9 +112,9 @@ func (n *node) annotate(t *testing.T, ann map[string]string) {
 }
 
 func (n *node) env() []string {
-	return []string{n.ev.Env(), "DORIS_ROOT=" + n.root, "POD_FQDN=" + n.fqdn, "DORIS_ENTRYPOINT_PODINFO_DIR=" + n.podinfo,
+	return append([]string{n.ev.Env(), "DORIS_ROOT=" + n.root, "POD_FQDN=" + n.fqdn, "DORIS_ENTRYPOINT_PODINFO_DIR=" + n.podinfo,
 		"CONFIGMAP_MOUNT_PATH=" + filepath.Join(n.root, "none"), "FAKE_DIR=" + n.root, "FAKE_STOP_GATE=" + n.gate,
-		"DORIS_ENTRYPOINT_PROBE_INTERVAL=200ms", "DORIS_ENTRYPOINT_STOP_TIMEOUT=20s", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=1000"}
+		"DORIS_ENTRYPOINT_PROBE_INTERVAL=200ms", "DORIS_ENTRYPOINT_STOP_TIMEOUT=20s", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=1000"}, n.extraEnv...)
 }
 
 func (n *node) start(t *testing.T) {
