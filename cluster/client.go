@@ -46,10 +46,13 @@ type Frontend struct {
 
 // Backend is a row of SHOW BACKENDS.
 type Backend struct {
+	ID                      string // BackendId
 	Host                    string
 	HeartbeatPort, HTTPPort int
 	Alive                   bool
-	NodeRole                string
+	NodeRole                string // mix, or computation (a CN)
+	Decommissioned          bool   // SystemDecommissioned
+	TabletNum               int
 }
 
 // ErrAccessDenied wraps a 1045 refusal with every credential tried.
@@ -242,8 +245,9 @@ func (c *Client) ShowBackends(ctx context.Context, addr string) ([]Backend, erro
 	t := newTable(cols, rows)
 	var out []Backend
 	for _, r := range rows {
-		out = append(out, Backend{Host: t.get(r, "Host"), HeartbeatPort: atoi(t.get(r, "HeartbeatPort")),
-			HTTPPort: atoi(t.get(r, "HttpPort")), Alive: t.get(r, "Alive") == "true", NodeRole: t.get(r, "NodeRole")})
+		out = append(out, Backend{ID: t.get(r, "BackendId"), Host: t.get(r, "Host"), HeartbeatPort: atoi(t.get(r, "HeartbeatPort")),
+			HTTPPort: atoi(t.get(r, "HttpPort")), Alive: t.get(r, "Alive") == "true", NodeRole: t.get(r, "NodeRole"),
+			Decommissioned: t.get(r, "SystemDecommissioned") == "true", TabletNum: atoi(t.get(r, "TabletNum"))})
 	}
 	return out, nil
 }

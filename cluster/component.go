@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,9 +38,10 @@ type Component struct {
 	// HTTP is the port of /api/health, the operator's readiness probe; debug
 	// mode moves it and leaves the original closed (NotReady).
 	HTTP confpatch.Port
-	// StopTimeout is the default graceful stop budget, below the operator's
-	// terminationGracePeriodSeconds (FE 330 s, BE 200 s).
-	StopTimeout time.Duration
+	// Grace is the pod's terminationGracePeriodSeconds when the conf does
+	// not set grace_shutdown_wait_seconds (FE 330 s, BE/CN 200 s); the
+	// default stop budget follows it ([Component.StopTimeout]).
+	Grace time.Duration
 	// ConfigMapCopies are the ConfigMap files copied into the conf dir
 	// instead of linked (be_entrypoint.sh copies be.conf: the BE writes it).
 	ConfigMapCopies []string
@@ -59,6 +63,9 @@ type Component struct {
 	bootstrap func(n *Node, ctx context.Context, annotations map[string]string) ([]string, error)
 	// member checks this node is listed and alive (Node.Member).
 	member func(n *Node, ctx context.Context) error
+	// beforeStop and afterStop are its part in a scale-in (leave.go), when
+	// the pod is removed for good.
+	beforeStop, afterStop func(n *Node, ctx context.Context, p Placement)
 }
 
 // EditLogPort is the FE's edit_log_port: with the host, how the cluster
@@ -77,7 +84,7 @@ var FE = Component{
 	Liveness:      confpatch.Port{Key: "query_port", Default: 9030},
 	MySQLLiveness: true,
 	HTTP:          confpatch.Port{Key: "http_port", Default: 8030},
-	StopTimeout:   300 * time.Second,
+	Grace:         330 * time.Second,
 	Ensure:        map[string]string{"enable_fqdn_mode": "true"},
 	HealthBody:    FrontendHealthy,
 	// enable_fqdn_mode = false in fe.conf: the FE registers by IP.
@@ -87,6 +94,7 @@ var FE = Component{
 	},
 	bootstrap: (*Node).frontendBootstrap,
 	member:    (*Node).frontendMember,
+	afterStop: (*Node).frontendAfterStop,
 }
 
 // BE is the backend, and the compute node
@@ -101,15 +109,17 @@ var BE = Component{
 	PIDFile:         "be/bin/be.pid",
 	Liveness:        confpatch.Port{Key: "heartbeat_service_port", Default: 9050},
 	HTTP:            confpatch.Port{Key: "webserver_port", Default: 8040},
-	StopTimeout:     180 * time.Second,
+	Grace:           200 * time.Second,
 	ConfigMapCopies: []string{"be.conf"},
 	WorkloadGroup:   true,
 	NeedsFEAddrs:    true,
 	HealthBody:      BackendHealthy,
 	// HOST_TYPE=IP: the BE registers by POD_IP.
-	ipMode:    func(n *Node, _ []byte) bool { return n.IPMode },
-	bootstrap: (*Node).backendBootstrap,
-	member:    (*Node).backendMember,
+	ipMode:     func(n *Node, _ []byte) bool { return n.IPMode },
+	bootstrap:  (*Node).backendBootstrap,
+	member:     (*Node).backendMember,
+	beforeStop: (*Node).backendBeforeStop,
+	afterStop:  (*Node).backendAfterStop,
 }
 
 // Components are the rows, by name.
@@ -125,4 +135,37 @@ func (c Component) ParseFEAddrs(arg string, queryPort int) ([]string, error) {
 		return nil, nil
 	}
 	return FEAddrs(arg, queryPort)
+}
+
+// GraceKey is the conf key the operator derives terminationGracePeriodSeconds
+// from (apache/doris-operator pkg/common/utils/resource/pod.go); it also
+// makes stop_be.sh --grace wait that long for running queries.
+const GraceKey = "grace_shutdown_wait_seconds"
+
+// StopTimeout is the default stop budget: the pod's grace period (GraceKey
+// in the first of confs that sets it above 0, else c.Grace) less a margin
+// for the kubelet and the preStop exec of a tenth, 10 to 30 s: FE 330 s →
+// 300 s, BE 200 s → 180 s, 1200 s → 1170 s.
+func (c Component) StopTimeout(confs ...[]byte) time.Duration {
+	grace := c.Grace
+	for _, conf := range confs {
+		if v, ok := confpatch.Value(conf, GraceKey); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				grace = time.Duration(n) * time.Second
+				break
+			}
+		}
+	}
+	return grace - min(max(grace/10, 10*time.Second), 30*time.Second)
+}
+
+// StopTimeoutIn is StopTimeout of the conf the operator's ConfigMap brings
+// (configMapDir; "": none), else the one in root.
+func (c Component) StopTimeoutIn(root, configMapDir string) time.Duration {
+	var cm []byte
+	if configMapDir != "" {
+		cm, _ = os.ReadFile(filepath.Join(configMapDir, filepath.Base(c.Conf)))
+	}
+	local, _ := os.ReadFile(filepath.Join(root, c.Conf))
+	return c.StopTimeout(cm, local)
 }

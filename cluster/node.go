@@ -36,7 +36,9 @@ type Node struct {
 	// waits of [Join].
 	ElectNumber                int
 	NewClusterWait, MasterWait time.Duration
-	Logger                     *zap.Logger
+	// Leave, when set, is the node's part in a scale-in (leave.go).
+	Leave  *Leave
+	Logger *zap.Logger
 }
 
 // ConfPath is the component's conf.
@@ -118,7 +120,11 @@ func (n *Node) backendBootstrap(ctx context.Context, _ map[string]string) ([]str
 	if err != nil {
 		return nil, err
 	}
-	return nil, Registration{Client: n.Client, FEAddrs: n.FEAddrs, Host: host, HeartbeatPort: hb, Logger: n.Logger}.Register(ctx)
+	if err := (Registration{Client: n.Client, FEAddrs: n.FEAddrs, Host: host, HeartbeatPort: hb, Logger: n.Logger}).Register(ctx); err != nil {
+		return nil, err
+	}
+	n.cancelStaleDecommission(ctx)
+	return nil, nil
 }
 
 func (n *Node) frontendBootstrap(ctx context.Context, annotations map[string]string) ([]string, error) {

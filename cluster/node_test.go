@@ -105,7 +105,7 @@ func TestParseFEAddrs(t *testing.T) {
 func TestComponentsTable(t *testing.T) {
 	for name, c := range Components {
 		if c.Name != name || c.Script == "" || c.Conf == "" || c.PIDFile == "" || c.Liveness.Key == "" || c.HTTP.Key == "" ||
-			c.StopTimeout <= 0 || c.HealthBody == nil || c.ipMode == nil || c.bootstrap == nil || c.member == nil {
+			c.Grace <= 0 || c.HealthBody == nil || c.ipMode == nil || c.bootstrap == nil || c.member == nil {
 			t.Errorf("row %q incomplete: %+v", name, c)
 		}
 		if ports := c.DebugPorts(); ports[0] != c.Liveness {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/supervisor/modes"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -46,6 +47,8 @@ type Status struct {
 	Problem  string `json:"problem,omitempty"`
 	// Probes are the three probes' answers, as they would be now.
 	Probes map[string]Probe `json:"probes"`
+	// Leave is a scale-in's progress: tablets left, rate, budget left.
+	Leave *cluster.Progress `json:"leave,omitempty"`
 	// Checks are the latest background check results, with their age.
 	Checks map[string]Result `json:"checks"`
 }
@@ -74,7 +77,7 @@ func (s *Server) Status() Status {
 	sn := s.snap()
 	st := sn.state
 	out := Status{Component: s.cfg.Component, Version: s.cfg.Version, Mode: st.Mode, Phase: st.Phase, Since: st.Since,
-		Stopping: sn.stopping, Restarts: st.Restarts, LastExit: st.LastExit, Problem: st.Problem,
+		Stopping: sn.stopping, Restarts: st.Restarts, LastExit: st.LastExit, Problem: st.Problem, Leave: st.Leave,
 		Probes: map[string]Probe{}, Checks: map[string]Result{}}
 	if out.Phase == "" {
 		out.Phase = "starting"

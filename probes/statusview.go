@@ -17,6 +17,7 @@ import (
 func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 	if epErr == nil {
 		// The endpoint is live; the file only adds the command and conf.
+		st.Leave = ep.Leave
 		st.Component, st.Mode, st.Phase, st.Since, st.Restarts, st.LastExit, st.Problem =
 			ep.Component, ep.Mode, ep.Phase, ep.Since, ep.Restarts, ep.LastExit, ep.Problem
 		st.ChildPID = ep.Child.PID
@@ -49,6 +50,16 @@ func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 	}
 	if st.Problem != "" {
 		fmt.Fprintf(stdout, "problem:   %s\n", st.Problem)
+	}
+	if l := st.Leave; l != nil {
+		fmt.Fprintf(stdout, "scale-in:  %s %s (ordinal %d, %d replicas)", l.Action, l.State, l.Ordinal, l.Replicas)
+		if l.Action == "decommission" && l.State != "unsafe" {
+			fmt.Fprintf(stdout, ": %d of %d tablets left, %.1f/s, eta %.0fs, budget left %.0fs", l.Tablets, l.Initial, l.RatePerSec, l.ETASeconds, l.BudgetLeft)
+		}
+		if l.Reason != "" {
+			fmt.Fprintf(stdout, ": %s", l.Reason)
+		}
+		fmt.Fprintln(stdout)
 	}
 	if epErr != nil {
 		fmt.Fprintf(stdout, "probes:    unknown (%v)\n", epErr)

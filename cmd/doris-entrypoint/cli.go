@@ -187,7 +187,7 @@ var componentScopes = map[string]scope{cluster.FE.Name: inFE, cluster.BE.Name: i
 
 func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	sc := componentScopes[c.Name]
-	fs, flags := newFlagSet(c.Name, c.Name+" [flags] [FE_ADDRS]\n\n"+c.Summary+": $DORIS_ROOT/"+c.Script+" --console.", sc, c.StopTimeout, stderr)
+	fs, flags := newFlagSet(c.Name, c.Name+" [flags] [FE_ADDRS]\n\n"+c.Summary+": $DORIS_ROOT/"+c.Script+" --console.", sc, c.StopTimeout(), stderr)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -196,10 +196,13 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		fs.Usage()
 		return exitUsage
 	}
-	s, err := loadSettings(sc, c.StopTimeout, getenv, flags)
+	s, err := loadSettings(sc, 0, getenv, flags)
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.Name, err)
 		return exitUsage
+	}
+	if s.StopTimeout == 0 {
+		s.StopTimeout = c.StopTimeoutIn(s.DorisRoot, s.ConfigMapPath)
 	}
 	feAddrs, err := c.ParseFEAddrs(fs.Arg(0), s.FEQueryPort)
 	if err != nil {
@@ -229,6 +232,8 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	node := newNode(c, s, feAddrs, log)
+	node.Leave = &cluster.Leave{Placement: func(ctx context.Context) (cluster.Placement, error) { return kube.Load().Placement(ctx) },
+		Event: func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) }}
 	live, ready := probes.NodeChecks(node, s.ProbeInterval)
 	srv := probes.New(probes.Config{Component: c.Name, Version: version, Interval: s.ProbeInterval, Live: live, Ready: ready,
 		Stopping: sup.StopRequested(), Counters: probes.CountersOf(sup), Logger: log})

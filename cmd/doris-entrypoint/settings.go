@@ -72,7 +72,7 @@ const envStopTimeout = "DORIS_ENTRYPOINT_STOP_TIMEOUT"
 var variables = []variable{
 	{name: "DORIS_ROOT", flag: "doris-root", def: "/opt/apache-doris", scope: inComponents | inPrestop | inStatus | inDebug | inDorisDebug,
 		doc: "Doris install root (fe/, be/ below it); the child's working directory", parse: setString(func(s *Settings) *string { return &s.DorisRoot })},
-	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe 300s, be 180s, supervise 30s", scope: inComponents | inSupervise | inPrestop,
+	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe/be: grace_shutdown_wait_seconds less a tenth (10-30 s), else fe 300s, be 180s; supervise 30s", scope: inComponents | inSupervise | inPrestop,
 		doc:   "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.StopTimeout })},
 	{name: "DORIS_ENTRYPOINT_LOG_FORMAT", flag: "log-format", def: "json", scope: inComponents | inSupervise,

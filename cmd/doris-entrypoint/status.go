@@ -96,15 +96,18 @@ func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io
 	if len(args) > 0 {
 		return usage(stderr, "Usage: doris-entrypoint prestop\n\nAsk the supervisor (PID 1) to stop gracefully and wait for it.\n", inPrestop, args[0])
 	}
-	def := cluster.FE.StopTimeout // doris-entrypoint prestop
-	for _, c := range cluster.Components {
-		if argv0 == c.Prestop {
-			def = c.StopTimeout
+	c := cluster.FE // doris-entrypoint prestop
+	for _, comp := range cluster.Components {
+		if argv0 == comp.Prestop {
+			c = comp
 		}
 	}
-	opts, ok := settingsFor("prestop", inPrestop, def, getenv, stderr)
+	opts, ok := settingsFor("prestop", inPrestop, 0, getenv, stderr)
 	if !ok {
 		return exitUsage
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = c.StopTimeoutIn(opts.DorisRoot, "") // the ConfigMap is linked in by now
 	}
 	// The supervisor SIGKILLs what is left at its stop timeout and exits:
 	// wait a little longer than that.

@@ -67,6 +67,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/modes/holder"
@@ -95,6 +96,16 @@ type Component struct {
 	// (including Run's ctx being cancelled), so that no wait there blocks
 	// either; Run waits for it to return. st is the pod's latest annotations.
 	Bootstrap func(ctx context.Context, st podinfo.State) ([]string, error)
+	// BeforeStop, when set, runs when a stop is requested while the child
+	// runs and before it is stopped, unless a SIGTERM already reached it (a
+	// BE being scaled in decommissions here, still running); its ctx ends
+	// at the stop deadline minus a reserve for the child's own stop.
+	// report publishes its progress in the state (State.Leave).
+	BeforeStop func(ctx context.Context, report func(cluster.Progress))
+	// AfterStop, when set, runs once the child has exited after a stop
+	// request (a CN or an observer being scaled in drops itself); its ctx
+	// ends at the stop deadline.
+	AfterStop func(ctx context.Context, report func(cluster.Progress))
 }
 
 // Config configures Run.
@@ -138,8 +149,10 @@ type State struct {
 	Marker   string            `json:"marker,omitempty"`
 	Conf     string            `json:"conf"`
 	Problem  string            `json:"problem,omitempty"`
-	Command  []string          `json:"command"`
-	Dir      string            `json:"dir"`
+	// Leave is the progress of a scale-in (a decommission, a drop).
+	Leave   *cluster.Progress `json:"leave,omitempty"`
+	Command []string          `json:"command"`
+	Dir     string            `json:"dir"`
 }
 
 // ErrFatal marks a Prepare error that must stop the container (the scripts
@@ -251,8 +264,10 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			return m.sup.Wait(ctx, c), true
 		case <-m.sup.StopRequested():
 			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
+			m.beforeStop(c)
 			code := m.sup.Wait(ctx, c)
 			m.exited(code)
+			m.afterStop()
 			return code, true
 		case st := <-m.Podinfo.Changes():
 			m.latest = st

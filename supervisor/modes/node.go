@@ -40,5 +40,19 @@ func ForNode(node *cluster.Node, prepare confpatch.Prepare) Component {
 		Bootstrap: func(ctx context.Context, st podinfo.State) ([]string, error) {
 			return node.Bootstrap(ctx, st.Annotations)
 		},
+		BeforeStop: func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).BeforeStop(ctx) },
+		AfterStop:  func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).AfterStop(ctx) },
 	}
+}
+
+// reporting is node with its leave progress going to report.
+func reporting(node *cluster.Node, report func(cluster.Progress)) *cluster.Node {
+	n := *node
+	l := cluster.Leave{}
+	if node.Leave != nil {
+		l = *node.Leave
+	}
+	l.Report = report
+	n.Leave = &l
+	return &n
 }

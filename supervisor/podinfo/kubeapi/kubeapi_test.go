@@ -2,15 +2,14 @@ package kubeapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apache/doris-entrypoint/test/fakekube"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	corev1 "k8s.io/api/core/v1"
@@ -19,120 +18,9 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// apiServer plays the few kube-apiserver endpoints the client uses: GET the
-// pod, watch it (newline-delimited JSON events), POST events; or 403 for all.
-type apiServer struct {
-	mu        sync.Mutex
-	pod       corev1.Pod
-	watchers  []chan corev1.Pod
-	events    []corev1.Event
-	forbidden bool
-	expire    bool // end each watch at once (as a watch timeout does)
-	failGets  int  // answer this many GETs of the pod with a 500
-	failWatch bool // answer every watch with a 500
-	gets      int
-	getTimes  []time.Time // when each GET of the pod arrived
-	failures  int
-}
-
-// fail answers a 500 whose message is new each time, so that the watch loop
-// logs every retry with its wait; the caller holds a.mu.
-func (a *apiServer) fail(w http.ResponseWriter) {
-	a.failures++
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(500)
-	fmt.Fprintf(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"InternalError","code":500,"message":"failure %d"}`, a.failures)
-}
-
-func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	forbidden := a.forbidden
-	a.mu.Unlock()
-	if forbidden {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(403)
-		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,`+
-			`"message":"pods \"be-0\" is forbidden: User \"system:serviceaccount:doris:default\" cannot get resource \"pods\""}`)
-		return
-	}
-	switch {
-	case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/doris/pods/be-0":
-		a.mu.Lock()
-		a.gets++
-		a.getTimes = append(a.getTimes, time.Now())
-		if a.gets <= a.failGets {
-			a.fail(w)
-			a.mu.Unlock()
-			return
-		}
-		b, _ := json.Marshal(a.pod)
-		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
-	case r.Method == "GET" && r.URL.Path == "/api/v1/namespaces/doris/pods" && r.URL.Query().Get("watch") == "true":
-		if r.URL.Query().Get("fieldSelector") != "metadata.name=be-0" {
-			http.Error(w, "want a field selector on the name", 400)
-			return
-		}
-		a.mu.Lock()
-		if a.failWatch {
-			a.fail(w)
-			a.mu.Unlock()
-			return
-		}
-		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(200)
-		w.(http.Flusher).Flush()
-		a.mu.Lock()
-		if a.expire {
-			a.mu.Unlock()
-			return
-		}
-		ch := make(chan corev1.Pod, 16)
-		a.watchers = append(a.watchers, ch)
-		a.mu.Unlock()
-		for {
-			select {
-			case <-r.Context().Done():
-				return
-			case pod := <-ch:
-				b, _ := json.Marshal(map[string]any{"type": "MODIFIED", "object": pod})
-				w.Write(append(b, '\n'))
-				w.(http.Flusher).Flush()
-			}
-		}
-	case r.Method == "POST" && r.URL.Path == "/api/v1/namespaces/doris/events":
-		var ev corev1.Event
-		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		a.mu.Lock()
-		a.events = append(a.events, ev)
-		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(201)
-		json.NewEncoder(w).Encode(ev)
-	default:
-		http.Error(w, "not here: "+r.Method+" "+r.URL.String(), 404)
-	}
-}
-
-// annotate changes the pod and tells the watchers.
-func (a *apiServer) annotate(ann map[string]string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.pod.Annotations = ann
-	a.pod.ResourceVersion = fmt.Sprint(len(a.events) + 100 + len(ann))
-	for _, ch := range a.watchers {
-		ch <- a.pod
-	}
-}
-
-func newAPI(t *testing.T) (*apiServer, *rest.Config) {
+func newAPI(t *testing.T) (*fakekube.Server, *rest.Config) {
 	t.Helper()
-	a := &apiServer{pod: corev1.Pod{
+	a := &fakekube.Server{Pod: corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{Name: "be-0", Namespace: "doris", UID: "6f1c-uid", ResourceVersion: "7", Annotations: map[string]string{"a": "b"}},
 		Spec:       corev1.PodSpec{NodeName: "node-1"},
@@ -178,9 +66,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 // locked reads a field of the fake API server under its lock.
-func locked[T any](a *apiServer, f func() T) T {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+func locked[T any](a *fakekube.Server, f func() T) T {
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
 	return f()
 }
 
@@ -197,9 +85,9 @@ func TestWatchFeedsAnnotations(t *testing.T) {
 	go func() { c.Watch(ctx, f.feed); close(done) }()
 	f.waitFor(t, "a", "b")
 	// The watch is open once the server has a watcher.
-	eventually(t, "a watch", func() bool { return locked(a, func() int { return len(a.watchers) }) > 0 })
+	eventually(t, "a watch", func() bool { return locked(a, func() int { return len(a.Watchers) }) > 0 })
 	t0 := time.Now()
-	a.annotate(map[string]string{"selectdb.com.doris/runmode": "debug"})
+	a.Annotate(map[string]string{"selectdb.com.doris/runmode": "debug"})
 	f.waitFor(t, "selectdb.com.doris/runmode", "debug")
 	t.Logf("annotation seen %s after the change", time.Since(t0))
 	cancel()
@@ -240,9 +128,9 @@ func retryWaits(logs *observer.ObservedLogs) []time.Duration {
 
 // checkGaps fails unless the n GETs after the first were each at least
 // its wait after the one before.
-func checkGaps(t *testing.T, a *apiServer, want []time.Duration) {
+func checkGaps(t *testing.T, a *fakekube.Server, want []time.Duration) {
 	t.Helper()
-	times := locked(a, func() []time.Time { return append([]time.Time(nil), a.getTimes...) })
+	times := locked(a, func() []time.Time { return append([]time.Time(nil), a.GetTimes...) })
 	if len(times) <= len(want) {
 		t.Fatalf("%d GETs, want %d", len(times), len(want)+1)
 	}
@@ -279,14 +167,14 @@ func TestWatchBackoffParameters(t *testing.T) {
 // wait is really waited.
 func TestWatchBacksOffOnErrors(t *testing.T) {
 	a, rc := newAPI(t)
-	a.failGets = 6
+	a.FailGets = 6
 	core, logs := observer.New(zap.InfoLevel)
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
 	c.backoff = testBackoff(10*time.Millisecond, 80*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := watching(ctx, c)
-	eventually(t, "a watch after 6 failed GETs", func() bool { return locked(a, func() int { return len(a.watchers) }) > 0 })
+	eventually(t, "a watch after 6 failed GETs", func() bool { return locked(a, func() int { return len(a.Watchers) }) > 0 })
 	ms := time.Millisecond
 	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 80 * ms, 80 * ms}
 	if got := retryWaits(logs); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -301,7 +189,7 @@ func TestWatchBacksOffOnErrors(t *testing.T) {
 // end at once on its own (here: the watch fails).
 func TestWatchBackoffStartsOver(t *testing.T) {
 	a, rc := newAPI(t)
-	a.failGets, a.failWatch = 4, true
+	a.FailGets, a.FailWatch = 4, true
 	core, logs := observer.New(zap.InfoLevel)
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
 	c.backoff = testBackoff(10*time.Millisecond, time.Second)
@@ -323,13 +211,13 @@ func TestWatchBackoffStartsOver(t *testing.T) {
 // ends at once each time is backed off like an error, not reset.
 func TestWatchRelists(t *testing.T) {
 	a, rc := newAPI(t)
-	a.expire = true
+	a.Expire = true
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc})
 	c.backoff = testBackoff(20*time.Millisecond, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := watching(ctx, c)
-	eventually(t, "5 GETs: re-lists after the watch ended", func() bool { return locked(a, func() int { return a.gets }) >= 5 })
+	eventually(t, "5 GETs: re-lists after the watch ended", func() bool { return locked(a, func() int { return a.Gets }) >= 5 })
 	cancel()
 	waitReturn(t, done)
 	ms := time.Millisecond
@@ -339,7 +227,7 @@ func TestWatchRelists(t *testing.T) {
 // The context ends the wait between retries at once.
 func TestWatchHonoursContextWhileBackingOff(t *testing.T) {
 	a, rc := newAPI(t)
-	a.failGets = 1 << 30
+	a.FailGets = 1 << 30
 	core, logs := observer.New(zap.InfoLevel)
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
 	c.backoff = testBackoff(time.Hour, time.Hour)
@@ -352,7 +240,7 @@ func TestWatchHonoursContextWhileBackingOff(t *testing.T) {
 	}
 	cancel()
 	waitReturn(t, done)
-	if n := locked(a, func() int { return a.gets }); n != 1 {
+	if n := locked(a, func() int { return a.Gets }); n != 1 {
 		t.Fatalf("%d GETs, want 1", n)
 	}
 }
@@ -360,7 +248,7 @@ func TestWatchHonoursContextWhileBackingOff(t *testing.T) {
 // Forbidden: one log line and the watch gives up; events warn once.
 func TestForbidden(t *testing.T) {
 	a, rc := newAPI(t)
-	a.forbidden = true
+	a.Forbidden = true
 	core, logs := observer.New(zap.InfoLevel)
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc, Logger: zap.New(core)})
 	done := make(chan struct{})
@@ -387,12 +275,12 @@ func TestEvent(t *testing.T) {
 	c, _ := New(Config{Mode: On, Namespace: "doris", Name: "be-0", REST: rc})
 	c.Event(Normal, "DebugModeEntered", "query_port 9030 → 19030")
 	c.Flush(5 * time.Second)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.events) != 1 {
-		t.Fatalf("events %+v", a.events)
+	a.Mu.Lock()
+	defer a.Mu.Unlock()
+	if len(a.Events) != 1 {
+		t.Fatalf("events %+v", a.Events)
 	}
-	ev := a.events[0]
+	ev := a.Events[0]
 	if ev.InvolvedObject.UID != "6f1c-uid" || ev.InvolvedObject.Name != "be-0" || ev.Reason != "DebugModeEntered" ||
 		ev.Type != "Normal" || ev.Source.Component != "doris-entrypoint" || !strings.HasPrefix(ev.GenerateName, "be-0.") {
 		t.Fatalf("event %+v", ev)

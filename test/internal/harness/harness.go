@@ -206,6 +206,12 @@ type Options struct {
 	Stdout     *os.File
 	ExtraFiles []*os.File
 	Argv0      string // when set, run through a symlink of this name
+	// ServiceAccount, with PID1, is a directory (token, ca.crt, namespace)
+	// mounted where kubelet mounts a pod's service account
+	// (/var/run/secrets/kubernetes.io/serviceaccount), on a tmpfs over /run
+	// in the namespace's own mounts: the binary finds the API as in a pod
+	// (test/fakekube.StartTLS).
+	ServiceAccount string
 }
 
 // Proc is a running doris-entrypoint.
@@ -230,6 +236,12 @@ func Start(t testing.TB, o Options) *Proc {
 		bin = link
 	}
 	argv := append([]string{bin}, o.Args...)
+	if o.PID1 && o.ServiceAccount != "" {
+		// sh is PID 1 until its exec: the binary then is PID 1.
+		const mountSA = `mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && ` +
+			`cp "$0"/* /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"`
+		argv = append([]string{"sh", "-c", mountSA, o.ServiceAccount}, argv...)
+	}
 	if o.PID1 {
 		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
 	}

@@ -1,0 +1,376 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Leaving the cluster on a scale-in. The operator only lowers the
+// StatefulSet's replicas (apache/doris-operator
+// pkg/controller/sub_controller/be/prepare_modify.go): a BE that is simply
+// stopped takes its single-replica tablets with it, and a dead CN stays
+// registered. So the node leaves by itself, from inside the pod, in its stop
+// budget:
+//
+//  1. A stop comes (the preStop hook). The node asks its StatefulSet
+//     (Placement): it is removed for good only when the StatefulSet exists,
+//     is not being deleted, and wants no more replicas than its ordinal.
+//     Anything else (a restart, a roll, a drain, the whole cluster going) is
+//     an ordinary stop.
+//  2. BE (mix), before it stops: the decommission must be able to finish —
+//     enough BEs remain (alive, not decommissioned, ordinal < replicas; each
+//     pod counts from replicas, so 5→3 works in parallel) for the largest
+//     replication number, and the tablet scheduler is on. Otherwise: Warning
+//     ScaleInUnsafe, and an ordinary stop (the FE repairs what has replicas
+//     elsewhere, single replicas stay on the retained PVC).
+//  3. ALTER SYSTEM DECOMMISSION BACKEND, the BE keeps running (NotReady:
+//     the stop is requested) while the FE moves its replicas; the progress
+//     is followed in SHOW BACKENDS (TabletNum) and reported. The FE drops
+//     the BE at 0 (drop_backend_after_decommission): then it stops.
+//  4. The budget ends first: Warning DecommissionIncomplete with the tablets
+//     left, and it stops decommissioned; the FE goes on moving what has
+//     replicas elsewhere. Nothing here ever drops a BE that holds tablets.
+//  5. CN, after it stopped: ALTER SYSTEM DROPP BACKEND (it holds no
+//     replicas: NodeRole computation and TabletNum 0 are checked first).
+//     Observer: ALTER SYSTEM DROP OBSERVER through another FE. Follower (only
+//     when electionNumber was lowered): dropped through the new master once
+//     one is elected, and only when the followers that remain are alive, at
+//     least two and an odd number; else Warning FollowerScaleInUnsafe.
+//  6. At start, a BE/CN that is not being removed but finds itself
+//     decommissioned (an interrupted scale-in, or scaled back out) sends
+//     CANCEL DECOMMISSION BACKEND (Event DecommissionCancelled).
+
+// Placement is where the pod's StatefulSet puts it.
+type Placement struct {
+	StatefulSet string
+	Ordinal     int
+	Replicas    int
+	Deleting    bool // the StatefulSet is being deleted: the cluster goes as a whole
+}
+
+// Removed says the pod goes away for good (1).
+func (p Placement) Removed() bool { return !p.Deleting && p.Replicas <= p.Ordinal }
+
+// Progress is how far a leave has come, for the log, /status and Events.
+type Progress struct {
+	Action      string    `json:"action"` // decommission, drop
+	State       string    `json:"state"`  // started, done, incomplete, unsafe, cancelled
+	Reason      string    `json:"reason,omitempty"`
+	Tablets     int       `json:"tablets_left"`
+	Initial     int       `json:"tablets_at_start"`
+	RatePerSec  float64   `json:"tablets_per_second"`
+	BudgetLeft  float64   `json:"budget_left_seconds"`
+	ETASeconds  float64   `json:"eta_seconds,omitempty"`
+	StartedAt   time.Time `json:"started_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Replicas    int       `json:"replicas"`
+	Ordinal     int       `json:"ordinal"`
+	Remaining   int       `json:"remaining_backends,omitempty"`
+	Replication int       `json:"max_replication_num,omitempty"`
+}
+
+// Leave is a node's part in a scale-in: Placement reads the StatefulSet
+// (nil: no API access; a scale-in cannot be recognised then), Event posts
+// Kubernetes Events, Report receives the progress.
+type Leave struct {
+	Placement func(ctx context.Context) (Placement, error)
+	Event     func(eventType, reason, message string)
+	Report    func(Progress)
+	// Poll is how often the decommission's progress is read; 0: 0.5 s
+	// (the BE leaves SHOW BACKENDS → its stop begins within that).
+	Poll time.Duration
+}
+
+func (l *Leave) event(typ, reason, msg string) {
+	if l != nil && l.Event != nil {
+		l.Event(typ, reason, msg)
+	}
+}
+
+func (l *Leave) report(p Progress) {
+	if l != nil && l.Report != nil {
+		p.UpdatedAt = time.Now().UTC()
+		l.Report(p)
+	}
+}
+
+// placement asks the StatefulSet; ok is false when this is no scale-in or
+// it cannot be told (logged).
+func (n *Node) placement(ctx context.Context) (Placement, bool) {
+	if n.Leave == nil || n.Leave.Placement == nil {
+		n.log().Info("no API access: a scale-in cannot be recognised; stopping as before")
+		return Placement{}, false
+	}
+	p, err := n.Leave.Placement(ctx)
+	if err != nil {
+		n.log().Warn("cannot read the StatefulSet: a scale-in cannot be recognised; stopping as before", zap.Error(err))
+		return Placement{}, false
+	}
+	return p, true
+}
+
+// BeforeStop runs when a stop is requested while the component runs, before
+// it is stopped; ctx ends when the part of the stop budget it may use ends.
+// It returns once the node may be stopped.
+func (n *Node) BeforeStop(ctx context.Context) {
+	if n.Component.beforeStop != nil {
+		if p, ok := n.placement(ctx); ok && p.Removed() {
+			n.Component.beforeStop(n, ctx, p)
+		}
+	}
+}
+
+// AfterStop runs once the component stopped on a stop request; ctx ends
+// with the stop budget.
+func (n *Node) AfterStop(ctx context.Context) {
+	if n.Component.afterStop != nil {
+		if p, ok := n.placement(ctx); ok && p.Removed() {
+			n.Component.afterStop(n, ctx, p)
+		}
+	}
+}
+
+// self is this backend's row, asked of the first FE that answers.
+func (n *Node) backendSelf(ctx context.Context) (fe string, self Backend, all []Backend, found bool, err error) {
+	host, err := n.Host()
+	if err != nil {
+		return "", Backend{}, nil, false, err
+	}
+	hb, err := n.Port(n.Component.Liveness)
+	if err != nil {
+		return "", Backend{}, nil, false, err
+	}
+	var errs []error
+	for _, addr := range n.FEAddrs {
+		bes, err := n.Client.ShowBackends(ctx, addr)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, be := range bes {
+			if be.Host == host && be.HeartbeatPort == hb {
+				return addr, be, bes, true, nil
+			}
+		}
+		return addr, Backend{Host: host, HeartbeatPort: hb}, bes, false, nil
+	}
+	if len(errs) == 0 {
+		return "", Backend{}, nil, false, errors.New("no FE address to ask")
+	}
+	return "", Backend{}, nil, false, errors.Join(errs...)
+}
+
+// statefulSetOf is the StatefulSet part of a pod's host name
+// ("doris-be-3.doris-be-internal…" → "doris-be") and its ordinal.
+func statefulSetOf(host string) (string, int, bool) {
+	label, _, _ := strings.Cut(host, ".")
+	i := strings.LastIndexByte(label, '-')
+	if i <= 0 {
+		return "", 0, false
+	}
+	n, err := Ordinal(label)
+	if err != nil {
+		return "", 0, false
+	}
+	return label[:i], n, true
+}
+
+// remainingBackends counts the backends that hold replicas after the
+// scale-in (2): alive, not decommissioned, not compute nodes, not this one,
+// and not another pod of this StatefulSet at or above replicas.
+func remainingBackends(bes []Backend, self Backend, p Placement) (int, error) {
+	selfSet, _, ok := statefulSetOf(self.Host)
+	if !ok {
+		return 0, fmt.Errorf("cannot tell the remaining backends: %q is not a StatefulSet pod's FQDN (IP mode?)", self.Host)
+	}
+	n := 0
+	for _, be := range bes {
+		if be.Host == self.Host && be.HeartbeatPort == self.HeartbeatPort || !be.Alive || be.Decommissioned || be.NodeRole == "computation" {
+			continue
+		}
+		if set, ord, ok := statefulSetOf(be.Host); ok && set == selfSet && ord >= p.Replicas {
+			continue // leaving too, in parallel
+		}
+		n++
+	}
+	return n, nil
+}
+
+// backendBeforeStop is (2)–(4) for a BE; a CN has nothing to move.
+func (n *Node) backendBeforeStop(ctx context.Context, p Placement) {
+	log := n.log()
+	fe, self, bes, found, err := n.backendSelf(ctx)
+	switch {
+	case err != nil:
+		n.unsafe(p, "cannot read SHOW BACKENDS: "+err.Error())
+		return
+	case !found:
+		log.Info("scale-in: this backend is not registered; nothing to decommission", zap.String("backend", self.Host))
+		return
+	case self.NodeRole == "computation":
+		return // a CN: dropped after it stopped (5)
+	}
+	prog := Progress{Action: "decommission", Replicas: p.Replicas, Ordinal: p.Ordinal, Tablets: self.TabletNum, Initial: self.TabletNum,
+		StartedAt: time.Now().UTC()}
+	if !self.Decommissioned { // a decommission begun by an earlier stop is simply followed
+		remaining, err := remainingBackends(bes, self, p)
+		if err != nil {
+			n.unsafe(p, err.Error())
+			return
+		}
+		parts, err := n.Client.Partitions(ctx, fe)
+		if err != nil {
+			n.unsafe(p, "cannot read the partitions' replication numbers: "+err.Error())
+			return
+		}
+		maxRepl, single := 0, 0
+		for _, part := range parts {
+			maxRepl = max(maxRepl, part.ReplicationNum)
+			if part.ReplicationNum == 1 {
+				single++
+			}
+		}
+		prog.Remaining, prog.Replication = remaining, maxRepl
+		if remaining < maxRepl {
+			n.unsafe(p, fmt.Sprintf("%d backends would remain, and a partition has %d replicas (%d single-replica partitions); "+
+				"the decommission could never finish", remaining, maxRepl, single))
+			return
+		}
+		if v, ok, err := n.Client.FrontendConfig(ctx, fe, "disable_tablet_scheduler"); err != nil {
+			n.unsafe(p, "cannot read disable_tablet_scheduler: "+err.Error())
+			return
+		} else if ok && strings.EqualFold(v, "true") {
+			n.unsafe(p, "disable_tablet_scheduler is true: a decommission makes no progress (an upgrade in progress?)")
+			return
+		}
+		if err := n.Client.Decommission(ctx, fe, self.Host, self.HeartbeatPort); err != nil {
+			n.unsafe(p, "the FE refused the decommission: "+err.Error())
+			return
+		}
+	}
+	deadline, _ := ctx.Deadline()
+	prog.State = "started"
+	prog.BudgetLeft = time.Until(deadline).Seconds()
+	msg := fmt.Sprintf("scale-in to %d replicas: decommissioning %s:%d, %d tablets to move, budget %s",
+		p.Replicas, self.Host, self.HeartbeatPort, self.TabletNum, time.Until(deadline).Round(time.Second))
+	log.Info("decommission started", zap.Int("tablets", self.TabletNum), zap.Int("replicas", p.Replicas), zap.Int("ordinal", p.Ordinal),
+		zap.Duration("budget", time.Until(deadline).Round(time.Second)), zap.String("fe", fe))
+	n.Leave.event("Normal", "DecommissionStarted", msg)
+	n.Leave.report(prog)
+	n.followDecommission(ctx, prog)
+}
+
+// followDecommission reads SHOW BACKENDS until the FE dropped the backend
+// (3) or ctx ends (4).
+func (n *Node) followDecommission(ctx context.Context, prog Progress) {
+	log := n.log()
+	poll := n.Leave.Poll
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	var lastLog time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			prog.State = "incomplete"
+			n.Leave.report(prog)
+			log.Warn("decommission incomplete: the stop budget ended; stopping decommissioned", zap.Int("tablets", prog.Tablets))
+			n.Leave.event("Warning", "DecommissionIncomplete", fmt.Sprintf("stop budget ended with %d tablets left on this backend; "+
+				"it stays decommissioned and the FE goes on moving what has replicas elsewhere (raise grace_shutdown_wait_seconds, "+
+				"or decommission before scaling in: doris-entrypoint scale-in)", prog.Tablets))
+			return
+		case <-tick.C:
+		}
+		_, self, _, found, err := n.backendSelf(ctx)
+		if err != nil {
+			log.Warn("decommission: cannot read SHOW BACKENDS", zap.Error(err))
+			continue
+		}
+		elapsed := time.Since(prog.StartedAt).Seconds()
+		if !found {
+			prog.State, prog.Tablets = "done", 0
+			n.Leave.report(prog)
+			log.Info("decommission done: the FE dropped this backend", zap.Int("tablets", 0), zap.Duration("took", time.Since(prog.StartedAt).Round(time.Second)))
+			n.Leave.event("Normal", "DecommissionDone", fmt.Sprintf("%d tablets moved in %s; the FE dropped this backend",
+				prog.Initial, time.Since(prog.StartedAt).Round(time.Second)))
+			return
+		}
+		prog.Tablets = self.TabletNum
+		if elapsed > 0 {
+			prog.RatePerSec = float64(prog.Initial-prog.Tablets) / elapsed
+		}
+		prog.ETASeconds = 0
+		if prog.RatePerSec > 0 {
+			prog.ETASeconds = float64(prog.Tablets) / prog.RatePerSec
+		}
+		if d, ok := ctx.Deadline(); ok {
+			prog.BudgetLeft = time.Until(d).Seconds()
+		}
+		n.Leave.report(prog)
+		if time.Since(lastLog) >= 10*time.Second {
+			log.Info("decommission in progress", zap.Int("tablets", prog.Tablets), zap.Float64("tablets_per_second", prog.RatePerSec),
+				zap.Float64("eta_seconds", prog.ETASeconds), zap.Float64("budget_left_seconds", prog.BudgetLeft))
+			lastLog = time.Now()
+		}
+	}
+}
+
+// unsafe is (2)'s refusal.
+func (n *Node) unsafe(p Placement, reason string) {
+	n.log().Warn("scale-in unsafe: not decommissioning; stopping as before", zap.String("reason", reason),
+		zap.Int("replicas", p.Replicas), zap.Int("ordinal", p.Ordinal))
+	n.Leave.report(Progress{Action: "decommission", State: "unsafe", Reason: reason, Replicas: p.Replicas, Ordinal: p.Ordinal})
+	n.Leave.event("Warning", "ScaleInUnsafe", fmt.Sprintf("scale-in to %d replicas: %s; the backend stays registered and "+
+		"its data stays on the retained volume", p.Replicas, reason))
+}
+
+// backendAfterStop is (5) for a CN.
+func (n *Node) backendAfterStop(ctx context.Context, p Placement) {
+	fe, self, _, found, err := n.backendSelf(ctx)
+	switch {
+	case err != nil:
+		n.log().Warn("scale-in: cannot read SHOW BACKENDS to drop the compute node", zap.Error(err))
+		return
+	case !found || self.NodeRole != "computation":
+		return
+	case self.TabletNum != 0:
+		n.log().Warn("scale-in: a compute node that holds tablets is not dropped", zap.Int("tablets", self.TabletNum))
+		return
+	}
+	if err := n.Client.DropComputeNode(ctx, fe, self.Host, self.HeartbeatPort); err != nil {
+		n.log().Warn("scale-in: cannot drop the compute node", zap.Error(err))
+		return
+	}
+	n.log().Info("scale-in: compute node dropped", zap.String("backend", self.Host), zap.String("fe", fe))
+	n.Leave.report(Progress{Action: "drop", State: "done", Replicas: p.Replicas, Ordinal: p.Ordinal})
+	n.Leave.event("Normal", "ComputeNodeDropped", fmt.Sprintf("scale-in to %d replicas: compute node %s:%d dropped", p.Replicas, self.Host, self.HeartbeatPort))
+}
+
+// cancelStaleDecommission is (6), after a BE/CN registered.
+func (n *Node) cancelStaleDecommission(ctx context.Context) {
+	if n.Leave == nil || n.Leave.Placement == nil {
+		return
+	}
+	fe, self, _, found, err := n.backendSelf(ctx)
+	if err != nil || !found || !self.Decommissioned {
+		return
+	}
+	p, err := n.Leave.Placement(ctx)
+	if err != nil || p.Removed() {
+		return // being removed, or unknown: leave the decommission alone
+	}
+	if err := n.Client.CancelDecommission(ctx, fe, self.Host, self.HeartbeatPort); err != nil {
+		n.log().Warn("cannot cancel the decommission of this backend", zap.Error(err))
+		return
+	}
+	n.log().Info("decommission cancelled: this backend stays", zap.Int("tablets", self.TabletNum), zap.Int("replicas", p.Replicas))
+	n.Leave.event("Normal", "DecommissionCancelled", fmt.Sprintf("ordinal %d < %d replicas: the decommission of %s:%d is cancelled",
+		p.Ordinal, p.Replicas, self.Host, self.HeartbeatPort))
+}

@@ -1,0 +1,280 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
+)
+
+const feMaster = "doris-fe-0.doris-fe-internal.doris.svc.cluster.local"
+
+func podBE(i int) string { return fmt.Sprintf("doris-be-%d.doris-be-internal.doris.svc.cluster.local", i) }
+func feName(i int) string { return fmt.Sprintf("doris-fe-%d.doris-fe-internal.doris.svc.cluster.local", i) }
+
+// events records what a node posts.
+type events struct {
+	mu      sync.Mutex
+	reasons []string
+	msgs    []string
+}
+
+func (e *events) add(_, reason, msg string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.reasons = append(e.reasons, reason)
+	e.msgs = append(e.msgs, msg)
+}
+
+func (e *events) has(reason string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.reasons {
+		if r == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// backendCluster is an FE master and n mix backends, and one table with
+// the given replication number (30 tablets).
+func backendCluster(t *testing.T, n, replication int, cns ...int) (*fakedoris.Cluster, string) {
+	t.Helper()
+	c := fakedoris.NewCluster(fakedoris.Layout21)
+	c.AddFrontend(fakedoris.Frontend{Host: feMaster, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+	for i := 0; i < n; i++ {
+		c.AddBackend(fakedoris.Backend{Host: podBE(i), Alive: true})
+	}
+	for _, i := range cns {
+		c.AddBackend(fakedoris.Backend{Host: podBE(i), Alive: true, NodeRole: "computation"})
+	}
+	if err := c.AddTable("sales", "orders", fakedoris.Partition{Name: "p2026", ReplicationNum: replication, Buckets: 30}); err != nil {
+		t.Fatal(err)
+	}
+	c.SetDecommissionRate(500)
+	return c, fakedoris.ServeT(t, c, feMaster)
+}
+
+// node is a BE, CN or FE pod named host, placed at ordinal with replicas.
+func node(t *testing.T, comp cluster.Component, host, fe string, p cluster.Placement, placeErr error, ev *events) *cluster.Node {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(comp.Conf)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, comp.Conf), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &cluster.Node{Component: comp, Root: root, Client: &cluster.Client{ConnectTimeout: time.Second, QueryTimeout: 2 * time.Second},
+		FEAddrs: []string{fe}, PodFQDN: host,
+		Leave: &cluster.Leave{Placement: func(context.Context) (cluster.Placement, error) { return p, placeErr }, Event: ev.add,
+			Poll: 10 * time.Millisecond}}
+}
+
+func statements(c *fakedoris.Cluster, verb string) []string {
+	var out []string
+	for _, s := range c.Statements() {
+		if strings.Contains(s, verb) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func listed(c *fakedoris.Cluster, host string) bool {
+	for _, be := range c.Backends() {
+		if be.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBackendScaleIn(t *testing.T) {
+	tests := []struct {
+		name         string
+		backends     int
+		replication  int
+		ordinal      int
+		replicas     int
+		placeErr     error
+		setup        func(c *fakedoris.Cluster)
+		wantReason   string
+		decommission bool // a DECOMMISSION is sent
+		gone         bool // the backend left SHOW BACKENDS
+	}{
+		{name: "3→2 with single-replica tablets", backends: 3, replication: 1, ordinal: 2, replicas: 2,
+			wantReason: "DecommissionDone", decommission: true, gone: true},
+		{name: "3→2 with 2 replicas", backends: 3, replication: 2, ordinal: 2, replicas: 2,
+			wantReason: "DecommissionDone", decommission: true, gone: true},
+		{name: "refused: 3 backends, 3 replicas", backends: 3, replication: 3, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe"},
+		{name: "refused: tablet scheduler disabled", backends: 3, replication: 1, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe",
+			setup: func(c *fakedoris.Cluster) { c.SetFrontendConfig("disable_tablet_scheduler", true) }},
+		{name: "refused: the other backends are dead", backends: 3, replication: 1, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe",
+			setup: func(c *fakedoris.Cluster) { c.SetAlive(podBE(0), false); c.SetAlive(podBE(1), false) }},
+		{name: "a restart: ordinal below replicas", backends: 3, replication: 1, ordinal: 2, replicas: 3},
+		{name: "StatefulSet unreadable", backends: 3, replication: 1, ordinal: 2, replicas: 2, placeErr: errors.New("forbidden")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, fe := backendCluster(t, tt.backends, tt.replication)
+			if tt.setup != nil {
+				tt.setup(c)
+			}
+			before := c.TabletsOn(podBE(tt.ordinal))
+			ev := &events{}
+			n := node(t, cluster.BE, podBE(tt.ordinal), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: tt.ordinal, Replicas: tt.replicas}, tt.placeErr, ev)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			n.BeforeStop(ctx)
+			if tt.wantReason != "" && !ev.has(tt.wantReason) {
+				t.Fatalf("events %q, want %s; %q", ev.reasons, tt.wantReason, ev.msgs)
+			}
+			if got := len(statements(c, "DECOMMISSION")) > 0; got != tt.decommission {
+				t.Fatalf("decommission sent %v, want %v: %q", got, tt.decommission, c.Statements())
+			}
+			if got := !listed(c, podBE(tt.ordinal)); got != tt.gone {
+				t.Fatalf("gone %v, want %v", got, tt.gone)
+			}
+			if lost := c.LostTablets(); lost != 0 {
+				t.Fatalf("%d tablets lost (%d were on it)", lost, before)
+			}
+			if d := statements(c, "DROP"); len(d) != 0 {
+				t.Fatalf("a DROP: %q", d)
+			}
+		})
+	}
+}
+
+// 5→3: ordinals 3 and 4 leave at once; each counts the remaining backends
+// from replicas, not from who is alive now.
+func TestBackendScaleInParallel(t *testing.T) {
+	c, fe := backendCluster(t, 5, 3)
+	var wg sync.WaitGroup
+	evs := []*events{{}, {}}
+	for i, ord := range []int{3, 4} {
+		n := node(t, cluster.BE, podBE(ord), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: ord, Replicas: 3}, nil, evs[i])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			n.BeforeStop(ctx)
+		}()
+	}
+	wg.Wait()
+	for i, ord := range []int{3, 4} {
+		if !evs[i].has("DecommissionDone") || listed(c, podBE(ord)) {
+			t.Errorf("be-%d: events %q, listed %v", ord, evs[i].reasons, listed(c, podBE(ord)))
+		}
+	}
+	if lost := c.LostTablets(); lost != 0 {
+		t.Fatalf("%d tablets lost", lost)
+	}
+}
+
+// The budget ends first: the BE stops decommissioned, nothing is dropped;
+// scaled back out, its next start cancels the decommission.
+func TestDecommissionIncompleteThenCancelled(t *testing.T) {
+	c, fe := backendCluster(t, 3, 1)
+	c.SetDecommissionRate(1) // 10 tablets take 10 s; the budget is 300 ms
+	ev := &events{}
+	n := node(t, cluster.BE, podBE(2), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: 2, Replicas: 2}, nil, ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	n.BeforeStop(ctx)
+	if !ev.has("DecommissionIncomplete") || !listed(c, podBE(2)) {
+		t.Fatalf("events %q, listed %v", ev.reasons, listed(c, podBE(2)))
+	}
+	if d := statements(c, "DROP"); len(d) != 0 || c.LostTablets() != 0 {
+		t.Fatalf("drop %q, lost %d", d, c.LostTablets())
+	}
+	// Scaled back out to 3: the start (registration) cancels it.
+	back := node(t, cluster.BE, podBE(2), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: 2, Replicas: 3}, nil, ev)
+	bctx, bcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer bcancel()
+	if _, err := back.Bootstrap(bctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ev.has("DecommissionCancelled") || len(statements(c, "CANCEL DECOMMISSION")) != 1 {
+		t.Fatalf("events %q, statements %q", ev.reasons, c.Statements())
+	}
+	for _, be := range c.Backends() {
+		if be.Host == podBE(2) && be.Decommissioned {
+			t.Fatal("still decommissioned")
+		}
+	}
+}
+
+// A CN being removed drops itself after it stopped: no dead entry.
+func TestComputeNodeScaleIn(t *testing.T) {
+	c, fe := backendCluster(t, 1, 1, 1, 2) // be-0 mix; be-1, be-2 compute nodes
+	ev := &events{}
+	n := node(t, cluster.BE, podBE(2), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: 2, Replicas: 2}, nil, ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n.BeforeStop(ctx)
+	if len(statements(c, "DECOMMISSION")) != 0 {
+		t.Fatal("a compute node decommissioned")
+	}
+	n.AfterStop(ctx)
+	if listed(c, podBE(2)) || !ev.has("ComputeNodeDropped") {
+		t.Fatalf("listed %v, events %q", listed(c, podBE(2)), ev.reasons)
+	}
+	// A mix BE is never dropped after its stop, whatever happens.
+	m := node(t, cluster.BE, podBE(0), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: 0, Replicas: 0}, nil, ev)
+	m.AfterStop(ctx)
+	if !listed(c, podBE(0)) {
+		t.Fatal("a mix backend dropped")
+	}
+}
+
+func TestFrontendScaleIn(t *testing.T) {
+	tests := []struct {
+		name      string
+		followers int // doris-fe-0 … are followers, the rest observers
+		fes       int
+		self      int
+		replicas  int
+		want      string
+		dropped   bool
+	}{
+		{"observer dropped", 3, 4, 3, 3, "FrontendDropped", true},
+		{"follower refused: two would remain", 3, 3, 2, 2, "FollowerScaleInUnsafe", false},
+		{"follower dropped: three remain", 4, 4, 3, 3, "FrontendDropped", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakedoris.NewCluster(fakedoris.Layout21)
+			for i := 0; i < tt.fes; i++ {
+				role := "OBSERVER"
+				if i < tt.followers {
+					role = "FOLLOWER"
+				}
+				c.AddFrontend(fakedoris.Frontend{Host: feName(i), EditLogPort: 9010, QueryPort: 9030, Role: role, IsMaster: i == 0, Alive: i != tt.self, Join: true})
+			}
+			fe := fakedoris.ServeT(t, c, feName(0))
+			ev := &events{}
+			n := node(t, cluster.FE, feName(tt.self), fe, cluster.Placement{StatefulSet: "doris-fe", Ordinal: tt.self, Replicas: tt.replicas}, nil, ev)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			n.AfterStop(ctx)
+			gone := true
+			for _, f := range c.Frontends() {
+				gone = gone && f.Host != feName(tt.self)
+			}
+			if !ev.has(tt.want) || gone != tt.dropped {
+				t.Fatalf("events %q, dropped %v; want %s, %v", ev.reasons, gone, tt.want, tt.dropped)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package modes
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/supervisor"
+	"go.uber.org/zap"
+)
+
+// childStopReserve is the part of the stop budget BeforeStop leaves for the
+// child's own graceful stop: a tenth, at least 5 s and at most 30 s.
+func childStopReserve(budget time.Duration) time.Duration {
+	return min(max(budget/10, 5*time.Second), 30*time.Second)
+}
+
+// beforeStop runs Component.BeforeStop while c still runs, within the stop
+// budget less the child's reserve; the progress goes into the state.
+func (m *machine) beforeStop(c *supervisor.Child) {
+	if m.Component.BeforeStop == nil {
+		return
+	}
+	deadline, signalled := m.sup.StopInfo()
+	if signalled {
+		m.log.Info("stopped by SIGTERM without the preStop hook: the child is already stopping, nothing runs before its stop")
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-childStopReserve(time.Until(deadline))))
+	defer cancel()
+	m.Component.BeforeStop(ctx, func(p cluster.Progress) {
+		m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid(), Leave: &p})
+	})
+}
+
+// afterStop runs Component.AfterStop once the child has exited on a stop,
+// within what is left of the stop budget.
+func (m *machine) afterStop() {
+	if m.Component.AfterStop == nil {
+		return
+	}
+	deadline, _ := m.sup.StopInfo()
+	if time.Until(deadline) <= 0 {
+		m.log.Warn("no stop budget left for what runs after the stop", zap.Time("deadline", deadline))
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	m.Component.AfterStop(ctx, func(p cluster.Progress) {
+		m.writeState(State{Mode: "normal", Phase: PhaseExited, Leave: &p})
+	})
+}
