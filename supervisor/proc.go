@@ -10,6 +10,7 @@ import (
 type procEntry struct {
 	pid, ppid, pgid int
 	zombie          bool
+	start           uint64 // start time (clock ticks after boot): with pid, one process
 }
 
 // readProcStat parses /proc/<pid>/stat. The command name may hold spaces and
@@ -33,7 +34,11 @@ func readProcStat(procDir string, pid int) (procEntry, bool) {
 	if err1 != nil || err2 != nil {
 		return procEntry{}, false
 	}
-	return procEntry{pid: pid, ppid: ppid, pgid: pgid, zombie: string(f[0]) == "Z"}, true
+	e := procEntry{pid: pid, ppid: ppid, pgid: pgid, zombie: string(f[0]) == "Z"}
+	if len(f) > 19 { // starttime is field 22 of stat, the 20th after ")"
+		e.start, _ = strconv.ParseUint(string(f[19]), 10, 64)
+	}
+	return e, true
 }
 
 // descendants lists the live descendants of root found under procDir.
@@ -69,6 +74,17 @@ func descendants(procDir string, root int) []procEntry {
 
 // allProcesses lists the live processes in procDir other than self.
 func allProcesses(procDir string, self int) []procEntry {
+	var out []procEntry
+	for _, e := range processes(procDir) {
+		if e.pid != self && !e.zombie {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// processes lists every process in procDir, zombies included.
+func processes(procDir string) []procEntry {
 	d, err := os.Open(procDir)
 	if err != nil {
 		return nil
@@ -78,10 +94,10 @@ func allProcesses(procDir string, self int) []procEntry {
 	var out []procEntry
 	for _, name := range names {
 		pid, err := strconv.Atoi(name)
-		if err != nil || pid == self {
+		if err != nil {
 			continue
 		}
-		if e, ok := readProcStat(procDir, pid); ok && !e.zombie {
+		if e, ok := readProcStat(procDir, pid); ok {
 			out = append(out, e)
 		}
 	}

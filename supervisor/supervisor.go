@@ -518,16 +518,20 @@ func (s *Supervisor) Wait(ctx context.Context, c *Child) int {
 		// The SIGTERM may have arrived before this child was the target.
 		s.signalGroupOnce(c, unix.SIGTERM)
 	}
-	return s.finish(c, deadline, stopping, true)
+	return s.finish(c, deadline, stopping)
 }
 
 // StopChild stops c the way SIGTERM would, but leaves the supervisor
-// running (debug mode takes over): SIGTERM to c's group, then c and every
-// other descendant get the stop timeout to finish before SIGKILL. It
-// returns c's exit code; c is no longer the target of forwarded signals.
+// running (debug mode takes over): SIGTERM to c's group, then c and the
+// rest of its own process tree get the stop timeout to finish before
+// SIGKILL. What else PID 1 adopted — a kubectl exec session's leftovers —
+// is not c's and is left alone (see tree); the stop at exit still ends
+// everything. It returns c's exit code; c is no longer the target of
+// forwarded signals.
 func (s *Supervisor) StopChild(c *Child) int {
+	tr := newTree(s.procDir, c) // before the SIGTERM: who belongs to c
 	s.signalGroupOnce(c, unix.SIGTERM)
-	code := s.finish(c, time.Now().Add(s.stopTimeout), true, false)
+	code := s.stopTree(c, tr, time.Now().Add(s.stopTimeout))
 	s.mu.Lock()
 	if s.target == c {
 		s.target = nil
@@ -537,19 +541,64 @@ func (s *Supervisor) StopChild(c *Child) int {
 	return code
 }
 
+// stopTree waits for c and the rest of tr until deadline, then SIGKILLs
+// what is left of tr. Once c has exited, a member outside its group (which
+// the group's SIGTERM missed) gets a SIGTERM of its own.
+func (s *Supervisor) stopTree(c *Child, tr *tree, deadline time.Time) int {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	defer s.flushOrphans()
+	defer s.syncSignals()
+	for {
+		live := tr.refresh()
+		select {
+		case <-c.Done():
+			if len(live) == 0 {
+				return c.ExitCode()
+			}
+			n := 0
+			for _, pid := range tr.outsideGroup(live) {
+				if unix.Kill(pid, unix.SIGTERM) == nil {
+					n++
+				}
+			}
+			if n > 0 {
+				s.log.Info("terminating remaining processes", zap.Int("count", n), zap.Duration("timeout", time.Until(deadline).Round(time.Millisecond)))
+			}
+		default:
+		}
+		select {
+		case <-timer.C:
+			s.timeout(c, false, tr.refresh)
+			return s.afterKill(c, func(t <-chan time.Time) bool {
+				for len(tr.refresh()) > 0 {
+					select {
+					case <-t:
+						return false
+					case <-tick.C:
+					}
+				}
+				return true
+			})
+		case <-tick.C:
+		}
+	}
+}
+
 // finish waits for c, then for the rest of the tree, until deadline, then
-// SIGKILLs what remains. stopping says c's group already got SIGTERM;
-// exiting says the supervisor exits next, so that as PID 1 the final
-// SIGKILL may reach every process (kubectl exec sessions die with PID 1
-// anyway), while a child stopped for debug mode leaves them alone.
-func (s *Supervisor) finish(c *Child, deadline time.Time, stopping, exiting bool) int {
+// SIGKILLs what remains: as PID 1 every process, since the supervisor exits
+// next (kubectl exec sessions die with PID 1 anyway). stopping says c's
+// group already got SIGTERM.
+func (s *Supervisor) finish(c *Child, deadline time.Time, stopping bool) int {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-c.Done():
 	case <-timer.C:
-		s.timeout(c, exiting)
-		code := s.afterKill(c)
+		s.timeout(c, true, s.liveDescendants)
+		code := s.afterKill(c, s.idleWithin)
 		s.syncSignals()
 		s.flushOrphans()
 		return code
@@ -561,12 +610,33 @@ func (s *Supervisor) finish(c *Child, deadline time.Time, stopping, exiting bool
 	select {
 	case <-s.idleCh():
 	case <-timer.C:
-		s.timeout(c, exiting)
-		s.afterKill(c)
+		s.timeout(c, true, s.liveDescendants)
+		s.afterKill(c, s.idleWithin)
 	}
 	s.syncSignals()
 	s.flushOrphans()
 	return code
+}
+
+// idleWithin waits until the supervisor has no child at all, or t fires.
+func (s *Supervisor) idleWithin(t <-chan time.Time) bool {
+	select {
+	case <-s.idleCh():
+		return true
+	case <-t:
+		return false
+	}
+}
+
+// liveDescendants lists the supervisor's descendants that are not zombies.
+func (s *Supervisor) liveDescendants() []procEntry {
+	var out []procEntry
+	for _, d := range descendants(s.procDir, s.self) {
+		if !d.zombie {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // TerminateAll stops every other process the supervisor can see — as PID 1,
@@ -624,13 +694,7 @@ func (s *Supervisor) TerminateAll() {
 // process in /proc but itself; otherwise its descendants.
 func (s *Supervisor) others() []procEntry {
 	if !s.pid1 {
-		var out []procEntry
-		for _, d := range descendants(s.procDir, s.self) {
-			if !d.zombie {
-				out = append(out, d)
-			}
-		}
-		return out
+		return s.liveDescendants()
 	}
 	return allProcesses(s.procDir, s.self)
 }
@@ -675,15 +739,10 @@ func (s *Supervisor) terminateRest(c *Child, stopping bool) {
 	}
 }
 
-// timeout SIGKILLs c's group and every descendant; with all, as PID 1,
-// every process of the namespace.
-func (s *Supervisor) timeout(c *Child, all bool) {
-	remaining := 0
-	for _, d := range descendants(s.procDir, s.self) {
-		if !d.zombie {
-			remaining++
-		}
-	}
+// timeout SIGKILLs c's group and the processes list returns (live ones);
+// with all, as PID 1, every process of the namespace.
+func (s *Supervisor) timeout(c *Child, all bool, list func() []procEntry) {
+	remaining := len(list())
 	s.log.Warn("stop timeout reached", zap.Duration("timeout", s.stopTimeout), zap.Int("remaining", remaining))
 	if s.notify != nil {
 		s.notify("StopTimeout", fmt.Sprintf("stop timeout %s reached: SIGKILL to %d remaining processes", s.stopTimeout, remaining))
@@ -697,8 +756,8 @@ func (s *Supervisor) timeout(c *Child, all bool) {
 	// A process may fork between listing and killing: go round a few times.
 	for round := 0; round < 3; round++ {
 		more := false
-		for _, d := range descendants(s.procDir, s.self) {
-			if d.zombie || killed[d.pid] {
+		for _, d := range list() {
+			if killed[d.pid] {
 				continue
 			}
 			if unix.Kill(d.pid, unix.SIGKILL) == nil {
@@ -714,9 +773,10 @@ func (s *Supervisor) timeout(c *Child, all bool) {
 	s.log.Warn("SIGKILL sent", zap.Int("count", max(remaining, len(killed))))
 }
 
-// afterKill waits, bounded, for the killed processes to be reaped and returns
-// c's exit code (137 when the kill reached it).
-func (s *Supervisor) afterKill(c *Child) int {
+// afterKill waits, bounded, for c to be reaped and for the rest to go
+// (restGone, which gives up when its channel fires), and returns c's exit
+// code (137 when the kill reached it).
+func (s *Supervisor) afterKill(c *Child, restGone func(<-chan time.Time) bool) int {
 	t := time.NewTimer(killWait)
 	defer t.Stop()
 	select {
@@ -725,9 +785,7 @@ func (s *Supervisor) afterKill(c *Child) int {
 		s.log.Error("child survived SIGKILL", zap.Int("pid", c.pid), zap.Duration("wait", killWait))
 		return 128 + int(unix.SIGKILL)
 	}
-	select {
-	case <-s.idleCh():
-	case <-t.C:
+	if !restGone(t.C) {
 		s.log.Error("processes survived SIGKILL", zap.Duration("wait", killWait))
 	}
 	return c.ExitCode()

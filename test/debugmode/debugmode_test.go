@@ -611,3 +611,40 @@ func TestSecondSupervisorRefuses(t *testing.T) {
 	}
 	s.assertRestored(t)
 }
+
+// What a kubectl exec session left behind, reparented to PID 1 when the
+// session ended, is not the component: entering debug mode stops only the
+// FE's own tree and leaves it alone; the pod's stop still reaches it.
+func TestEnterDebugSparesExecLeftovers(t *testing.T) {
+	s := newSandbox(t, nil)
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	p.WaitLog(t, "child started", wait)
+	// The shell exits at once: its background job is an orphan of PID 1.
+	session := exec.Command("nsenter", "--target", strconv.Itoa(p.PID()), "--pid", "--mount",
+		"/bin/sh", "-c", helper+" trap-term 0s </dev/null >/dev/null 2>&1 &")
+	session.Env = append(os.Environ(), s.ev.Env())
+	if out, err := session.CombinedOutput(); err != nil {
+		t.Fatalf("exec session: %v\n%s", err, out)
+	}
+	var leftover int
+	fmt.Sscanf(s.ev.Wait(t, "ready trap", wait), "ready trap %d", &leftover)
+	// Its pid is the namespace's: read its stat in the namespace's /proc.
+	harness.WaitFor(t, "the leftover reparented to PID 1", wait, func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/proc/%d/stat", p.PID(), leftover))
+		i := bytes.LastIndexByte(b, ')')
+		return err == nil && i > 0 && strings.HasPrefix(string(b[i+1:]), " S 1 ")
+	})
+
+	s.annotate(t, debugAnn)
+	s.ev.Wait(t, "stopped ", wait)
+	s.assertDebug(t, p)
+	if s.ev.Has("got ") {
+		t.Fatal("entering debug mode signalled what a kubectl exec session left behind")
+	}
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+	s.ev.Wait(t, "clean ", 5*time.Second) // the pod's stop did reach it
+}
