@@ -400,11 +400,12 @@ func (s *Server) startup(sn snapshot) (bool, string) {
 // port exposed on the pod network needs: short header and idle deadlines,
 // and at most maxConns connections from the network and maxLoopbackConns
 // from the pod itself, of which idle and slow ones make room for a new one
-// (connLimit), so that no client can delay a probe.
+// (connLimit), so that no client can delay a probe; every answer says who
+// gave it (identify).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	limit := newConnLimit(maxConns, maxLoopbackConns, s.log)
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           s.identify(s.Handler()),
 		ReadHeaderTimeout: 2 * time.Second,
 		ReadTimeout:       5 * time.Second,
 		WriteTimeout:      5 * time.Second,

@@ -172,10 +172,13 @@ func (n *node) expect(t *testing.T, live, ready, startup int, readyReason string
 	}
 }
 
-// execProbe runs `doris-entrypoint probe KIND` as kubelet's exec probe would.
+// execProbe runs `doris-entrypoint probe KIND` as kubelet's exec probe
+// would: in the container's mount and PID namespaces, here the
+// supervisor's (unshare --mount-proc gave it a mount namespace of its own).
 func (n *node) execProbe(t *testing.T, kind string) (int, string, time.Duration) {
 	t.Helper()
-	cmd := exec.Command(entrypoint, "probe", kind, "--addr", n.endpoint)
+	cmd := exec.Command("nsenter", "--target", strconv.Itoa(n.p.PID()), "--mount", "--pid", "--",
+		entrypoint, "probe", kind, "--addr", n.endpoint)
 	t0 := time.Now()
 	out, err := cmd.Output()
 	el := time.Since(t0)
