@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -88,7 +89,7 @@ func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 	}
 	if st.Mode == "debug" {
 		fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports;\n", name)
-		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s-\n", podinfo.KeyRunmode)
+		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s- (the annotation that set debug mode)\n", cmp.Or(st.RunmodeKey, podinfo.KeyRunmode))
 	} else {
 		fmt.Fprintf(stdout, "next:      to debug: kubectl annotate pod <this pod> %s=debug\n", podinfo.KeyRunmode)
 	}

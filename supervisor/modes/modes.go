@@ -141,6 +141,8 @@ type State struct {
 	Phase     string    `json:"phase"`
 	Since     time.Time `json:"since"`
 	ChildPID  int       `json:"child_pid,omitempty"`
+	// RunmodeKey is the annotation that set debug mode (podinfo.State).
+	RunmodeKey string `json:"runmode_key,omitempty"`
 	// Restarts counts the child's starts after the first (debug round
 	// trips); LastExit is the exit code of the child that ran last.
 	Restarts int               `json:"restarts"`
@@ -497,6 +499,7 @@ func (m *machine) writeState(st State) {
 	st.Conf = m.Component.Conf
 	st.Command = append([]string{m.Component.Command.Path}, m.Component.Command.Args...)
 	st.Dir = m.Component.Command.Dir
+	st.RunmodeKey = m.latest.RunmodeKey
 	if m.OnState != nil {
 		m.OnState(st)
 	}

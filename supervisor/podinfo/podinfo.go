@@ -6,7 +6,8 @@
 // replaces the file by writing a new timestamped directory and renaming a
 // "..data" symlink over the old one, so a watch on the file itself dies at the
 // first update: the Watcher watches the directory, debounces, re-reads through
-// the symlink, compares the bytes, and also re-reads on a slow timer.
+// the symlink, compares the bytes, and also re-reads on a slow timer (every
+// second while the directory cannot be watched).
 //
 // Values are only ever unquoted with strconv.Unquote: nothing is executed or
 // expanded (TiDB's start script sources the file; an annotation value of
@@ -20,11 +21,17 @@ import (
 	"strings"
 )
 
-// Annotation keys of the run mode (doris-operator api/doris/v1/types.go).
+// Annotation keys of the run mode: the operator's two (doris-operator
+// api/doris/v1/types.go) and apache.com.doris/runmode, which operator
+// 25.6.0–25.7.0 used and the Doris website still tells users to set.
 const (
-	KeyRunmode       = "selectdb.com.doris/runmode"
-	KeyRunmodeApache = "apache.org.doris/runmode"
+	KeyRunmode          = "selectdb.com.doris/runmode"
+	KeyRunmodeApache    = "apache.org.doris/runmode"
+	KeyRunmodeApacheCom = "apache.com.doris/runmode"
 )
+
+// RunmodeKeys are the run-mode keys in the order ModeOf looks at them.
+var RunmodeKeys = []string{KeyRunmode, KeyRunmodeApache, KeyRunmodeApacheCom}
 
 // Mode is the run mode the annotations ask for.
 type Mode int
@@ -86,24 +93,50 @@ func shorten(s string) string {
 	return s
 }
 
-// ModeOf returns the run mode the annotations ask for. Either runmode key
-// with the value "debug" (any case, surrounding spaces ignored) means Debug.
-// unexpected is a runmode value that is neither empty nor "debug", which
-// callers log once; it means Normal.
-func ModeOf(ann map[string]string) (mode Mode, unexpected string) {
-	for _, k := range []string{KeyRunmode, KeyRunmodeApache} {
-		v, ok := ann[k]
-		if !ok {
-			continue
+// ModeOf returns the run mode the annotations ask for. Any of RunmodeKeys,
+// in any case (the scripts read the file with viper, which folds keys),
+// with the value "debug" (any case, surrounding spaces ignored) means Debug;
+// key is the annotation that asked for it, as written. unexpected is a
+// runmode value that is neither empty nor "debug", which callers log once;
+// it means Normal.
+func ModeOf(ann map[string]string) (mode Mode, key, unexpected string) {
+	for _, k := range runmodeKeysOf(ann) {
+		v := strings.TrimSpace(ann[k])
+		if strings.EqualFold(v, "debug") {
+			return Debug, k, ""
 		}
-		if strings.EqualFold(strings.TrimSpace(v), "debug") {
-			return Debug, ""
-		}
-		if strings.TrimSpace(v) != "" && unexpected == "" {
-			unexpected = k + "=" + strconv.Quote(v)
+		if v != "" && unexpected == "" {
+			unexpected = k + "=" + strconv.Quote(ann[k])
 		}
 	}
-	return Normal, unexpected
+	return Normal, "", unexpected
+}
+
+// runmodeKeysOf returns the keys of ann that are run-mode keys, in the order
+// of RunmodeKeys (spellings of one key sorted), so the result never depends
+// on map order.
+func runmodeKeysOf(ann map[string]string) []string {
+	rank := func(k string) int {
+		for i, rk := range RunmodeKeys {
+			if strings.EqualFold(k, rk) {
+				return i
+			}
+		}
+		return -1
+	}
+	var keys []string
+	for k := range ann {
+		if rank(k) >= 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if ri, rj := rank(keys[i]), rank(keys[j]); ri != rj {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
 }
 
 // Format renders annotations exactly as kubelet writes the file (sorted

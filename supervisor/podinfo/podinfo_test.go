@@ -57,23 +57,32 @@ func TestParse(t *testing.T) {
 
 func TestModeOf(t *testing.T) {
 	tests := []struct {
+		name       string
 		ann        map[string]string
 		want       podinfo.Mode
+		key        string
 		unexpected bool
 	}{
-		{map[string]string{"selectdb.com.doris/runmode": "debug"}, podinfo.Debug, false},
-		{map[string]string{"apache.org.doris/runmode": " DeBuG "}, podinfo.Debug, false},
-		{map[string]string{"selectdb.com.doris/runmode": "normal", "apache.org.doris/runmode": "debug"}, podinfo.Debug, false},
-		{map[string]string{"selectdb.com.doris/runmode": "true"}, podinfo.Normal, true},
-		{map[string]string{"selectdb.com.doris/runmode": ""}, podinfo.Normal, false},
-		{map[string]string{"apache.com.doris/runmode": "debug"}, podinfo.Normal, false}, // a common typo is not a key
-		{nil, podinfo.Normal, false},
+		{"selectdb key", map[string]string{"selectdb.com.doris/runmode": "debug"}, podinfo.Debug, "selectdb.com.doris/runmode", false},
+		{"apache.org key, value in any case", map[string]string{"apache.org.doris/runmode": " DeBuG "}, podinfo.Debug, "apache.org.doris/runmode", false},
+		{"apache.com key (operator 25.6-25.7, the Doris website)", map[string]string{"apache.com.doris/runmode": "debug"}, podinfo.Debug, "apache.com.doris/runmode", false},
+		{"key in any case", map[string]string{"apache.com.doris/RunMode": "Debug"}, podinfo.Debug, "apache.com.doris/RunMode", false},
+		{"one key says debug", map[string]string{"selectdb.com.doris/runmode": "normal", "apache.org.doris/runmode": "debug"}, podinfo.Debug, "apache.org.doris/runmode", false},
+		{"all three: the first key names it", map[string]string{"apache.com.doris/runmode": "debug", "apache.org.doris/runmode": "debug", "selectdb.com.doris/runmode": "debug"},
+			podinfo.Debug, "selectdb.com.doris/runmode", false},
+		{"unexpected value", map[string]string{"selectdb.com.doris/runmode": "true"}, podinfo.Normal, "", true},
+		{"unexpected value, third key", map[string]string{"apache.com.doris/runmode": "yes"}, podinfo.Normal, "", true},
+		{"empty value", map[string]string{"selectdb.com.doris/runmode": ""}, podinfo.Normal, "", false},
+		{"other domain", map[string]string{"apache.net.doris/runmode": "debug", "runmode": "debug"}, podinfo.Normal, "", false},
+		{"none", nil, podinfo.Normal, "", false},
 	}
 	for _, tt := range tests {
-		mode, unexpected := podinfo.ModeOf(tt.ann)
-		if mode != tt.want || (unexpected != "") != tt.unexpected {
-			t.Errorf("ModeOf(%q) = %v, %q", tt.ann, mode, unexpected)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			mode, key, unexpected := podinfo.ModeOf(tt.ann)
+			if mode != tt.want || key != tt.key || (unexpected != "") != tt.unexpected {
+				t.Errorf("ModeOf(%q) = %v, %q, %q; want %v, %q, unexpected %v", tt.ann, mode, key, unexpected, tt.want, tt.key, tt.unexpected)
+			}
+		})
 	}
 }
 
@@ -112,7 +121,12 @@ func watch(t *testing.T, dir string, resync time.Duration) (*podinfo.Watcher, *o
 
 func waitState(t *testing.T, w *podinfo.Watcher, want podinfo.Mode) podinfo.State {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
+	return waitStateWithin(t, w, want, 15*time.Second)
+}
+
+func waitStateWithin(t *testing.T, w *podinfo.Watcher, want podinfo.Mode, within time.Duration) podinfo.State {
+	t.Helper()
+	deadline := time.After(within)
 	for {
 		select {
 		case st := <-w.Changes():
@@ -120,7 +134,7 @@ func waitState(t *testing.T, w *podinfo.Watcher, want podinfo.Mode) podinfo.Stat
 				return st
 			}
 		case <-deadline:
-			t.Fatalf("mode never became %v", want)
+			t.Fatalf("mode not %v within %s", want, within)
 		}
 	}
 }
@@ -148,8 +162,17 @@ func TestWatchFollowsKubeletSwaps(t *testing.T) {
 		}
 		waitState(t, w, podinfo.Normal)
 	}
-	if n := logs.Len(); n != 0 {
+	changed := logs.FilterMessage("run mode changed")
+	if n := logs.Len() - changed.Len(); n != 0 {
 		t.Errorf("unexpected log lines: %v", logs.All())
+	}
+	if changed.Len() != 10 {
+		t.Errorf("%d mode changes logged, want 10: %v", changed.Len(), changed.All())
+	}
+	for _, e := range changed.All() {
+		if f := e.ContextMap(); f["source"] != "file" || f["trigger"] != "event" {
+			t.Errorf("change logged with %v, want source file, trigger event", f)
+		}
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 4 { // ..data, one ..timestamp dir, annotations, labels

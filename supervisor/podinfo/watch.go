@@ -24,12 +24,30 @@ const (
 	DefaultResync   = 10 * time.Second
 )
 
+// UnwatchedPoll is how often the file is re-read while its directory is not
+// watched: inotify unavailable (fs.inotify.max_user_instances is shared by
+// every root process on the node), the directory missing, removed or
+// renamed. A change then costs at most this, not the Resync.
+const UnwatchedPoll = time.Second
+
 // State is what the annotations file says at one moment.
 type State struct {
 	Mode        Mode
+	RunmodeKey  string            // the annotation that asked for Debug, as written; "" in Normal
 	Annotations map[string]string // nil when the file is missing
 	Present     bool              // the file exists and was read
 }
+
+// What made the Watcher re-read the file, as its log line says.
+const (
+	triggerStart  = "start"
+	triggerEvent  = "event"  // a directory event, debounced
+	triggerResync = "resync" // the safety-net timer while the directory is watched
+	triggerPoll   = "poll"   // the UnwatchedPoll timer
+)
+
+// newFSWatcher is fsnotify.NewWatcher; tests replace it.
+var newFSWatcher = fsnotify.NewWatcher
 
 // WatchConfig configures Watch.
 type WatchConfig struct {
@@ -76,8 +94,8 @@ func Read(dir string) (State, []error, error) {
 		return State{}, nil, err
 	}
 	ann, errs := Parse(data)
-	mode, _ := ModeOf(ann)
-	return State{Mode: mode, Annotations: ann, Present: true}, errs, nil
+	mode, key, _ := ModeOf(ann)
+	return State{Mode: mode, RunmodeKey: key, Annotations: ann, Present: true}, errs, nil
 }
 
 // Watch reads the annotations now and then follows them until ctx ends.
@@ -96,13 +114,21 @@ func Watch(ctx context.Context, cfg WatchConfig) *Watcher {
 	}
 	// Watch first, read second: a change in between is then seen twice
 	// rather than not at all.
-	fw, err := fsnotify.NewWatcher()
+	fw, err := newFSWatcher()
 	if err != nil {
-		w.log.Warn("cannot watch the annotations directory; re-reading it on a timer only", zap.Error(err))
+		w.log.Warn("cannot watch the annotations directory; re-reading it every "+UnwatchedPoll.String(), zap.Error(err))
 		fw = nil
 	}
-	watching := fw != nil && fw.Add(cfg.Dir) == nil
-	w.reload(true)
+	watching := false
+	if fw != nil {
+		err := fw.Add(cfg.Dir)
+		watching = err == nil
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.log.Warn("cannot watch the annotations directory; re-reading it every "+UnwatchedPoll.String()+" until it can",
+				zap.String("dir", cfg.Dir), zap.Error(err))
+		}
+	}
+	w.reload(triggerStart)
 	go w.run(ctx, fw, watching)
 	return w
 }
@@ -121,7 +147,7 @@ func (w *Watcher) Current() State {
 // differs from the current one or the fed annotations changed since the
 // last Feed; the file, once kubelet has caught up, then agrees.
 func (w *Watcher) Feed(source string, ann map[string]string) {
-	mode, _ := ModeOf(ann)
+	mode, key, _ := ModeOf(ann)
 	w.mu.Lock()
 	changed := !w.fed || !maps.Equal(ann, w.fedLast)
 	if !w.fed || mode != w.apiMode {
@@ -135,17 +161,21 @@ func (w *Watcher) Feed(source string, ann map[string]string) {
 	differs := mode != w.state.Mode
 	w.mu.Unlock()
 	if differs {
-		w.log.Info("run mode changed", zap.String("source", source), zap.String("mode", mode.String()))
+		w.log.Info("run mode changed", zap.String("source", source), zap.String("mode", mode.String()), zap.String("annotation", key))
 	}
-	w.publish(State{Mode: mode, Annotations: ann, Present: true}, false)
+	w.publish(State{Mode: mode, RunmodeKey: key, Annotations: ann, Present: true}, false)
 }
 
 // Changes delivers the new state after each change.
 func (w *Watcher) Changes() <-chan State { return w.changes }
 
 // reload re-reads the file and, when its bytes changed, parses it, logs
-// what is wrong with it (once per content), and publishes the new state.
-func (w *Watcher) reload(first bool) {
+// what is wrong with it (once per content), and publishes the new state. A
+// change of mode is logged with what triggered the re-read and how long ago
+// the file was written: a large age says the change was seen late (by us),
+// a small one that it was written late (by kubelet).
+func (w *Watcher) reload(trigger string) {
+	first := trigger == triggerStart
 	data, err := os.ReadFile(w.path)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
@@ -171,7 +201,7 @@ func (w *Watcher) reload(first bool) {
 	for _, e := range errs {
 		w.log.Warn("skipping a malformed annotations line", zap.Error(e))
 	}
-	mode, unexpected := ModeOf(ann)
+	mode, key, unexpected := ModeOf(ann)
 	if unexpected != "" {
 		w.log.Warn("unexpected runmode annotation: normal mode", zap.String("annotation", unexpected))
 	}
@@ -179,7 +209,15 @@ func (w *Watcher) reload(first bool) {
 		w.last = nil // look again at the next event or resync
 		return
 	}
-	w.publish(State{Mode: mode, Annotations: ann, Present: true}, first)
+	if prev := w.Current().Mode; !first && mode != prev {
+		fields := []zap.Field{zap.String("source", "file"), zap.String("mode", mode.String()),
+			zap.String("annotation", key), zap.String("trigger", trigger)}
+		if fi, err := os.Stat(w.path); err == nil {
+			fields = append(fields, zap.Duration("written_ago", time.Since(fi.ModTime())))
+		}
+		w.log.Info("run mode changed", fields...)
+	}
+	w.publish(State{Mode: mode, RunmodeKey: key, Annotations: ann, Present: true}, first)
 }
 
 // stale says the file, which says mode, is behind the pod watch: the API
@@ -213,11 +251,23 @@ func (w *Watcher) publish(st State, first bool) {
 }
 
 func (w *Watcher) run(ctx context.Context, fw *fsnotify.Watcher, watching bool) {
+	dir := filepath.Clean(w.cfg.Dir)
+	// period is the re-read period: Resync while the directory is watched,
+	// at most UnwatchedPoll while it is not.
+	period := func() time.Duration {
+		if watching {
+			return w.cfg.Resync
+		}
+		return min(w.cfg.Resync, UnwatchedPoll)
+	}
 	addWatch := func() {
-		if fw == nil || watching {
+		if fw == nil {
 			return
 		}
-		if err := fw.Add(w.cfg.Dir); err == nil {
+		if watching && len(fw.WatchList()) == 0 {
+			watching = false // dropped without an event we act on (e.g. IN_UNMOUNT)
+		}
+		if !watching && fw.Add(w.cfg.Dir) == nil {
 			watching = true
 		}
 	}
@@ -227,7 +277,7 @@ func (w *Watcher) run(ctx context.Context, fw *fsnotify.Watcher, watching bool) 
 		defer fw.Close()
 		events, errs = fw.Events, fw.Errors
 	}
-	resync := time.NewTicker(w.cfg.Resync)
+	resync := time.NewTimer(period())
 	defer resync.Stop()
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
@@ -240,8 +290,14 @@ func (w *Watcher) run(ctx context.Context, fw *fsnotify.Watcher, watching bool) 
 				events = nil
 				continue
 			}
-			if ev.Op&fsnotify.Remove != 0 && filepath.Clean(ev.Name) == filepath.Clean(w.cfg.Dir) {
-				watching = false // the directory itself went away
+			// The directory itself removed or renamed (IN_DELETE_SELF,
+			// IN_MOVE_SELF): its watch is gone; poll until a directory
+			// is back at the path and watch that one.
+			if ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 && filepath.Clean(ev.Name) == dir && watching {
+				watching = false
+				w.log.Info("annotations directory removed or renamed; re-reading it every "+UnwatchedPoll.String()+" until it is back",
+					zap.String("dir", w.cfg.Dir))
+				resync.Reset(period())
 			}
 			debounce.Reset(w.cfg.Debounce)
 		case err, ok := <-errs:
@@ -252,10 +308,15 @@ func (w *Watcher) run(ctx context.Context, fw *fsnotify.Watcher, watching bool) 
 			w.log.Warn("annotations watch error; re-reading", zap.Error(err))
 			debounce.Reset(w.cfg.Debounce)
 		case <-debounce.C:
-			w.reload(false)
+			w.reload(triggerEvent)
 		case <-resync.C:
-			addWatch() // the directory may have appeared
-			w.reload(false)
+			trigger := triggerResync
+			if !watching {
+				trigger = triggerPoll
+			}
+			addWatch() // the directory may have appeared, or its watch gone
+			w.reload(trigger)
+			resync.Reset(period())
 		}
 	}
 }

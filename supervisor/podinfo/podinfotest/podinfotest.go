@@ -2,13 +2,14 @@
 // AtomicWriter does (pkg/volume/util/atomic_writer.go), for tests and demos:
 //
 //  1. the payload goes into a new hidden directory ..YYYY_MM_DD_HH_MM_SS.N;
-//  2. the user-visible symlinks (annotations -> ..data/annotations) are
+//  2. a symlink ..data_tmp -> the new directory is created,
+//  3. and renamed over ..data (the atomic step);
+//  4. the user-visible symlinks (annotations -> ..data/annotations) are
 //     created the first time;
-//  3. a symlink ..data_tmp -> the new directory is renamed over ..data
-//     (the atomic step);
-//  4. the old timestamped directory is removed.
+//  5. the old timestamped directory is removed.
 //
-// Like kubelet, it writes only when the content changed.
+// Like kubelet, it writes only when the content changed. WriteFilesStepwise
+// lets a test act between the steps (kubelet descheduled mid-write).
 package podinfotest
 
 import (
@@ -33,8 +34,31 @@ func Write(dir string, annotations, labels map[string]string) error {
 	return WriteFiles(dir, files)
 }
 
+// The steps of a write, in order, as WriteFilesStepwise names them.
+const (
+	StepPayload = "payload"    // 1: the new timestamped directory written
+	StepTmpLink = "..data_tmp" // 2: the link to it created
+	StepSwap    = "..data"     // 3: ..data_tmp renamed over ..data
+	StepLinks   = "links"      // 4: the user-visible links (the first time)
+	StepCleanup = "cleanup"    // 5: the old timestamped directory removed
+)
+
+// Steps lists the steps of a write in order.
+var Steps = []string{StepPayload, StepTmpLink, StepSwap, StepLinks, StepCleanup}
+
 // WriteFiles publishes raw file contents into dir, kubelet style.
 func WriteFiles(dir string, files map[string][]byte) error {
+	return WriteFilesStepwise(dir, files, nil)
+}
+
+// WriteFilesStepwise is WriteFiles calling after (when not nil) once each
+// step is done.
+func WriteFilesStepwise(dir string, files map[string][]byte, after func(step string)) error {
+	done := func(step string) {
+		if after != nil {
+			after(step)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -53,6 +77,17 @@ func WriteFiles(dir string, files map[string][]byte) error {
 			return err
 		}
 	}
+	done(StepPayload)
+	tmp := filepath.Join(dir, "..data_tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(ts, tmp); err != nil {
+		return err
+	}
+	done(StepTmpLink)
+	if err := os.Rename(tmp, dataLink); err != nil {
+		return err
+	}
+	done(StepSwap)
 	for name := range files {
 		link := filepath.Join(dir, name)
 		if _, err := os.Lstat(link); os.IsNotExist(err) {
@@ -61,17 +96,13 @@ func WriteFiles(dir string, files map[string][]byte) error {
 			}
 		}
 	}
-	tmp := filepath.Join(dir, "..data_tmp")
-	os.Remove(tmp)
-	if err := os.Symlink(ts, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dataLink); err != nil {
-		return err
-	}
+	done(StepLinks)
 	if oldTS != "" {
-		return os.RemoveAll(filepath.Join(dir, oldTS))
+		if err := os.RemoveAll(filepath.Join(dir, oldTS)); err != nil {
+			return err
+		}
 	}
+	done(StepCleanup)
 	return nil
 }
 
