@@ -38,6 +38,10 @@ type Component struct {
 	// HTTP is the port of /api/health, the operator's readiness probe; debug
 	// mode moves it and leaves the original closed (NotReady).
 	HTTP confpatch.Port
+	// Listens are the other ports the node opens, with Doris' defaults (-1:
+	// off unless the conf sets it): debug mode's moved ports must land on
+	// none of them.
+	Listens []confpatch.Port
 	// Grace is the pod's terminationGracePeriodSeconds when the conf does
 	// not set grace_shutdown_wait_seconds (FE 330 s, BE/CN 200 s); the
 	// default stop budget follows it ([Component.StopTimeout]).
@@ -84,6 +88,7 @@ var FE = Component{
 	Liveness:      confpatch.Port{Key: "query_port", Default: 9030},
 	MySQLLiveness: true,
 	HTTP:          confpatch.Port{Key: "http_port", Default: 8030},
+	Listens:       []confpatch.Port{{Key: "rpc_port", Default: 9020}, {Key: "edit_log_port", Default: 9010}, arrowFlightPort},
 	Grace:         330 * time.Second,
 	Ensure:        map[string]string{"enable_fqdn_mode": "true"},
 	HealthBody:    FrontendHealthy,
@@ -97,6 +102,9 @@ var FE = Component{
 	afterStop: (*Node).frontendAfterStop,
 }
 
+// arrowFlightPort is off (-1) unless the conf sets it, FE and BE alike.
+var arrowFlightPort = confpatch.Port{Key: "arrow_flight_sql_port", Default: -1}
+
 // BE is the backend, and the compute node
 // (apache/doris docker/runtime/be/resource/be_entrypoint.sh).
 var BE = Component{
@@ -109,6 +117,7 @@ var BE = Component{
 	PIDFile:         "be/bin/be.pid",
 	Liveness:        confpatch.Port{Key: "heartbeat_service_port", Default: 9050},
 	HTTP:            confpatch.Port{Key: "webserver_port", Default: 8040},
+	Listens:         []confpatch.Port{{Key: "be_port", Default: 9060}, {Key: "brpc_port", Default: 8060}, arrowFlightPort},
 	Grace:           200 * time.Second,
 	ConfigMapCopies: []string{"be.conf"},
 	WorkloadGroup:   true,
