@@ -2,8 +2,8 @@
 // (IsMaster moved from the 8th to the 9th column between 2.0 and 2.1), the
 // ALTER SYSTEM statements, over go-sql-driver/mysql with a timeout on every
 // connection and query. Credentials: root without a password first, then
-// the admin account on error 1045; a password never appears in an error or
-// a log.
+// the admin account on error 1045, and from then on the account that
+// logged in last first; a password never appears in an error or a log.
 
 package cluster
 
@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -34,6 +35,12 @@ type Client struct {
 	Admin          Credentials
 	ConnectTimeout time.Duration
 	QueryTimeout   time.Duration
+
+	// adminFirst: the admin is the account that logged in last, so it is
+	// tried first. A Client lives as long as its node and asks every round:
+	// trying root first each time would fail a login every round, forever,
+	// when root has a password (an audit-log flood and a lockout risk).
+	adminFirst atomic.Bool
 }
 
 // Frontend is a row of SHOW FRONTENDS.
@@ -102,16 +109,24 @@ func (c *Client) timeouts() (time.Duration, time.Duration) {
 	return ct, qt
 }
 
-// exec runs q on addr, as root without a password and then as Admin after a
-// 1045, and returns the column names and rows (all as strings).
+// exec runs q on addr, as root without a password and as Admin — the one
+// that logged in last first, the other after a 1045 — and returns the
+// column names and rows (all as strings).
 func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string, error) {
 	creds := []Credentials{{User: "root"}}
-	if c.Admin.User != "" && c.Admin != (Credentials{User: "root"}) {
+	admin := c.Admin.User != "" && c.Admin != (Credentials{User: "root"})
+	if admin {
 		creds = append(creds, c.Admin)
+		if c.adminFirst.Load() {
+			creds[0], creds[1] = creds[1], creds[0]
+		}
 	}
 	var denied []string
 	for _, cr := range creds {
-		cols, rows, err := c.execAs(ctx, addr, cr, q)
+		cols, rows, loggedIn, err := c.query(ctx, addr, cr, q)
+		if loggedIn && admin {
+			c.adminFirst.Store(cr == c.Admin)
+		}
 		var me *mysql.MySQLError
 		if errors.As(err, &me) && me.Number == 1045 {
 			denied = append(denied, cr.User)
@@ -134,7 +149,15 @@ func Answered(err error) bool {
 // once, in its own format.
 var quietDriver sync.Once
 
+// execAs runs q on addr as cr.
 func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q string) ([]string, [][]string, error) {
+	cols, rows, _, err := c.query(ctx, addr, cr, q)
+	return cols, rows, err
+}
+
+// query runs q on addr as cr; loggedIn says the FE accepted the account,
+// whatever became of q.
+func (c *Client) query(ctx context.Context, addr string, cr Credentials, q string) (cols []string, out [][]string, loggedIn bool, err error) {
 	quietDriver.Do(func() { mysql.SetLogger(&mysql.NopLogger{}) })
 	ct, qt := c.timeouts()
 	cfg := mysql.NewConfig()
@@ -143,24 +166,28 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 	cfg.AllowNativePasswords = true
 	cfg.DialFunc = dial // marks "nobody accepted" (Reached)
 	cfg.MultiStatements = true
-	conn, err := mysql.NewConnector(cfg)
+	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(connector)
 	defer db.Close()
 	ctx, cancel := context.WithTimeout(ctx, ct+qt)
 	defer cancel()
-	rows, err := db.QueryContext(ctx, q)
+	// The connection first (its handshake is the login), then the query.
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, nil, true, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, nil, err
+	if cols, err = rows.Columns(); err != nil {
+		return nil, nil, true, err
 	}
-	var out [][]string
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))
@@ -168,7 +195,7 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, err
+			return nil, nil, true, err
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
@@ -176,7 +203,7 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 		}
 		out = append(out, row)
 	}
-	return cols, out, rows.Err()
+	return cols, out, true, rows.Err()
 }
 
 // table indexes rows by column name.

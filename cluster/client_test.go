@@ -68,6 +68,54 @@ func TestCredentialsFallback(t *testing.T) {
 	}
 }
 
+// A client remembers the account that logged in last and tries it first:
+// with root's password set, only the first round fails a root login; the
+// later ones log in as the admin at once (they failed root every round, 16
+// failed logins a minute per pod: an audit-log flood and a lockout risk).
+// When the remembered account is refused, the other one is tried and
+// remembered (issue 13 item 10).
+func TestRemembersAccount(t *testing.T) {
+	c := fakeCluster(fakedoris.Layout21)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, logins := fakedoris.CountLogins(ln)
+	fe := fakedoris.ServeFE(ln, c, masterHost)
+	t.Cleanup(func() { fe.Close() })
+	cl := cluster.Client{Admin: cluster.Credentials{User: "dorisadm", Password: "adm-Secret-1"}}
+	type count struct{ tried, refused int }
+	for _, step := range []struct {
+		name             string
+		rootPW, adminPW  string
+		rounds           int
+		wantRoot, wantAd count // logins during the step
+	}{
+		{"root has a password", "rootpw", "adm-Secret-1", 5, count{1, 1}, count{5, 0}},
+		{"root's password removed: the admin still works", "", "adm-Secret-1", 3, count{0, 0}, count{3, 0}},
+		{"the admin's password rotated away", "", "rotated", 3, count{3, 0}, count{1, 1}},
+		{"root has a password again", "rootpw2", "adm-Secret-1", 2, count{1, 1}, count{2, 0}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			c.SetPassword("root", step.rootPW)
+			c.SetPassword("dorisadm", step.adminPW)
+			root0 := count{logins.Tried("root"), logins.Refused("root")}
+			ad0 := count{logins.Tried("dorisadm"), logins.Refused("dorisadm")}
+			for range step.rounds {
+				if _, err := cl.ShowFrontends(context.Background(), fe.Addr().String()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			root := count{logins.Tried("root") - root0.tried, logins.Refused("root") - root0.refused}
+			ad := count{logins.Tried("dorisadm") - ad0.tried, logins.Refused("dorisadm") - ad0.refused}
+			if root != step.wantRoot || ad != step.wantAd {
+				t.Fatalf("logins (tried, refused) in %d rounds: root %v, admin %v; want root %v, admin %v",
+					step.rounds, root, ad, step.wantRoot, step.wantAd)
+			}
+		})
+	}
+}
+
 func TestHostValidation(t *testing.T) {
 	good := []string{"fe-0.fe-internal.default.svc.cluster.local", "10.0.0.1", "::1", "fd00::1", "FE-0", "a.b.c."}
 	bad := []string{"", `x";DROP`, "-lead.example", "trail-.example", "a..b", "with space", "under_score", "a/b",
