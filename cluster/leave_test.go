@@ -17,8 +17,12 @@ import (
 
 const feMaster = "doris-fe-0.doris-fe-internal.doris.svc.cluster.local"
 
-func podBE(i int) string { return fmt.Sprintf("doris-be-%d.doris-be-internal.doris.svc.cluster.local", i) }
-func feName(i int) string { return fmt.Sprintf("doris-fe-%d.doris-fe-internal.doris.svc.cluster.local", i) }
+func podBE(i int) string {
+	return fmt.Sprintf("doris-be-%d.doris-be-internal.doris.svc.cluster.local", i)
+}
+func feName(i int) string {
+	return fmt.Sprintf("doris-fe-%d.doris-fe-internal.doris.svc.cluster.local", i)
+}
 
 // events records what a node posts.
 type events struct {

@@ -48,6 +48,7 @@ Usage:
   doris-entrypoint probe live|ready|startup      exec probe: ask the probe endpoint, exit 0 or 1
   doris-entrypoint prestop                       preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh)
   doris-entrypoint debug run                     in debug mode: start the component on the moved ports
+  doris-entrypoint scale-in be|cn|fe --to N      empty the nodes that go before shrinking (decommission, drop)
   doris-entrypoint doris-debug [--component fe|be]  old scripts' hook (also as doris-debug): block in debug mode
   doris-entrypoint version                       print version, commit and Go version
 
@@ -85,6 +86,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runPrestop(filepath.Base(args[0]), rest, getenv, stdout, stderr)
 	case "debug":
 		return runDebug(rest, getenv, stdout, stderr)
+	case "scale-in":
+		return runScaleIn(rest, getenv, stdout, stderr)
 	case "doris-debug":
 		return runDorisDebug(rest, getenv, stdout, stderr)
 	case "version":

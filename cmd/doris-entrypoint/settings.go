@@ -29,6 +29,7 @@ type Settings struct {
 	NewClusterWait, MasterWait   time.Duration
 
 	ConfigMapPath, Krb5Mount, Krb5Config, KeytabMount, KeytabFinal string
+	FEAddr                                                         string // ENV_FE_ADDR, for scale-in
 }
 
 // scope is the set of commands that read a variable.
@@ -43,6 +44,7 @@ const (
 	inProbe
 	inDebug
 	inDorisDebug
+	inScaleIn
 
 	inComponents = inFE | inBE
 )
@@ -99,11 +101,13 @@ var variables = []variable{
 		parse: setString(func(s *Settings) *string { return &s.PodName })},
 	{name: "POD_NAMESPACE", scope: inComponents, doc: "operator: this pod's namespace",
 		parse: setString(func(s *Settings) *string { return &s.PodNamespace })},
-	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
+	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents | inScaleIn, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
 		parse: setInt(func(s *Settings) *int { return &s.FEQueryPort }, 1, 65535)},
-	{name: "USER", def: "root", scope: inComponents, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
+	{name: "ENV_FE_ADDR", scope: inScaleIn, doc: "operator: the FE service address (the FE_ADDRS argument of the entrypoints); scale-in asks it",
+		parse: setString(func(s *Settings) *string { return &s.FEAddr })},
+	{name: "USER", def: "root", scope: inComponents | inScaleIn, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
 		parse: setString(func(s *Settings) *string { return &s.User })},
-	{name: "PASSWD", scope: inComponents, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
+	{name: "PASSWD", scope: inComponents | inScaleIn, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
 		parse: setString(func(s *Settings) *string { return &s.Password })},
 	{name: "POD_FQDN", defDoc: "hostname -f", scope: inComponents, doc: "this pod's FQDN as the cluster knows it",
 		parse: setString(func(s *Settings) *string { return &s.PodFQDN })},
@@ -112,9 +116,9 @@ var variables = []variable{
 	{name: "CONFIGMAP_MOUNT_PATH", def: "/etc/doris", scope: inComponents,
 		doc:   "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak",
 		parse: setString(func(s *Settings) *string { return &s.ConfigMapPath })},
-	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents, doc: "timeout of each connection to an FE",
+	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents | inScaleIn, doc: "timeout of each connection to an FE",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.ConnectTimeout })},
-	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents, doc: "timeout of each query to an FE",
+	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents | inScaleIn, doc: "timeout of each query to an FE",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.QueryTimeout })},
 	{name: "KRB5_MOUNT_PATH", scope: inComponents, doc: "operator: when set, its files are linked into dirname $KRB5_CONFIG at start",
 		parse: setString(func(s *Settings) *string { return &s.Krb5Mount })},

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/doris-entrypoint/cluster"
+)
+
+// runScaleIn is `doris-entrypoint scale-in be|cn|fe --to N [--dry-run]`,
+// the safe two-step scale-in by hand (cluster/scalein.go).
+func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("scale-in", flag.ContinueOnError)
+	to := fs.Int("to", -1, "the replicas to keep: nodes with this ordinal and above leave")
+	dry := fs.Bool("dry-run", false, "print the plan only")
+	fe := fs.String("fe", "", "the FE to ask, host[:port] (default: ENV_FE_ADDR)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint scale-in be|cn|fe --to N [--dry-run] [--fe HOST:PORT]\n\n"+
+			"Empty the nodes with ordinal N and above before the StatefulSet is shrunk: decommission BEs (the FE moves their\n"+
+			"tablets, then drops them), drop CNs and observers; then print the kubectl patch line to run.\n\nFlags:\n")
+		fs.PrintDefaults()
+		printEnv(fs.Output(), inScaleIn, 0)
+	}
+	var kind string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		kind, args = args[0], args[1:]
+	}
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if kind == "" || *to < 0 || fs.NArg() > 0 {
+		fs.SetOutput(stderr)
+		fs.Usage()
+		return exitUsage
+	}
+	s, ok := settingsFor("scale-in", inScaleIn, 0, getenv, stderr)
+	if !ok {
+		return exitUsage
+	}
+	addrs, err := cluster.FEAddrs(cmp.Or(*fe, s.FEAddr), s.FEQueryPort)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v (set --fe or ENV_FE_ADDR)\n", err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	client := &cluster.Client{Admin: cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
+		ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout}
+	plan, err := cluster.PlanScaleIn(ctx, client, addrs[0], kind, *to)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
+		return 1
+	}
+	plan.Print(stdout)
+	if *dry || !plan.Safe {
+		if !plan.Safe {
+			return 1
+		}
+		return 0
+	}
+	if err := plan.Execute(ctx, client, stdout, time.Second); err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
+		return 1
+	}
+	return 0
+}

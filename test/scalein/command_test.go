@@ -1,0 +1,60 @@
+package scalein_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apache/doris-entrypoint/test/internal/harness"
+)
+
+// `doris-entrypoint scale-in`, as a person runs it through kubectl exec:
+// the plan, the refusal, the decommission followed to the end, the kubectl
+// patch line.
+func TestScaleInCommand(t *testing.T) {
+	tests := []struct {
+		name        string
+		kind        string
+		replication int
+		args        []string
+		code        int
+		want        []string
+		gone        []int // ordinals no longer listed
+	}{
+		{name: "dry run prints the plan", kind: "be", replication: 1, args: []string{"--to", "3", "--dry-run"}, code: 0,
+			want: []string{"scale-in be to 3", "goes: " + beHost(3), "goes: " + beHost(4), "single-replica partitions: 1", "safe: yes"}},
+		{name: "be 5 to 3 decommissioned, then the patch line", kind: "be", replication: 1, args: []string{"--to", "3"}, code: 0,
+			want: []string{"decommission sent: " + beHost(3), "0 of", "tablets left on 0 backends",
+				`kubectl patch doriscluster doris --type merge -p '{"spec":{"beSpec":{"replicas":3}}}'`}, gone: []int{3, 4}},
+		{name: "refused when the replicas would not fit", kind: "be", replication: 3, args: []string{"--to", "2"}, code: 1,
+			want: []string{"safe: NO", "2 backends would remain, and a partition has 3 replicas"}},
+		{name: "bad usage", kind: "be", replication: 1, args: nil, code: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hbs, roles := make([]int, 5), make([]string, 5)
+			for i := range hbs {
+				hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
+			}
+			c, fe := fakeCluster(t, 5, tt.replication, hbs, roles)
+			p := harness.Start(t, harness.Options{Bin: entrypoint, Args: append([]string{"scale-in", tt.kind}, tt.args...),
+				Env: []string{"ENV_FE_ADDR=" + fe}})
+			if code := p.Wait(t, wait); code != tt.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tt.code, p.Log())
+			}
+			t.Logf("output:\n%s", p.Log())
+			for _, w := range tt.want {
+				if !strings.Contains(p.Log(), w) {
+					t.Errorf("output lacks %q:\n%s", w, p.Log())
+				}
+			}
+			for _, ord := range tt.gone {
+				if listed(c, beHost(ord)) {
+					t.Errorf("%s still listed", beHost(ord))
+				}
+			}
+			if lost := c.LostTablets(); lost != 0 {
+				t.Errorf("%d tablets lost", lost)
+			}
+		})
+	}
+}
