@@ -1,5 +1,7 @@
-# doris-entrypoint — see README.md. Every target works on a fresh machine
-# once .ci/run (or the packages it names) has been installed.
+# doris-entrypoint — see README.md. Every target works on a fresh Debian
+# machine with Go and make: test, image-test and e2e install what they use
+# when it is missing (test/install-deps.sh), bench likewise
+# (test/bench/install-inits.sh).
 
 GO      ?= go
 BIN     := bin/doris-entrypoint
@@ -13,7 +15,7 @@ LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
 endif
 export CGO_ENABLED := 0
 
-.PHONY: all build test bench demo lint clean image-test image-builder-check e2e
+.PHONY: all build test test-deps bench demo lint clean image-test image-builder-check e2e
 
 all: build
 
@@ -21,18 +23,24 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/doris-entrypoint
 
-## test: lint, unit tests, and black-box tests of the binary as PID 1 (needs root for unshare)
-test: lint
+## test: what the tests use, installed when missing; lint, unit tests, and black-box tests of the binary as
+## PID 1 (needs root for unshare)
+test: test-deps lint
 	$(GO) test -count=1 -timeout 15m ./...
+
+## test-deps: util-linux, default-mysql-client, podman, runc, busybox-static from Debian, each only if missing
+test-deps:
+	sh test/install-deps.sh
 
 ## e2e: the images on a real single-node Kubernetes v1.34.4 (built once into $${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e},
 ## ~11 min cold), etcd and containerd from Debian; root
 e2e:
+	sh test/install-deps.sh e2e
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e
 
 ## image-test: the stand-in base (busybox-static + the fake Doris), images/fe and images/be on it with the
 ## local binary (podman, no registry), then the container tests
-image-test: build
+image-test: test-deps build
 	sh images/standin/build.sh $(BIN) test
 	$(GO) test -count=1 -timeout 15m ./test/images
 
