@@ -1,7 +1,6 @@
 package confpatch
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -77,7 +76,8 @@ func EnsureValue(conf, key, value string) (appended, copied bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	if _, ok := Value(data, key); ok {
+	syntax := SyntaxOf(conf)
+	if _, ok := syntax.Value(data, key); ok {
 		return false, false, nil
 	}
 	fi, err := os.Lstat(conf)
@@ -91,11 +91,7 @@ func EnsureValue(conf, key, value string) (appended, copied bool, err error) {
 			return false, false, err
 		}
 	}
-	out := append([]byte(nil), data...)
-	if len(out) > 0 && !bytes.HasSuffix(out, []byte("\n")) {
-		out = append(out, '\n')
-	}
-	out = append(out, key+" = "+value+"\n"...)
+	out := syntax.appendLines(append([]byte(nil), data...), key+" = "+value)
 	if err := writeAtomic(conf, out, m); err != nil {
 		return false, copied, fmt.Errorf("%s: add %s: %w", conf, key, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // MarkerSuffix is appended to the conf's path to name its marker file.
@@ -24,97 +23,49 @@ type Moved struct {
 	From, To int
 }
 
-// Line is one "key = value" assignment found in a conf file.
-type Line struct {
-	Key, Value string
-	// Offsets of the value in the file, for an in-place change.
-	valStart, valEnd int
-}
+// Parse, Value, PortValue and MovePorts read conf as the FE reads fe.conf
+// ([FESyntax]); in the forms be.conf files use (`key = value`, '#'
+// comments) the BE reads the same. For a file whose path is known,
+// SyntaxOf(path) gives the reader Doris uses for it.
+func Parse(conf []byte) []Line { return FESyntax.Parse(conf) }
 
-// Parse finds the assignments of a Doris conf: "key = value" lines, blanks
-// around '=' optional, '#' comment lines skipped. The value is the rest of
-// the line without surrounding blanks. Later lines win, as in Doris.
-func Parse(conf []byte) []Line {
-	var out []Line
-	for off := 0; off < len(conf); {
-		end := bytes.IndexByte(conf[off:], '\n')
-		if end < 0 {
-			end = len(conf)
-		} else {
-			end += off
-		}
-		if l, ok := parseLine(conf, off, end); ok {
-			out = append(out, l)
-		}
-		off = end + 1
-	}
-	return out
-}
+// Value returns the effective value of key (the last assignment), in
+// [FESyntax].
+func Value(conf []byte, key string) (string, bool) { return FESyntax.Value(conf, key) }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+// PortValue returns the effective port of p in conf, in [FESyntax].
+func PortValue(conf []byte, p Port) (int, error) { return FESyntax.PortValue(conf, p) }
 
-func parseLine(conf []byte, start, end int) (Line, bool) {
-	i := start
-	for i < end && isBlank(conf[i]) {
-		i++
-	}
-	if i == end || conf[i] == '#' {
-		return Line{}, false
-	}
-	eq := bytes.IndexByte(conf[i:end], '=')
-	if eq < 0 {
-		return Line{}, false
-	}
-	eq += i
-	k := eq
-	for k > i && isBlank(conf[k-1]) {
-		k--
-	}
-	key := string(conf[i:k])
-	if key == "" || strings.ContainsAny(key, " \t") {
-		return Line{}, false
-	}
-	vs := eq + 1
-	for vs < end && isBlank(conf[vs]) {
-		vs++
-	}
-	ve := end
-	for ve > vs && isBlank(conf[ve-1]) {
-		ve--
-	}
-	return Line{Key: key, Value: string(conf[vs:ve]), valStart: vs, valEnd: ve}, true
-}
-
-// Value returns the effective value of key (the last assignment).
-func Value(conf []byte, key string) (string, bool) {
-	v, ok := "", false
-	for _, l := range Parse(conf) {
-		if l.Key == key {
-			v, ok = l.Value, true
-		}
-	}
-	return v, ok
+// MovePorts moves the ports of conf by offset, in [FESyntax]; see
+// [Syntax.MovePorts].
+func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
+	return FESyntax.MovePorts(conf, ports, offset)
 }
 
 // PortValue returns the effective port of p in conf: its last assignment,
-// or p.Default when unset.
-func PortValue(conf []byte, p Port) (int, error) {
-	v, ok := Value(conf, p.Key)
-	if !ok {
+// or p.Default when conf does not set it (FE: or sets it empty, which
+// ConfigBase skips).
+func (s Syntax) PortValue(conf []byte, p Port) (int, error) {
+	l, ok := s.last(conf, p.Key)
+	if !ok || (s == FESyntax && l.raw == "" && !l.malformed) {
 		return p.Default, nil
 	}
-	n, err := strconv.Atoi(v)
+	if l.malformed {
+		return 0, fmt.Errorf("%s: a malformed \\uXXXX escape (the FE cannot load this conf)", p.Key)
+	}
+	n, err := strconv.Atoi(l.Value)
 	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("%s = %q is not a port number", p.Key, v)
+		return 0, fmt.Errorf("%s = %q is not a port number", p.Key, l.Value)
 	}
 	return n, nil
 }
 
 // MovePorts returns conf with every assignment of each port key set to its
 // effective port plus offset, and a line appended for keys conf does not
-// set. It fails, changing nothing, when a value is not a port or a moved
-// port would exceed 65535.
-func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
+// set. Only the bytes of those values change (a value continued over lines
+// becomes one line). It fails, changing nothing, when a value is not a port
+// or a moved port would exceed 65535.
+func (s Syntax) MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
 	type edit struct {
 		start, end int
 		val        string
@@ -122,9 +73,9 @@ func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
 	var edits []edit
 	var appendLines []string
 	var moved []Moved
-	lines := Parse(conf)
+	lines := s.Parse(conf)
 	for _, p := range ports {
-		from, err := PortValue(conf, p)
+		from, err := s.PortValue(conf, p)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -136,7 +87,8 @@ func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
 		found := false
 		for _, l := range lines {
 			if l.Key == p.Key {
-				edits = append(edits, edit{l.valStart, l.valEnd, strconv.Itoa(to)})
+				start, end, val := l.edit(strconv.Itoa(to))
+				edits = append(edits, edit{start, end, val})
 				found = true
 			}
 		}
@@ -151,16 +103,46 @@ func MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
 		out = append(out[:e.start], append([]byte(e.val), out[e.end:]...)...)
 	}
 	if len(appendLines) > 0 {
-		if len(out) > 0 && out[len(out)-1] != '\n' {
-			out = append(out, '\n')
-		}
-		out = append(out, "# added by doris-entrypoint for debug mode; the original conf is restored on leaving\n"...)
-		for _, l := range appendLines {
-			out = append(out, l...)
+		out = s.appendLines(out, append([]string{"# added by doris-entrypoint for debug mode; the original conf is restored on leaving"}, appendLines...)...)
+	}
+	return out, moved, nil
+}
+
+// appendLines appends lines to conf, each its own line to Doris: after a
+// final newline, and for the FE after an empty line when the last line
+// would continue into them.
+func (s Syntax) appendLines(conf []byte, lines ...string) []byte {
+	out := conf
+	if len(out) > 0 && out[len(out)-1] != '\n' && (s == BESyntax || out[len(out)-1] != '\r') {
+		out = append(out, '\n')
+	}
+	if s == FESyntax {
+		for continuesAtEnd(out) {
 			out = append(out, '\n')
 		}
 	}
-	return out, moved, nil
+	for _, l := range lines {
+		out = append(out, l...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// continuesAtEnd reports whether conf, ending with a line terminator, ends
+// with a physical line whose odd number of trailing backslashes joins it to
+// whatever is appended.
+func continuesAtEnd(conf []byte) bool {
+	b := bytes.TrimSuffix(conf, []byte("\n"))
+	if len(b) == len(conf) {
+		b = bytes.TrimSuffix(conf, []byte("\r"))
+	} else {
+		b = bytes.TrimSuffix(b, []byte("\r"))
+	}
+	n := 0
+	for n < len(b) && b[len(b)-1-n] == '\\' {
+		n++
+	}
+	return n%2 == 1
 }
 
 // Marker returns the path of the marker file of conf.

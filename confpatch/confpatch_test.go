@@ -22,20 +22,28 @@ func readTestdata(t *testing.T, name string) []byte {
 
 func TestParse(t *testing.T) {
 	conf := []byte("# query_port = 1\n  query_port=9031 \nLOG_DIR = ${DORIS_HOME}/log\nJAVA=\"-Da=b -Dc = d\"\nnot a line\n=novalue\nkey with space = 1\nlast = x")
-	want := []struct{ k, v string }{
-		{"query_port", "9031"},
-		{"LOG_DIR", "${DORIS_HOME}/log"},
-		{"JAVA", `"-Da=b -Dc = d"`},
-		{"last", "x"},
+	type kv struct{ k, v string }
+	tests := []struct {
+		syntax Syntax
+		want   []kv
+	}{
+		{FESyntax, []kv{{"query_port", "9031"}, {"LOG_DIR", "${DORIS_HOME}/log"}, {"JAVA", `"-Da=b -Dc = d"`},
+			{"not", "a line"}, {"", "novalue"}, {"key", "with space = 1"}, {"last", "x"}}},
+		{BESyntax, []kv{{"query_port", "9031"}, {"LOG_DIR", "${DORIS_HOME}/log"}, {"JAVA", `"-Da=b -Dc = d"`},
+			{"not a line", ""}, {"", "novalue"}, {"key with space", "1"}, {"last", "x"}}},
 	}
-	got := Parse(conf)
-	if len(got) != len(want) {
-		t.Fatalf("Parse = %+v", got)
-	}
-	for i, w := range want {
-		if got[i].Key != w.k || got[i].Value != w.v {
-			t.Errorf("line %d = %q=%q, want %q=%q", i, got[i].Key, got[i].Value, w.k, w.v)
-		}
+	for _, tt := range tests {
+		t.Run(tt.syntax.String(), func(t *testing.T) {
+			got := tt.syntax.Parse(conf)
+			if len(got) != len(tt.want) {
+				t.Fatalf("Parse = %+v", got)
+			}
+			for i, w := range tt.want {
+				if got[i].Key != w.k || got[i].Value != w.v {
+					t.Errorf("line %d = %q=%q, want %q=%q", i, got[i].Key, got[i].Value, w.k, w.v)
+				}
+			}
+		})
 	}
 }
 
@@ -295,38 +303,53 @@ func FuzzMovePorts(f *testing.F) {
 	f.Add(readTestdataF(f, "fe.conf"), 10000)
 	f.Add(readTestdataF(f, "be.conf"), 1)
 	f.Add([]byte("query_port = 9030\r\nquery_port=\t9031  # c\n# http_port = 1\n"), 100)
+	f.Add([]byte("query_port: 90\\\n 31\nhttp_port\nx = \\"), 7)
 	f.Fuzz(func(t *testing.T, conf []byte, offset int) {
-		out, moved, err := MovePorts(conf, FEPorts, offset)
-		if err != nil {
-			return
-		}
-		for _, m := range moved {
-			if v, _ := Value(out, m.Key); v != strconv.Itoa(m.To) {
-				t.Fatalf("%s = %q after moving to %d", m.Key, v, m.To)
+		for _, s := range []Syntax{FESyntax, BESyntax} {
+			out, moved, err := s.MovePorts(conf, FEPorts, offset)
+			if err != nil {
+				continue
 			}
-		}
-		// Every line not assigning a port key is unchanged, in order.
-		keep := func(b []byte) []string {
-			var out []string
-			for _, l := range strings.Split(string(b), "\n") {
-				pl := Parse([]byte(l))
-				if len(pl) == 1 && (pl[0].Key == "query_port" || pl[0].Key == "http_port") {
-					continue
+			for _, m := range moved {
+				if v, _ := s.Value(out, m.Key); v != strconv.Itoa(m.To) {
+					t.Fatalf("%s: %s = %q after moving to %d: %q", s, m.Key, v, m.To, out)
 				}
-				out = append(out, l)
 			}
-			return out
-		}
-		a, b := keep(conf), keep(out)
-		if len(b) < len(a) {
-			t.Fatalf("lines lost: %q → %q", a, b)
-		}
-		for i := range a {
-			if i == len(a)-1 && a[i] == "" {
-				break
+			// Every assignment stays, in order, with its value unless it
+			// sets a port; the keys conf did not set come last. (A lone
+			// backslash at the end of an FE conf sets the empty key, no
+			// Doris key, and what is appended may end that.)
+			keyed := func(ls []Line) []Line {
+				var out []Line
+				for _, l := range ls {
+					if l.Key != "" {
+						out = append(out, l)
+					}
+				}
+				return out
 			}
-			if a[i] != b[i] {
-				t.Fatalf("line %d changed: %q → %q", i, a[i], b[i])
+			before, after := keyed(s.Parse(conf)), keyed(s.Parse(out))
+			if len(after) < len(before) || len(after) > len(before)+len(moved) {
+				t.Fatalf("%s: %d assignments became %d: %q → %q", s, len(before), len(after), conf, out)
+			}
+			to := map[string]string{}
+			for _, m := range moved {
+				to[m.Key] = strconv.Itoa(m.To)
+			}
+			for i, a := range after {
+				want := ""
+				if i < len(before) {
+					want = before[i].Value
+					if a.Key != before[i].Key {
+						t.Fatalf("%s: assignment %d is %q, was %q: %q → %q", s, i, a.Key, before[i].Key, conf, out)
+					}
+				}
+				if v, ok := to[a.Key]; ok {
+					want = v
+				}
+				if a.Value != want {
+					t.Fatalf("%s: %s = %q, want %q: %q → %q", s, a.Key, a.Value, want, conf, out)
+				}
 			}
 		}
 	})

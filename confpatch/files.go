@@ -194,9 +194,9 @@ func resolveLink(link, target string) string {
 //     bits, owner and extended attributes, or its target when conf is a
 //     symlink (into a read-only ConfigMap mount). Entering again therefore patches the original, not the current
 //     file, and ports never move twice.
-//  2. Compute the patched bytes from the original ([MovePorts]). A value that
-//     is not a port, or a port moved past 65535, fails here, before any
-//     write.
+//  2. Compute the patched bytes from the original ([Syntax.MovePorts], in
+//     the syntax Doris reads conf with: [SyntaxOf]). A value that is not a
+//     port, or a port moved past 65535, fails here, before any write.
 //  3. Without a marker, write it atomically: the original (bytes, mode,
 //     owner, extended attributes, or the link target) and the ports moved,
 //     readable by no more than the conf is. The marker exists before the
@@ -228,7 +228,7 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
 	// (2)
-	patched, moved, err := MovePorts(data, ports, offset)
+	patched, moved, err := SyntaxOf(conf).MovePorts(data, ports, offset)
 	if err != nil {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
