@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/test/fakedoris"
+	"github.com/apache/doris-entrypoint/test/testport"
 )
 
 const feMaster = "doris-fe-0.doris-fe-internal.doris.svc.cluster.local"
@@ -111,6 +113,8 @@ func TestBackendScaleIn(t *testing.T) {
 		ordinal      int
 		replicas     int
 		placeErr     error
+		feDown       bool   // FE_ADDRS unreachable
+		host         string // the pod's FQDN, when not the ordinal's
 		setup        func(c *fakedoris.Cluster)
 		wantReason   string
 		decommission bool // a DECOMMISSION is sent
@@ -127,6 +131,10 @@ func TestBackendScaleIn(t *testing.T) {
 			setup: func(c *fakedoris.Cluster) { c.SetAlive(podBE(0), false); c.SetAlive(podBE(1), false) }},
 		{name: "a restart: ordinal below replicas", backends: 3, replication: 1, ordinal: 2, replicas: 3},
 		{name: "StatefulSet unreadable", backends: 3, replication: 1, ordinal: 2, replicas: 2, placeErr: errors.New("forbidden")},
+		{name: "FE unreachable", backends: 3, replication: 1, ordinal: 2, replicas: 2, feDown: true, wantReason: "ScaleInUnsafe"},
+		{name: "wrong password", backends: 3, replication: 1, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe",
+			setup: func(c *fakedoris.Cluster) { c.SetPassword("root", "not-ours-Secret") }},
+		{name: "hostile host name", backends: 3, replication: 1, ordinal: 2, replicas: 2, host: `doris-be-2";ALTER SYSTEM DROPP BACKEND "x:1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +144,11 @@ func TestBackendScaleIn(t *testing.T) {
 			}
 			before := c.TabletsOn(podBE(tt.ordinal))
 			ev := &events{}
-			n := node(t, cluster.BE, podBE(tt.ordinal), fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: tt.ordinal, Replicas: tt.replicas}, tt.placeErr, ev)
+			host := cmp.Or(tt.host, podBE(tt.ordinal))
+			if tt.feDown {
+				fe = testport.Closed(t)
+			}
+			n := node(t, cluster.BE, host, fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: tt.ordinal, Replicas: tt.replicas}, tt.placeErr, ev)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			n.BeforeStop(ctx)

@@ -40,7 +40,7 @@ type pod struct {
 
 // startBE runs `be FE` for ordinal ord as PID 1, its StatefulSet at
 // replicas; api says whether the pod may use the API.
-func startBE(t *testing.T, fe string, ord, hb int, role string, replicas int32, api bool) *pod {
+func startBE(t *testing.T, fe string, ord, hb int, role string, replicas int32, api bool, extraEnv ...string) *pod {
 	t.Helper()
 	pd := &pod{root: t.TempDir(), name: fmt.Sprintf("doris-be-%d", ord), hb: hb, ev: harness.NewEvents(t)}
 	for _, d := range []string{"be/bin", "be/conf", "podinfo"} {
@@ -61,6 +61,7 @@ func startBE(t *testing.T, fe string, ord, hb int, role string, replicas int32, 
 	env := []string{pd.ev.Env(), "DORIS_ROOT=" + pd.root, "POD_FQDN=" + beHost(ord), "POD_NAME=" + pd.name, "POD_NAMESPACE=doris",
 		"DORIS_ENTRYPOINT_PODINFO_DIR=" + filepath.Join(pd.root, "podinfo"), "CONFIGMAP_MOUNT_PATH=" + filepath.Join(pd.root, "none"),
 		"DORIS_ENTRYPOINT_STOP_TIMEOUT=20s"}
+	env = append(env, extraEnv...)
 	o := harness.Options{Bin: entrypoint, Args: []string{"be", fe}, PID1: true}
 	if api {
 		kenv, sa := fakekube.StartTLS(t, pd.api)
@@ -180,5 +181,63 @@ func TestScaleIn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// 5→3: the pods of ordinals 3 and 4 get their preStop at once (Parallel
+// pod management); both decommission, nothing is lost.
+func TestScaleInParallel(t *testing.T) {
+	hbs, roles := make([]int, 5), make([]string, 5)
+	for i := range hbs {
+		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
+	}
+	c, fe := fakeCluster(t, 5, 3, hbs, roles)
+	pods := []*pod{startBE(t, fe, 3, hbs[3], "mix", 3, true), startBE(t, fe, 4, hbs[4], "mix", 3, true)}
+	done := make(chan struct{})
+	for _, pd := range pods {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			pd.prestop(t)
+		}()
+	}
+	<-done
+	<-done
+	for i, pd := range pods {
+		if !slices.Contains(pd.api.EventReasons(), "DecommissionDone") || listed(c, beHost(3+i)) {
+			t.Errorf("be-%d: events %q, listed %v; log:\n%s", 3+i, pd.api.EventReasons(), listed(c, beHost(3+i)), pd.p.Log())
+		}
+	}
+	if lost := c.LostTablets(); lost != 0 {
+		t.Fatalf("%d tablets lost", lost)
+	}
+}
+
+// The stop budget ends before the decommission: the BE stops decommissioned
+// (DecommissionIncomplete, nothing dropped); scaled back out, its next start
+// cancels the decommission.
+func TestScaleInBudgetThenScaledBackOut(t *testing.T) {
+	hbs, roles := make([]int, 3), make([]string, 3)
+	for i := range hbs {
+		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
+	}
+	c, fe := fakeCluster(t, 3, 1, hbs, roles)
+	c.SetDecommissionRate(0.5) // 10 tablets: 20 s; the budget: 8 s less the child's 5 s
+	pd := startBE(t, fe, 2, hbs[2], "mix", 2, true, "DORIS_ENTRYPOINT_STOP_TIMEOUT=8s")
+	pd.prestop(t)
+	if !slices.Contains(pd.api.EventReasons(), "DecommissionIncomplete") || !listed(c, beHost(2)) {
+		t.Fatalf("events %q, listed %v; log:\n%s", pd.api.EventReasons(), listed(c, beHost(2)), pd.p.Log())
+	}
+	back := startBE(t, fe, 2, hbs[2], "mix", 3, true)
+	back.p.WaitLog(t, "decommission cancelled: this backend stays", wait)
+	if !slices.Contains(back.api.EventReasons(), "DecommissionCancelled") {
+		t.Fatalf("events %q", back.api.EventReasons())
+	}
+	for _, be := range c.Backends() {
+		if be.Host == beHost(2) && be.Decommissioned {
+			t.Fatal("still decommissioned")
+		}
+	}
+	if lost := c.LostTablets(); lost != 0 {
+		t.Fatalf("%d tablets lost", lost)
 	}
 }
