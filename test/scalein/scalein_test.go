@@ -25,7 +25,9 @@ func TestMain(m *testing.M) { harness.Main(m, &entrypoint, &helper) }
 
 const wait = 30 * time.Second
 
-func beHost(i int) string { return fmt.Sprintf("doris-be-%d.doris-be-internal.doris.svc.cluster.local", i) }
+func beHost(i int) string {
+	return fmt.Sprintf("doris-be-%d.doris-be-internal.doris.svc.cluster.local", i)
+}
 
 const feHost = "doris-fe-0.doris-fe-internal.doris.svc.cluster.local"
 
