@@ -90,10 +90,9 @@ func Health(ctx context.Context, hc *http.Client, url string, judge func(body []
 // round: its ports are the component's, whatever a ConfigMap brought. The
 // client's timeouts are capped so that a round fits in one interval.
 func NodeChecks(node *cluster.Node, interval time.Duration) (live *Check, ready []Check) {
-	n, client := *node, *node.Client
-	client.ConnectTimeout = min(client.ConnectTimeout, interval/2)
-	client.QueryTimeout = min(client.QueryTimeout, interval)
-	n.Client = &client
+	n := *node
+	n.Client = &cluster.Client{Admin: node.Client.Admin, ConnectTimeout: min(node.Client.ConnectTimeout, interval/2),
+		QueryTimeout: min(node.Client.QueryTimeout, interval)}
 	hc := HTTPClient()
 	local := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
 	live = &Check{Name: CheckPort, Run: func(ctx context.Context) error {

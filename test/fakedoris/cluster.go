@@ -73,6 +73,7 @@ type Cluster struct {
 	config   map[string]bool
 	// Log of the statements received, for tests.
 	statements []string
+	stmtTimes  []time.Time // when each arrived
 }
 
 // NewCluster returns a cluster with the given layout and a root user without
@@ -430,4 +431,18 @@ func (c *Cluster) record(q string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.statements = append(c.statements, q)
+	c.stmtTimes = append(c.stmtTimes, time.Now())
+}
+
+// StatementAt is when the first statement containing s arrived, and
+// whether one did.
+func (c *Cluster) StatementAt(s string) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, q := range c.statements {
+		if strings.Contains(q, s) {
+			return c.stmtTimes[i], true
+		}
+	}
+	return time.Time{}, false
 }

@@ -42,7 +42,7 @@ type pod struct {
 
 // startBE runs `be FE` for ordinal ord as PID 1, its StatefulSet at
 // replicas; api says whether the pod may use the API.
-func startBE(t *testing.T, fe string, ord, hb int, role string, replicas int32, api bool, extraEnv ...string) *pod {
+func startBE(t testing.TB, fe string, ord, hb int, role string, replicas int32, api bool, extraEnv ...string) *pod {
 	t.Helper()
 	pd := &pod{root: t.TempDir(), name: fmt.Sprintf("doris-be-%d", ord), hb: hb, ev: harness.NewEvents(t)}
 	for _, d := range []string{"be/bin", "be/conf", "podinfo"} {
@@ -79,7 +79,7 @@ func startBE(t *testing.T, fe string, ord, hb int, role string, replicas int32, 
 }
 
 // prestop runs the operator's preStop hook and waits for PID 1 to exit.
-func (pd *pod) prestop(t *testing.T) {
+func (pd *pod) prestop(t testing.TB) {
 	t.Helper()
 	hook := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"prestop"}, Env: []string{"DORIS_ROOT=" + pd.root}})
 	if code := hook.Wait(t, wait); code != 0 {
@@ -94,7 +94,7 @@ func (pd *pod) prestop(t *testing.T) {
 
 // fakeCluster: an FE master, backends 0..n-1 (the last one the pod under
 // test, registered already), a table of 30 tablets.
-func fakeCluster(t *testing.T, n, replication int, hbs []int, roles []string) (*fakedoris.Cluster, string) {
+func fakeCluster(t testing.TB, n, replication int, hbs []int, roles []string) (*fakedoris.Cluster, string) {
 	t.Helper()
 	c := fakedoris.NewCluster(fakedoris.Layout21)
 	c.AddFrontend(fakedoris.Frontend{Host: feHost, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
