@@ -55,10 +55,12 @@ image-builder-check: build
 	CONTAINERS_CONF=$(CURDIR)/images/containers.conf podman run --rm --entrypoint /usr/local/bin/doris-entrypoint \
 		localhost/doris-entrypoint-fe:builder version
 
-## bench: doris-entrypoint against tini, dumb-init and catatonit as PID 1 (installs them with apt-get if missing)
+## bench: doris-entrypoint against tini, dumb-init and catatonit as PID 1 (installs them with apt-get if missing);
+## then our own part of a BE scale-in (preStop → DECOMMISSION, drained → exit)
 bench: build
 	sh test/bench/install-inits.sh
 	$(GO) run ./test/bench -entrypoint $(BIN) -reps $(or $(REPS),15)
+	$(GO) test -run - -bench ScaleInOverhead -benchtime 5x ./test/scalein
 
 ## demo: a sandbox FE under the real binary: start, run, SIGTERM, graceful stop
 demo: build
