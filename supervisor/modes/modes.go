@@ -16,33 +16,46 @@
 //  1. At start, a marker left by a supervisor killed in debug mode (after
 //     (3), before (7) finished) is restored first (confpatch.Restore), so
 //     nothing reads a conf with moved ports; then Component.Prepare runs;
-//     then the annotations decide the mode.
+//     then the annotations decide the mode. If the restore fails, the pod
+//     is held as in debug mode ((4), (5): Event ConfRestoreFailed, the
+//     reason in State.Problem) whatever the annotations say, and the
+//     restore is retried as in (7); Prepare and the mode wait until it
+//     worked (Event ConfRestored).
 //  2. Normal → debug (annotation set): the child is stopped the way SIGTERM
 //     stops it (Supervisor.StopChild: SIGTERM to its group, the stop timeout
-//     for its whole tree, then SIGKILL), or a Component.Bootstrap in progress
+//     for its own process tree, then SIGKILL; what kubectl exec sessions
+//     left with PID 1 is not touched), or a Component.Bootstrap in progress
 //     is cancelled and awaited. Starting in debug mode, there is nothing to
 //     stop.
 //  3. The ports are moved by Config.Offset in the conf (confpatch.Enter: the
 //     original saved in the marker first, then the conf replaced
-//     atomically). If that fails the conf is unchanged and debug mode goes on
-//     without moved ports (State.Problem): the pod must not crash-loop over
-//     a patch.
+//     atomically), unless a moved port would land on a port in use before
+//     the move (the conf's, Component.Listens at their defaults, the probe
+//     endpoint's) or on another moved one: then nothing is moved (the
+//     offset is refused, not replaced by another). If either fails the
+//     conf is unchanged and debug mode goes on without moved ports
+//     (State.Problem): the pod must not crash-loop over a patch.
 //  4. The liveness port (the original value of the first Component.Ports
 //     key) is held (package holder): the tcpSocket probes pass, the HTTP port
 //     stays closed, so the pod is Running but NotReady.
 //  5. The state is published (Event DebugModeEntered, state file, OnState)
 //     and the supervisor idles, reaping what kubectl exec users start;
 //     `doris-entrypoint debug run` starts the component by hand on the moved
-//     ports.
+//     ports (and refuses when none were moved).
 //  6. Debug → normal (annotation removed): the machine waits until no
 //     hand-started component is left (no moved port in use, the pid file
 //     names no live process). A stop meanwhile goes to (8).
-//  7. Release: the holder is closed, then the conf is restored byte for byte
-//     and the marker removed (confpatch.Restore). Normal mode follows
-//     (Event DebugModeLeft): Bootstrap, then the child starts again.
+//  7. Restore: the conf is restored byte for byte and the marker removed
+//     (confpatch.Restore); then the holder is closed and normal mode follows
+//     (Event DebugModeLeft): Bootstrap, then the child starts again. A
+//     restore that fails (a full disk) keeps the pod in debug mode, port
+//     held, with the reason in State.Problem and a Warning Event
+//     ConfRestoreFailed, and is retried with backoff (after (6) again)
+//     until it works; the annotation set again cancels the leave.
 //  8. A stop in debug mode: every other process gets SIGTERM and the stop
-//     timeout (Supervisor.TerminateAll), then (7)'s release, without the
-//     start; the exit code is 0.
+//     timeout (Supervisor.TerminateAll), then (7)'s restore, once, and the
+//     holder closed, without the start; the exit code is 0. A conf still
+//     not restored keeps its marker for the next start's (1).
 //
 // In normal mode the component runs as the supervisor's main child; its exit
 // or a stop ends the container, with the child's exit code, as before.
@@ -82,7 +95,10 @@ type Component struct {
 	Conf    string             // fe.conf / be.conf
 	// Ports are moved in debug mode; the first is the liveness port the
 	// operator probes with tcpSocket, which the holder keeps open.
-	Ports   []confpatch.Port
+	Ports []confpatch.Port
+	// Listens are the component's other ports: no moved port may land on
+	// one (3).
+	Listens []confpatch.Port
 	Hold    holder.Kind
 	PIDFile string // where a hand-started server writes its pid
 	// Prepare, when set, runs once at start, after a conf left by an
@@ -115,6 +131,9 @@ type Config struct {
 	Component  Component
 	Offset     int    // DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET
 	StateFile  string // for `doris-entrypoint status`; empty: none
+	// ProbeAddr is the supervisor's probe endpoint: a moved port must not
+	// land on its port (3).
+	ProbeAddr string
 	// OnState, when set, receives every state the machine enters; it must
 	// not block (the probe endpoint stores it).
 	OnState func(State)
@@ -168,6 +187,9 @@ type machine struct {
 	latest podinfo.State // the annotations as last seen
 	starts int           // children started
 	last   *int          // exit code of the last child
+	// unrestored is why the conf a crash left patched could not be
+	// restored at start (1); nil once it was.
+	unrestored error
 }
 
 // Run runs the machine until the container should stop, and returns the
@@ -193,30 +215,38 @@ func Run(ctx context.Context, cfg Config) int {
 		m.sup.RequestStop("context cancelled")
 	}
 	defer context.AfterFunc(ctx, func() { m.sup.RequestStop("context cancelled") })()
-	// (1) A conf left patched by a supervisor killed in debug mode.
-	if ok, err := confpatch.Restore(m.Component.Conf); err != nil {
-		m.log.Error("cannot restore the conf left by an interrupted debug mode", zap.String("conf", m.Component.Conf), zap.Error(err))
+	// (1) A conf left patched by a supervisor killed in debug mode. Until
+	// it is restored nothing may read it: the pod stays in debug mode
+	// (debug retries the restore), and Prepare and the start wait for it.
+	if ok, err := m.restore(); err != nil {
+		m.unrestored = err
+		m.log.Error("cannot restore the conf left by an interrupted debug mode: staying in debug mode until it can be",
+			zap.String("mode", "debug"), zap.String("conf", m.Component.Conf), zap.Error(err))
 	} else if ok {
 		m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", m.Component.Conf))
 		m.event("Warning", "ConfRestored", "conf restored after a crash in debug mode: "+m.Component.Conf)
 	}
-	if m.Component.Prepare != nil {
-		if err := m.Component.Prepare(); err != nil {
-			m.log.Error("preparing the conf", zap.Error(err))
-			if errors.Is(err, ErrFatal) {
-				return 1
-			}
-		}
-	}
 	m.latest = m.Podinfo.Current()
 	mode := m.latest.Mode
+	prepared := false
 	for {
-		if mode == podinfo.Debug {
+		if !prepared && m.unrestored == nil {
+			prepared = true
+			if m.Component.Prepare != nil {
+				if err := m.Component.Prepare(); err != nil {
+					m.log.Error("preparing the conf", zap.Error(err))
+					if errors.Is(err, ErrFatal) {
+						return 1
+					}
+				}
+			}
+		}
+		if mode == podinfo.Debug || m.unrestored != nil {
 			code, exit := m.debug()
 			if exit {
 				return code
 			}
-			mode = podinfo.Normal
+			mode = m.latest.Mode // debug again after a restore at start
 			continue
 		}
 		code, exit := m.normal(ctx)
@@ -331,28 +361,46 @@ func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit,
 	}
 }
 
-// debug holds the pod in debug mode until the annotation goes away (exit
-// false) or a stop is requested (exit true, code 0): steps (3) to (8) of
-// the protocol in the package comment. The child, if any, is stopped (2).
+// Retries of a restore that failed (7): the first after restoreRetryMin,
+// doubling up to restoreRetryMax.
+const (
+	restoreRetryMin = 250 * time.Millisecond
+	restoreRetryMax = 10 * time.Second
+)
+
+// debug holds the pod in debug mode until the annotation goes away and the
+// conf is restored (exit false), or a stop is requested (exit true, code
+// 0): steps (3) to (8) of the protocol in the package comment. The child,
+// if any, is stopped (2). After a failed restore at start (1) it holds the
+// pod the same way, without moving anything, until the restore works.
 func (m *machine) debug() (code int, exit bool) {
 	comp := m.Component
 	st := State{Mode: "debug", Phase: PhaseDebug, Marker: confpatch.Marker(comp.Conf)}
-	// (3) Move the ports; the marker is written before the conf changes.
-	moved, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
-	if err != nil {
-		// Stay in debug mode anyway: a debug session is still possible,
-		// and the pod must not crash-loop because of a patch.
+	recovering := m.unrestored != nil
+	var moved []confpatch.Moved
+	if recovering {
+		// (1) failed: the conf is as the crash left it, moved as its
+		// marker says (when it can be read).
+		if ms, err := confpatch.ReadState(comp.Conf); err == nil {
+			moved = ms.Moved
+		}
+		st.Problem = m.restoreProblem(m.unrestored)
+	} else if err := m.enter(&moved); err != nil {
+		// (3) failed: stay in debug mode anyway: a debug session is still
+		// possible, and the pod must not crash-loop because of a patch.
 		st.Problem = "ports not moved: " + err.Error()
 		st.Marker = ""
 		m.log.Error("debug mode without moved ports: the conf is unchanged", zap.String("conf", comp.Conf), zap.Error(err))
 	}
 	st.Ports = moved
+	entered := st.Problem // what stays true while in debug mode
 	port := m.livenessPort(moved)
 	msg := holdMessage(comp.Name)
 	// (4) Hold the liveness port.
 	h, err := holder.Listen(port, comp.Hold, msg)
 	if err != nil {
-		st.Problem = strings.TrimPrefix(st.Problem+"; ", "; ") + err.Error()
+		entered = strings.TrimPrefix(entered+"; ", "; ") + err.Error()
+		st.Problem = entered
 		m.log.Error("cannot hold the liveness port in debug mode", zap.Int("port", port), zap.Error(err))
 	}
 	fields := []zap.Field{zap.String("mode", "debug"), zap.Int("port", port), zap.String("conf", comp.Conf)}
@@ -376,28 +424,35 @@ func (m *machine) debug() (code int, exit bool) {
 		note += "; problem: " + st.Problem
 	}
 	// (5) Publish, then idle until the annotation goes or a stop comes.
-	m.event("Normal", "DebugModeEntered", note)
+	if recovering {
+		m.event("Warning", "ConfRestoreFailed", st.Problem)
+	} else {
+		m.event("Normal", "DebugModeEntered", note)
+	}
 	m.writeState(st)
 
-	// (7) Release the port, then restore the conf and drop the marker.
-	leave := func() {
-		if h != nil {
-			h.Close()
-		}
-		if ok, err := confpatch.Restore(comp.Conf); err != nil {
-			m.log.Error("cannot restore the conf", zap.String("conf", comp.Conf), zap.Error(err))
-		} else if ok {
-			m.log.Info("conf restored", zap.String("conf", comp.Conf))
-		}
-	}
-	// (8) Stop whatever runs, then (7), and exit 0.
+	// (8) Stop whatever runs, then (7) once, and exit 0: a conf that
+	// cannot be restored keeps its marker for the next start's (1).
 	stop := func() (int, bool) {
 		m.log.Info("stopping in debug mode", zap.String("mode", "debug"))
 		st.Phase = PhaseStopping
 		m.writeState(st)
 		m.sup.TerminateAll()
-		leave()
+		if ok, err := m.restore(); err != nil {
+			m.log.Error("cannot restore the conf: the next start restores it", zap.String("conf", comp.Conf), zap.Error(err))
+		} else if ok {
+			m.log.Info("conf restored", zap.String("conf", comp.Conf))
+		}
+		if h != nil {
+			h.Close()
+		}
 		return 0, true
+	}
+	leaving := recovering // recovering: restore whatever the annotation says
+	var retry <-chan time.Time
+	wait, failures := restoreRetryMin, 0
+	if recovering {
+		retry = time.After(wait)
 	}
 	for {
 		select {
@@ -406,18 +461,83 @@ func (m *machine) debug() (code int, exit bool) {
 		case ps := <-m.Podinfo.Changes():
 			m.latest = ps
 			if ps.Mode == podinfo.Debug {
+				if leaving && !recovering {
+					// Back to debug mode before the restore worked.
+					m.log.Info("debug mode asked for again: staying", zap.String("mode", "debug"))
+					leaving, retry, wait, failures, st.Problem = false, nil, restoreRetryMin, 0, entered
+					m.writeState(st)
+				}
 				continue
 			}
-			m.log.Info("leaving debug mode", zap.String("mode", "normal"))
-			// (6) Wait for hand-started servers; a stop meanwhile is (8).
-			if !m.waitHandStarted(moved) {
-				return stop()
+			if leaving {
+				continue // the retry timer runs
 			}
-			leave() // (7)
-			m.event("Normal", "DebugModeLeft", "annotation removed: conf restored, starting the "+strings.ToUpper(comp.Name))
+			leaving = true
+			m.log.Info("leaving debug mode", zap.String("mode", "normal"))
+		case <-retry:
+		}
+		// (6) Wait for hand-started servers; a stop meanwhile is (8).
+		if !m.waitHandStarted(moved) {
+			return stop()
+		}
+		// (7) Restore the conf and drop the marker; only then release the
+		// port and leave. A restore that fails keeps the pod in debug mode
+		// (the reason in the state, a Warning Event) and is retried.
+		ok, err := m.restore()
+		if err != nil {
+			failures++
+			m.log.Debug("conf restore retried", zap.Int("failures", failures), zap.Error(err))
+			if failures == 1 && !recovering { // recovering: published at (5)
+				m.log.Error("cannot restore the conf: staying in debug mode, retrying", zap.String("mode", "debug"),
+					zap.String("conf", comp.Conf), zap.Error(err))
+				st.Problem = m.restoreProblem(err)
+				m.event("Warning", "ConfRestoreFailed", st.Problem)
+				m.writeState(st)
+			}
+			retry = time.After(wait)
+			wait = min(2*wait, restoreRetryMax)
+			continue
+		}
+		if ok {
+			m.log.Info("conf restored", zap.String("conf", comp.Conf), zap.Int("retries", failures))
+		}
+		if h != nil {
+			h.Close()
+		}
+		if recovering {
+			m.unrestored = nil
+			m.log.Warn("conf restored after a crash in debug mode", zap.String("conf", comp.Conf), zap.Int("retries", failures))
+			m.event("Warning", "ConfRestored", "conf restored after a crash in debug mode: "+comp.Conf)
 			return 0, false
 		}
+		m.event("Normal", "DebugModeLeft", "annotation removed: conf restored, starting the "+strings.ToUpper(comp.Name))
+		return 0, false
 	}
+}
+
+// enter is (3): it moves the ports in the conf, unless the offset would
+// put one where a port is in use before the move (offsetCollision, on
+// the conf as it is); then it refuses and changes nothing.
+func (m *machine) enter(moved *[]confpatch.Moved) error {
+	comp := m.Component
+	if data, err := os.ReadFile(comp.Conf); err == nil {
+		if err := offsetCollision(confpatch.SyntaxOf(comp.Conf), data, comp.Ports, comp.Listens, m.Offset, addrPort(m.ProbeAddr)); err != nil {
+			return fmt.Errorf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %w in %s: choose another offset", err, comp.Conf)
+		}
+	}
+	mv, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
+	*moved = mv
+	return err
+}
+
+// restore is confpatch.Restore of the component's conf: whether there was
+// a marker.
+func (m *machine) restore() (bool, error) { return confpatch.Restore(m.Component.Conf) }
+
+// restoreProblem is State.Problem while the conf cannot be restored.
+func (m *machine) restoreProblem(err error) string {
+	return fmt.Sprintf("conf not restored (%v): staying in debug mode, the %s starts only once the restore works (retrying)",
+		err, strings.ToUpper(m.Component.Name))
 }
 
 // livenessPort is the port the operator probes: the original value of the

@@ -177,6 +177,10 @@ type options struct {
 	exitCode     string // the child exits with it on its own
 	bootstrap    bool   // Bootstrap blocks until cancelled the first time
 	prepareErr   error  // what Prepare returns
+	// restoreBlocked: the conf cannot be restored at start (after crashed).
+	restoreBlocked bool
+	// collide: the conf sets a port where the moved http_port would land.
+	collide bool
 }
 
 func newRig(t *testing.T, o options) *rig {
@@ -200,6 +204,9 @@ func newRig(t *testing.T, o options) *rig {
 	}
 	r.rec.wake = make(chan struct{})
 	r.orig = []byte(fmt.Sprintf(confText, r.httpPort, r.queryPort))
+	if o.collide {
+		r.orig = append(r.orig, fmt.Sprintf("\nrpc_port = %d\n", r.httpPort+offset)...)
+	}
 	if err := os.MkdirAll(filepath.Dir(r.conf), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +217,9 @@ func newRig(t *testing.T, o options) *rig {
 		if _, err := confpatch.Enter(r.conf, cluster.FE.DebugPorts(), offset); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.restoreBlocked {
+		blockRestore(r)
 	}
 	r.writeAnnotations(o.debugAtStart)
 
@@ -240,6 +250,7 @@ func newRig(t *testing.T, o options) *rig {
 		Command: supervisor.Command{Path: self, Args: []string{"--console"}, Dir: dir, Env: env},
 		Conf:    r.conf,
 		Ports:   cluster.FE.DebugPorts(),
+		Listens: cluster.FE.Listens,
 		Hold:    holder.MySQL,
 		PIDFile: filepath.Join(dir, "fe", "bin", "fe.pid"),
 		Prepare: func() error { return o.prepareErr },
@@ -357,6 +368,9 @@ func (r *rig) waitFor(what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+// retries counts the restores retried so far.
+func (r *rig) retries() int { return r.logs.FilterMessage("conf restore retried").Len() }
 
 // records returns the lines of the child log that begin with word.
 func (r *rig) records(word string) []string {
@@ -531,6 +545,65 @@ var (
 			r.t.Fatal("left debug mode while a hand-started server held a moved port")
 		}
 	}
+	// blockRestore makes the conf impossible to restore, as a full disk
+	// does: a non-empty directory where the conf is renamed back.
+	blockRestore step = func(r *rig) {
+		if err := os.Remove(r.conf); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(r.conf, "in-the-way"), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	unblockRestore step = func(r *rig) {
+		if err := os.RemoveAll(r.conf); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	// restoreFails checks that a conf that cannot be restored keeps the pod
+	// in debug mode, the reason published, the liveness port held and the
+	// child not started, across a few retries.
+	restoreFails step = func(r *rig) {
+		st := r.waitState("debug mode with the restore failing", func(st modes.State) bool {
+			return st.Mode == "debug" && st.Phase == modes.PhaseDebug && strings.Contains(st.Problem, "conf not restored")
+		})
+		if !strings.Contains(st.Problem, "starts only once the restore works") {
+			r.t.Fatalf("problem %q does not say what happens", st.Problem)
+		}
+		r.waitFor("a retry", func() bool { return r.retries() >= 2 })
+		if got, err := answer(r.queryPort); err != nil || !strings.Contains(got, "debug mode") {
+			r.t.Fatalf("liveness port %d not held while the restore fails: %q, %v", r.queryPort, got, err)
+		}
+		if n := len(r.records("start")) - len(r.records("term")); n != 0 {
+			r.t.Fatalf("the child started with the conf not restored")
+		}
+	}
+	// restoredByNextStart waits for Run to return with the conf still not
+	// restorable, then restores it as the next start's (1) does.
+	restoredByNextStart step = func(r *rig) {
+		r.result()
+		if !confpatch.HasMarker(r.conf) {
+			r.t.Fatal("no marker left for the next start")
+		}
+		unblockRestore(r)
+		if ok, err := confpatch.Restore(r.conf); !ok || err != nil {
+			r.t.Fatalf("restore at the next start: %v, %v", ok, err)
+		}
+	}
+	// debuggedUnmoved checks debug mode entered without moving anything,
+	// because the offset collides in the conf.
+	debuggedUnmoved step = func(r *rig) {
+		st := r.waitState("debug mode without moved ports", func(st modes.State) bool {
+			return st.Mode == "debug" && st.Phase == modes.PhaseDebug
+		})
+		if len(st.Ports) != 0 || !strings.Contains(st.Problem, fmt.Sprintf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where rpc_port listens", offset, r.httpPort, r.httpPort+offset)) {
+			r.t.Fatalf("debug state: ports %v, problem %q", st.Ports, st.Problem)
+		}
+		r.confOriginal()
+		if got, err := answer(r.queryPort); err != nil || !strings.Contains(got, "debug mode") {
+			r.t.Fatalf("liveness port %d not held: %q, %v", r.queryPort, got, err)
+		}
+	}
 	childArgs = func(want string) step {
 		return func(r *rig) {
 			starts := r.records("start")
@@ -642,6 +715,47 @@ func TestMachine(t *testing.T) {
 		opts:     options{bootstrap: true},
 		steps:    []step{bootstraps, cancelCtx},
 		wantCode: 143,
+	}, {
+		name:       "restore fails on leaving: debug mode kept, retried, started once it worked",
+		opts:       options{debugAtStart: true},
+		steps:      []step{debugged(0), blockRestore, setNormal, restoreFails, unblockRestore, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeEntered", "ConfRestoreFailed", "DebugModeLeft"},
+	}, {
+		name:       "restore fails on leaving, debug mode asked for again, left later",
+		opts:       options{debugAtStart: true},
+		steps:      []step{debugged(0), blockRestore, setNormal, restoreFails, setDebug, unblockRestore, setNormal, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeEntered", "ConfRestoreFailed", "DebugModeLeft"},
+	}, {
+		name:       "restore fails on leaving, stop request: exit 0, marker kept for the next start",
+		opts:       options{debugAtStart: true},
+		steps:      []step{debugged(0), blockRestore, setNormal, restoreFails, stopReq, restoredByNextStart},
+		wantCode:   0,
+		wantEvents: []string{"DebugModeEntered", "ConfRestoreFailed"},
+	}, {
+		name:       "restore fails at start: held in debug mode, started once it worked",
+		opts:       options{crashed: true, restoreBlocked: true},
+		steps:      []step{restoreFails, unblockRestore, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"ConfRestoreFailed", "ConfRestored"},
+	}, {
+		name:       "restore fails at start in debug mode: restored, then the ports moved once",
+		opts:       options{crashed: true, restoreBlocked: true, debugAtStart: true},
+		steps:      []step{restoreFails, unblockRestore, debugged(0), setNormal, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"ConfRestoreFailed", "ConfRestored", "DebugModeEntered", "DebugModeLeft"},
+	}, {
+		name:       "offset collides in the conf: debug mode without moving, left",
+		opts:       options{collide: true, debugAtStart: true},
+		steps:      []step{debuggedUnmoved, setNormal, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeEntered", "DebugModeLeft"},
 	}, {
 		name:     "Prepare fails with ErrFatal: exit 1, nothing started",
 		opts:     options{prepareErr: fmt.Errorf("workload group: %w", modes.ErrFatal)},

@@ -28,6 +28,7 @@ func ForNode(node *cluster.Node, prepare confpatch.Prepare) Component {
 		Command: supervisor.Command{Path: filepath.Join(node.Root, c.Script), Args: []string{"--console"}, Dir: node.Root},
 		Conf:    node.ConfPath(),
 		Ports:   c.DebugPorts(),
+		Listens: c.Listens,
 		Hold:    hold,
 		PIDFile: filepath.Join(node.Root, c.PIDFile),
 		Prepare: func() error {
