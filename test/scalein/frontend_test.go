@@ -12,7 +12,9 @@ import (
 	"github.com/apache/doris-entrypoint/test/internal/harness"
 )
 
-func feName(i int) string { return fmt.Sprintf("doris-fe-%d.doris-fe-internal.doris.svc.cluster.local", i) }
+func feName(i int) string {
+	return fmt.Sprintf("doris-fe-%d.doris-fe-internal.doris.svc.cluster.local", i)
+}
 
 // An FE pod removed by a scale-in, as PID 1: it joins on its first start
 // (follower below ELECT_NUMBER, else observer), and after its preStop an
