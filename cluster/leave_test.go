@@ -134,6 +134,8 @@ func TestBackendScaleIn(t *testing.T) {
 		{name: "FE unreachable", backends: 3, replication: 1, ordinal: 2, replicas: 2, feDown: true, wantReason: "ScaleInUnsafe"},
 		{name: "wrong password", backends: 3, replication: 1, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe",
 			setup: func(c *fakedoris.Cluster) { c.SetPassword("root", "not-ours-Secret") }},
+		{name: "the FE refuses the decommission", backends: 3, replication: 1, ordinal: 2, replicas: 2, wantReason: "ScaleInUnsafe", decommission: true,
+			setup: func(c *fakedoris.Cluster) { c.RefuseStatements("DECOMMISSION", "Failed to decommission: disk is full") }},
 		{name: "hostile host name", backends: 3, replication: 1, ordinal: 2, replicas: 2, host: `doris-be-2";ALTER SYSTEM DROPP BACKEND "x:1`},
 	}
 	for _, tt := range tests {

@@ -34,6 +34,7 @@ type Frontend struct {
 	EditLogPort, HTTPPort, QueryPort, RPCPort, ArrowPort int
 	Role                                                 string // FOLLOWER or OBSERVER
 	IsMaster, Alive, Join                                bool
+	Version                                              string // "": DefaultVersion (versions.go)
 }
 
 // Backend is one row of SHOW BACKENDS.
@@ -44,6 +45,7 @@ type Backend struct {
 	Alive, Decommissioned, QueryDisabled, LoadDisabled   bool
 	NodeRole                                             string // mix or computation
 	TabletNum                                            int    // read only: the replicas on it (Backends fills it)
+	Version                                              string // "": DefaultVersion (versions.go)
 }
 
 // Cluster is the state the fake FEs share.
@@ -55,12 +57,13 @@ type Cluster struct {
 	users     map[string]string // user → password
 	nextBE    int
 	// Faults.
-	noMaster bool          // no FE answers as master yet
-	delay    time.Duration // before every answer
-	drop     int           // connections to close at once, from now on
-	health   HealthFault   // what /api/health answers
-	notReady bool          // every query: Doris' "Node catalog is not ready" (an FE electing)
-	feCols   []string      // SHOW FRONTENDS: only these columns (an answer we cannot read)
+	noMaster bool              // no FE answers as master yet
+	delay    time.Duration     // before every answer
+	drop     int               // connections to close at once, from now on
+	health   HealthFault       // what /api/health answers
+	notReady bool              // every query: Doris' "Node catalog is not ready" (an FE electing)
+	feCols   []string          // SHOW FRONTENDS: only these columns (an answer we cannot read)
+	refuse   map[string]string // statements containing the key: refused with the message
 	// Tablets (tablets.go) and the master's in-memory configs (feconfig.go).
 	dbs      []*database
 	nextID   int64            // catalog ids, from 10000 as Doris' (Env.NEXT_ID_INIT_VALUE)
@@ -231,8 +234,8 @@ func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 		if c.layout != Layout20 {
 			row = append(row, fe.ArrowPort)
 		}
-		row = append(row, fe.Role, tf(master), "1807668748", tf(fe.Join), tf(fe.Alive), "15443", stamp, stamp,
-			tf(fe.Role == "FOLLOWER"), "", "doris-2.1.5-rc02-d5a02e095d", yesNo(fe.Host == self))
+		row = append(row, fe.Role, tf(master), ClusterID, tf(fe.Join), tf(fe.Alive), "15443", stamp, stamp,
+			tf(fe.Role == "FOLLOWER"), "", versionOr(fe.Version), yesNo(fe.Host == self))
 		rows = append(rows, row)
 	}
 	return c.onlyColumns(names, rows)
@@ -269,7 +272,7 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 		status := fmt.Sprintf(`{"lastSuccessReportTabletsTime":"%s","lastStreamLoadTime":-1,"isQueryDisabled":%t,"isLoadDisabled":%t}`,
 			stamp, be.QueryDisabled, be.LoadDisabled)
 		row = append(row, stamp, stamp, tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
-			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, "", "doris-2.1.5-rc02-d5a02e095d", status, 0)
+			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, "", versionOr(be.Version), status, 0)
 		if c.layout == Layout3 {
 			row = append(row, 8, "31.00 GB", 0)
 		}

@@ -1,6 +1,10 @@
 package fakedoris
 
-import "github.com/go-mysql-org/go-mysql/mysql"
+import (
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+)
 
 // SetCatalogNotReady makes every FE answer every query as a Doris FE does
 // while its catalog is not ready (it is up, but the cluster is electing or
@@ -50,4 +54,27 @@ func (c *Cluster) onlyColumns(names []string, rows [][]any) ([]string, [][]any) 
 		}
 	}
 	return c.feCols, out
+}
+
+// RefuseStatements makes every FE answer the statements containing what
+// with ERROR 1105 and message (an FE that refuses an ALTER SYSTEM).
+func (c *Cluster) RefuseStatements(what, message string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refuse == nil {
+		c.refuse = map[string]string{}
+	}
+	c.refuse[what] = message
+}
+
+// refused is the RefuseStatements error for q, if any.
+func (c *Cluster) refused(q string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for what, msg := range c.refuse {
+		if strings.Contains(q, what) {
+			return mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = "+msg)
+		}
+	}
+	return nil
 }

@@ -126,6 +126,9 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 		}
 		c.record(q)
 		c.tick()
+		if err := c.refused(q); err != nil {
+			return nil, err
+		}
 		r, err := h.one(q)
 		if err != nil {
 			return nil, err

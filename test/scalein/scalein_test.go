@@ -225,7 +225,16 @@ func TestScaleInBudgetThenScaledBackOut(t *testing.T) {
 	c, fe := fakeCluster(t, 3, 1, hbs, roles)
 	c.SetDecommissionRate(0.5) // 10 tablets: 20 s; the budget: 8 s less the child's 5 s
 	pd := startBE(t, fe, 2, hbs[2], "mix", 2, true, "DORIS_ENTRYPOINT_STOP_TIMEOUT=8s")
-	pd.prestop(t)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); pd.prestop(t) }()
+	// While it decommissions, `status` (what a person runs through kubectl
+	// exec) shows how far it has come.
+	harness.WaitFor(t, "status showing the decommission", wait, func() bool {
+		st := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"status"}, Env: []string{"DORIS_ROOT=" + pd.root}})
+		st.Wait(t, wait)
+		return strings.Contains(st.Log(), "scale-in:  decommission started (ordinal 2, 2 replicas):") && strings.Contains(st.Log(), "tablets left")
+	})
+	<-stopped
 	if !slices.Contains(pd.api.EventReasons(), "DecommissionIncomplete") || !listed(c, beHost(2)) {
 		t.Fatalf("events %q, listed %v; log:\n%s", pd.api.EventReasons(), listed(c, beHost(2)), pd.p.Log())
 	}
