@@ -66,46 +66,65 @@ func (s Syntax) PortValue(conf []byte, p Port) (int, error) {
 // becomes one line). It fails, changing nothing, when a value is not a port
 // or a moved port would exceed 65535.
 func (s Syntax) MovePorts(conf []byte, ports []Port, offset int) ([]byte, []Moved, error) {
-	type edit struct {
-		start, end int
-		val        string
-	}
-	var edits []edit
+	p, err := s.movePorts(conf, ports, offset)
+	return p.out, p.moved, err
+}
+
+// edit replaces conf[start:end] with val.
+type edit struct {
+	start, end int
+	val        string
+}
+
+// patch is what MovePorts did: out is the conf with edits (ascending, in the
+// conf's offsets) applied and, from out[appendAt:], the lines appended for
+// keys the conf does not set (appendAt is len(out) when there are none).
+type patch struct {
+	out      []byte
+	moved    []Moved
+	edits    []edit
+	appendAt int
+}
+
+func (s Syntax) movePorts(conf []byte, ports []Port, offset int) (patch, error) {
+	var p patch
 	var appendLines []string
-	var moved []Moved
 	lines := s.Parse(conf)
-	for _, p := range ports {
-		from, err := s.PortValue(conf, p)
+	for _, port := range ports {
+		from, err := s.PortValue(conf, port)
 		if err != nil {
-			return nil, nil, err
+			return patch{}, err
 		}
 		to := from + offset
 		if to < 1 || to > 65535 {
-			return nil, nil, fmt.Errorf("%s: %d moved by %d is %d, outside 1..65535; set a smaller DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", p.Key, from, offset, to)
+			return patch{}, fmt.Errorf("%s: %d moved by %d is %d, outside 1..65535; set a smaller DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", port.Key, from, offset, to)
 		}
-		moved = append(moved, Moved{Key: p.Key, From: from, To: to})
+		p.moved = append(p.moved, Moved{Key: port.Key, From: from, To: to})
 		found := false
 		for _, l := range lines {
-			if l.Key == p.Key {
+			if l.Key == port.Key {
 				start, end, val := l.edit(strconv.Itoa(to))
-				edits = append(edits, edit{start, end, val})
+				p.edits = append(p.edits, edit{start, end, val})
 				found = true
 			}
 		}
 		if !found {
-			appendLines = append(appendLines, p.Key+" = "+strconv.Itoa(to))
+			appendLines = append(appendLines, port.Key+" = "+strconv.Itoa(to))
 		}
 	}
-	// Apply the edits back to front so the offsets of the others stay valid.
-	sort.Slice(edits, func(a, b int) bool { return edits[a].start > edits[b].start })
-	out := append([]byte(nil), conf...)
-	for _, e := range edits {
-		out = append(out[:e.start], append([]byte(e.val), out[e.end:]...)...)
+	sort.Slice(p.edits, func(a, b int) bool { return p.edits[a].start < p.edits[b].start })
+	p.out = make([]byte, 0, len(conf)+16*len(p.edits))
+	last := 0
+	for _, e := range p.edits {
+		p.out = append(append(p.out, conf[last:e.start]...), e.val...)
+		last = e.end
 	}
+	p.out = append(p.out, conf[last:]...)
+	p.appendAt = len(p.out)
 	if len(appendLines) > 0 {
-		out = s.appendLines(out, append([]string{"# added by doris-entrypoint for debug mode; the original conf is restored on leaving"}, appendLines...)...)
+		p.out = s.appendLines(p.out, append([]string{"# added by doris-entrypoint for debug mode; the original conf is restored on leaving"}, appendLines...)...)
 	}
-	return out, moved, nil
+	return p, nil
 }
 
 // appendLines appends lines to conf, each its own line to Doris: after a

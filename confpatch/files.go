@@ -3,11 +3,14 @@ package confpatch
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,12 +26,19 @@ type State struct {
 	Mode     fs.FileMode
 	Original []byte
 	// UID and GID own the regular file (-1: not recorded, a marker of an
-	// older binary); Xattrs are its extended attributes. Restore puts them
+	// older binary); Xattrs are its extended attributes. RestoreConf puts them
 	// back with the bytes.
 	UID, GID int
 	Xattrs   []Xattr
 	// Moved lists the ports changed, for status displays.
 	Moved []Moved
+	// Patched is the SHA-256 (hex) of the conf Enter wrote, to tell it from
+	// an edit (empty in a marker of an older binary).
+	Patched string
+	// What a restore under way decided for an edit (step 4 of
+	// [RestoreConf]): Merged is the SHA-256 of the merged conf it writes;
+	// Copy where it saves the edited conf, and Why.
+	Merged, Copy, Why string
 }
 
 func (st State) encode() []byte {
@@ -47,6 +57,11 @@ func (st State) encode() []byte {
 	}
 	for _, m := range st.Moved {
 		fmt.Fprintf(&b, "moved: %s %d %d\n", m.Key, m.From, m.To)
+	}
+	for _, f := range []struct{ name, val string }{{"patched", st.Patched}, {"merged", st.Merged}, {"copy", st.Copy}, {"why", st.Why}} {
+		if f.val != "" {
+			fmt.Fprintf(&b, "%s: %s\n", f.name, strconv.Quote(f.val))
+		}
 	}
 	b.WriteString("--\n")
 	if st.Symlink == "" {
@@ -112,6 +127,12 @@ func decodeState(data []byte) (State, error) {
 				return st, fmt.Errorf("bad marker moved %q", val)
 			}
 			st.Moved = append(st.Moved, m)
+		case "patched", "merged", "copy", "why":
+			v, err := strconv.Unquote(val)
+			if err != nil {
+				return st, fmt.Errorf("bad marker %s %q", name, val)
+			}
+			*map[string]*string{"patched": &st.Patched, "merged": &st.Merged, "copy": &st.Copy, "why": &st.Why}[name] = v
 		}
 	}
 	if st.Symlink == "" {
@@ -186,41 +207,46 @@ func resolveLink(link, target string) string {
 }
 
 // Enter moves ports in conf by offset for debug mode and returns what it
-// moved; on error the conf is untouched. [Restore] undoes it. The steps
+// moved; on error the conf is untouched. [RestoreConf] undoes it. The steps
 // (numbered in the code):
 //
 //  1. Read the original: from the marker when one exists (an earlier Enter,
 //     possibly interrupted), else from conf itself: its bytes, permission
 //     bits, owner and extended attributes, or its target when conf is a
-//     symlink (into a read-only ConfigMap mount). Entering again therefore patches the original, not the current
-//     file, and ports never move twice.
+//     symlink (into a read-only ConfigMap mount). Entering again therefore
+//     patches the original, not the current file, and ports never move
+//     twice.
 //  2. Compute the patched bytes from the original ([Syntax.MovePorts], in
 //     the syntax Doris reads conf with: [SyntaxOf]). A value that is not a
 //     port, or a port moved past 65535, fails here, before any write.
-//  3. Without a marker, write it atomically: the original (bytes, mode,
-//     owner, extended attributes, or the link target) and the ports moved,
-//     readable by no more than the conf is. The marker exists before the
-//     conf changes, so a crash from here on is recoverable.
-//  4. When conf is already a regular file with the patched bytes, stop.
+//  3. When conf is already a regular file with the patched bytes, stop.
+//     With a marker, conf must be the original or what an earlier Enter
+//     wrote: anything else is someone's edit, which patching the original
+//     would throw away, so Enter fails (RestoreConf first keeps the edit).
+//  4. Write the marker atomically, unless it already says so: the original
+//     (bytes, mode, owner, extended attributes, or the link target), the
+//     ports moved and the SHA-256 of the patched bytes, readable by no more
+//     than the conf is. The marker exists before the conf changes, so a
+//     crash from here on is recoverable.
 //  5. Replace conf with the patched bytes atomically (temp file in the same
 //     directory, given the original's owner, extended attributes and mode,
 //     fsync, rename, fsync of the directory); a symlink becomes a writable
 //     0644 copy. A hard link to the conf keeps the original (a rename makes
-//     a new file). A crash before the rename leaves the original,
-//     after it the patched conf; at most a temp file (.<conf>.tmp-<pid>-*)
-//     stays behind: it never replaces the conf, and the next Restore
-//     removes it (its step 1).
+//     a new file). A crash before the rename leaves the original, after it
+//     the patched conf; at most a temp file (.<conf>.tmp-<pid>-*) stays
+//     behind: it never replaces the conf, and the next restore removes it
+//     (its step 1).
 //  6. When (5) fails (a conf bind-mounted on its own, a ConfigMap subPath,
 //     cannot be renamed over: EBUSY), the conf is the original: the marker
-//     written in (3) is removed again, so no later Restore reports a patch
+//     written in (4) is removed again, so no later restore reports a patch
 //     that never happened. A marker from an earlier call stays.
 //
-// Crash recovery: the marker is written before the conf changes (3) and
-// removed only after the original is back (Restore (3)), and every write is
-// all or nothing. So after a crash anywhere the conf is either the original
-// or the patched file, and whenever it may be patched a marker says how to
-// get back. The supervisor calls Restore at start, before anything reads the
-// conf (package modes, step (1) of its protocol).
+// Crash recovery: the marker is written before the conf changes (4) and
+// removed only after the original is back (RestoreConf (6)), and every
+// write is all or nothing. So after a crash anywhere the conf is either the
+// original or the patched file, and whenever it may be patched a marker
+// says how to get back. The supervisor calls RestoreConf at start, before
+// anything reads the conf (package modes, step (1) of its protocol).
 func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 	// (1)
 	st, data, err := original(conf)
@@ -233,19 +259,25 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
 	}
 	// (3)
+	hadMarker := HasMarker(conf)
+	cur, err := currentConf(conf)
+	if err != nil {
+		return nil, fmt.Errorf("debug conf %s: %w", conf, err)
+	}
+	if cur.regular && bytes.Equal(cur.data, patched) {
+		return moved, nil
+	}
+	if hadMarker && !st.isOriginal(cur) && !(cur.regular && st.Patched != "" && sha256Hex(cur.data) == st.Patched) {
+		return nil, fmt.Errorf("debug conf %s was edited while patched: restore it first, which keeps the edit", conf)
+	}
+	// (4)
 	wroteMarker := false
-	if !HasMarker(conf) {
-		st.Moved = moved
+	if sum := sha256Hex(patched); !hadMarker || st.Patched != sum || !slices.Equal(st.Moved, moved) || st.Merged+st.Copy+st.Why != "" {
+		st.Moved, st.Patched, st.Merged, st.Copy, st.Why = moved, sum, "", "", ""
 		if err := writeAtomic(Marker(conf), st.encode(), newMeta(markerMode(st))); err != nil {
 			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
 		}
-		wroteMarker = true
-	}
-	// (4)
-	if fi, err := os.Lstat(conf); err == nil && fi.Mode().IsRegular() {
-		if cur, err := os.ReadFile(conf); err == nil && bytes.Equal(cur, patched) {
-			return moved, nil
-		}
+		wroteMarker = !hadMarker
 	}
 	// (5)
 	if err := writeAtomic(conf, patched, st.meta()); err != nil {
@@ -268,47 +300,46 @@ func removeSynced(path string) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// Restore puts back the conf recorded in its marker, byte for byte (or the
-// original symlink), then removes the marker. It reports whether there was
-// a marker. The steps (numbered in the code):
-//
-//  1. Remove the stale temp files of interrupted writes from the conf's
-//     directory ([RemoveStaleTemp]); the supervisor calls Restore at start,
-//     before anything else writes there. A temp file that cannot be removed
-//     does not fail the restore.
-//  2. Without a marker there is nothing to do: false. A marker that cannot
-//     be decoded is an error, and the conf is left as it is.
-//  3. Put the original back atomically: its bytes, mode, owner and extended
-//     attributes (a temp file renamed over conf), or the symlink (a new link
-//     renamed over conf).
-//  4. Remove the marker, then fsync the directory. A crash before the
-//     removal leaves the marker, and the next Restore writes the same
-//     original again: Restore is idempotent.
-func Restore(conf string) (bool, error) {
-	// (1)
-	RemoveStaleTemp(filepath.Dir(conf))
-	// (2)
-	st, err := ReadState(conf)
+// sha256Hex is the hex SHA-256 of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// file is what is at a conf's path now.
+type file struct {
+	exists, regular bool
+	data            []byte // regular
+	link            string // a symlink's target
+}
+
+func currentConf(conf string) (file, error) {
+	fi, err := os.Lstat(conf)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return file{}, nil
 	}
 	if err != nil {
-		return false, err
+		return file{}, err
 	}
-	// (3)
+	f := file{exists: true}
+	switch {
+	case fi.Mode().IsRegular():
+		f.regular = true
+		f.data, err = os.ReadFile(conf)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		f.link, err = os.Readlink(conf)
+	default:
+		err = fmt.Errorf("%s is a %v, not a file", conf, fi.Mode().Type())
+	}
+	return f, err
+}
+
+// isOriginal reports whether f is the conf before debug mode.
+func (st State) isOriginal(f file) bool {
 	if st.Symlink != "" {
-		err = symlinkAtomic(st.Symlink, conf)
-	} else {
-		err = writeAtomic(conf, st.Original, st.meta())
+		return f.exists && !f.regular && f.link == st.Symlink
 	}
-	if err != nil {
-		return false, fmt.Errorf("restore %s: %w", conf, err)
-	}
-	// (4)
-	if err := removeSynced(Marker(conf)); err != nil {
-		return true, fmt.Errorf("restore %s: remove marker: %w", conf, err)
-	}
-	return true, nil
+	return f.regular && bytes.Equal(f.data, st.Original)
 }
 
 // meta is what a rewrite of the conf keeps: the original's; a symlink's

@@ -24,7 +24,7 @@ var tempName = regexp.MustCompile(`^\..+\.(?:tmp|link-tmp)-([0-9]+)(?:-[0-9]+)?$
 // writer is alive and not this process: PID 1 of a restarted container has
 // the pid of the one before, so a temp file with our own pid is stale too.
 // A temp file never replaces a conf (the rename is the last step), so
-// removing one loses nothing. [Restore] calls it first, at every start.
+// removing one loses nothing. [RestoreConf] calls it first, at every start.
 func RemoveStaleTemp(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
