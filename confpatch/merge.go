@@ -159,6 +159,9 @@ func merge(s Syntax, o []byte, p patch, cur []byte) ([]byte, string) {
 			out = append(out, l...)
 		}
 		c = m[h.p1-1] + 1
+		if c < len(cl) && len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n') // the original's last line, now followed by one of theirs
+		}
 	}
 	for ; c < len(cl); c++ {
 		out = append(out, cl[c]...)
