@@ -7,8 +7,9 @@
 #                              (default-mysql-client: the real client checks our
 #                              MySQL answers), podman, runc (crun refuses these
 #                              VMs' cgroup v1 hybrid) and a static busybox
-#                              (busybox-static: the stand-in base image) for the
-#                              container tests
+#                              (busybox-static: the stand-in base image, with
+#                              curl and getent for the operator's readiness
+#                              probe) for the container tests
 #   test/install-deps.sh e2e   the same, and etcd, containerd and the loopback
 #                              CNI plugin for the real Kubernetes of test/e2e
 #
@@ -25,6 +26,9 @@ have runc || need runc
 busybox=$(command -v busybox || true)
 # ldd fails on a static binary ("not a dynamic executable").
 { [ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1; } || need busybox-static
+# The stand-in base carries curl and getent for the operator's FQDN readiness probe.
+have curl || need curl
+have getent || need libc-bin
 if [ "${1:-}" = e2e ]; then
 	have etcd || need etcd-server
 	have containerd || need containerd

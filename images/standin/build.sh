@@ -35,6 +35,21 @@ for applet in $("$busybox" --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
+# The operator's readiness probe in FQDN mode, its default, is
+#   bash -c 'host=$(hostname -f); (getent hosts "$host" || nslookup "$host") && curl --fail --silent ... /api/health'
+# (apache/doris-operator pkg/common/utils/resource/pod.go, buildFQDNReadinessExecProbe), and the apache/doris base
+# has all of them: the stand-in carries this machine's bash, getent and curl with the libraries they load, beside
+# busybox's hostname and nslookup, so that the probe runs for real.
+for b in bash getent curl; do
+	p=$(command -v "$b") || { echo "build.sh: $b is needed (apt-get install bash libc-bin curl)" >&2; exit 1; }
+	mkdir -p "$root/usr/bin"
+	cp -L "$p" "$root/usr/bin/$b"
+	for lib in $(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+done
+printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$root/opt/apache-doris/fake/doris-fake" ./test/helper)
 
 for comp in fe be; do
@@ -80,7 +95,7 @@ for s in fe_entrypoint.sh be_entrypoint.sh fe_prestop.sh be_prestop.sh; do
 done
 
 tar -C "$root" -c . | podman import \
-	--change 'ENV PATH=/usr/local/bin:/bin' \
+	--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
 	--change 'ENV FAKE_DIR=/opt/apache-doris/fe' \
 	--change 'ENV FAKE_BIND_HOST=0.0.0.0' \
 	--change 'WORKDIR /opt/apache-doris' \

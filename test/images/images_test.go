@@ -328,3 +328,31 @@ func TestKilledInDebugRestarts(t *testing.T) {
 		t.Fatalf("conf after the restart:\n%s", conf)
 	}
 }
+
+// operatorReadiness is the operator's readiness probe in FQDN mode, its
+// default (apache/doris-operator pkg/common/utils/resource/pod.go,
+// buildFQDNReadinessExecProbe): the images must keep bash, hostname -f,
+// getent or nslookup and curl for it.
+func operatorReadiness(port string) []string {
+	return []string{"bash", "-c", `host=$(hostname -f); (getent hosts "$host" || nslookup "$host") && ` +
+		`curl --fail --silent --output /dev/null http://$host:` + port + `/api/health`}
+}
+
+// The operator's FQDN readiness probe, run in the container as the kubelet
+// would: Ready in normal mode, NotReady in debug mode (the HTTP port is
+// moved and the original left closed).
+func TestOperatorReadinessProbe(t *testing.T) {
+	n := newNetwork(t)
+	fe := run(t, n, "fe", nil)
+	fe.waitProbe(t, "/readyz", 200)
+	probe := func() error {
+		_, err := podman(t, append([]string{"exec", fe.name}, operatorReadiness("8030")...)...)
+		return err
+	}
+	waitFor(t, "the operator's readiness probe to pass", func() bool { return probe() == nil })
+	fe.annotate(t, debugAnn)
+	fe.waitProbe(t, "/readyz", 503)
+	waitFor(t, "the operator's readiness probe to fail in debug mode", func() bool { return probe() != nil })
+	fe.annotate(t, nil)
+	waitFor(t, "the operator's readiness probe to pass again", func() bool { return probe() == nil })
+}
