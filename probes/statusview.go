@@ -88,7 +88,11 @@ func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 		}
 	}
 	if st.Mode == "debug" {
-		fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports;\n", name)
+		if len(st.Ports) > 0 {
+			fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` starts the %s by hand on the moved ports (%s);\n", name, modes.MovedTo(st.Ports))
+		} else {
+			fmt.Fprintf(stdout, "next:      `doris-entrypoint debug run` refuses: %s;\n", modes.NotMovedNote(st.Component, "see problem"))
+		}
 		fmt.Fprintf(stdout, "           to leave: kubectl annotate pod <this pod> %s- (the annotation that set debug mode)\n", cmp.Or(st.RunmodeKey, podinfo.KeyRunmode))
 	} else {
 		fmt.Fprintf(stdout, "next:      to debug: kubectl annotate pod <this pod> %s=debug\n", podinfo.KeyRunmode)

@@ -112,6 +112,10 @@ func TestInvalidValuesExitUsage(t *testing.T) {
 		{"be", "ENABLE_WORKLOAD_GROUP", "yes"},
 		{"fe", "DORIS_ENTRYPOINT_KUBE", "maybe"},
 		{"be", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "0"},
+		// Offsets that move a port onto another of Doris' default ports.
+		{"fe", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "1000"},
+		{"be", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "1010"},
+		{"fe", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "69"}, // onto the probe endpoint's :8099
 		{"supervise", "DORIS_ENTRYPOINT_STOP_TIMEOUT", "soon"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,8 +67,9 @@ type variable struct {
 	parse        func(s *Settings, v string) error
 }
 
-// envStopTimeout's default depends on the command.
-const envStopTimeout = "DORIS_ENTRYPOINT_STOP_TIMEOUT"
+// envStopTimeout's default depends on the command; envDebugOffset is
+// checked against the component's ports too (modes.CheckOffset).
+const envStopTimeout, envDebugOffset = "DORIS_ENTRYPOINT_STOP_TIMEOUT", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET"
 
 // variables are all the variables the program reads, in --help order.
 var variables = []variable{
@@ -81,7 +82,7 @@ var variables = []variable{
 		doc: "log format on stderr: json or console", parse: setLogFormat},
 	{name: "DORIS_ENTRYPOINT_PODINFO_DIR", def: "/etc/podinfo", scope: inComponents | inDorisDebug,
 		doc: "downward-API volume whose annotations file sets the run mode", parse: setString(func(s *Settings) *string { return &s.PodinfoDir })},
-	{name: "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", def: "10000", scope: inComponents,
+	{name: envDebugOffset, def: "10000", scope: inComponents,
 		doc: "how far debug mode moves the FE query/http and BE heartbeat/webserver ports", parse: setInt(func(s *Settings) *int { return &s.DebugOffset }, 1, 65534)},
 	{name: "DORIS_ENTRYPOINT_PROBE_ADDR", def: ":8099", scope: inComponents | inProbe | inStatus, emptyIsValue: true,
 		doc: "probe endpoint (/livez /readyz /startupz /status /metrics); empty disables it", parse: setString(func(s *Settings) *string { return &s.ProbeAddr })},

@@ -1,6 +1,7 @@
 package modes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -59,7 +60,10 @@ func (e *ExecFailed) Unwrap() error { return e.Err }
 // DebugRun is `doris-entrypoint debug run`: in debug mode (the state file
 // of the running supervisor says so) it replaces the calling process with
 // the component's command, in its directory, on the moved ports. It
-// returns only on failure: a refusal, or an [ExecFailed].
+// refuses when the ports could not be moved: the component would start on
+// its own ports, one of which the supervisor holds, and its HTTP port
+// would pass the readiness probe. It returns only on failure: a refusal,
+// or an [ExecFailed].
 func DebugRun(stateFile string, out io.Writer) error {
 	st, err := ReadState(stateFile)
 	if err != nil {
@@ -68,10 +72,31 @@ func DebugRun(stateFile string, out io.Writer) error {
 	if st.Mode != "debug" {
 		return fmt.Errorf("the pod is in %s mode; refusing (annotate it with %s=debug first)", st.Mode, podinfo.KeyRunmode)
 	}
+	if len(st.Ports) == 0 {
+		return fmt.Errorf("refusing: %s", NotMovedNote(st.Component, cmp.Or(st.Problem, "no reason recorded")))
+	}
 	if err := os.Chdir(st.Dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "starting %s on the moved ports: %s\n", st.Component, strings.Join(st.Command, " "))
+	fmt.Fprintf(out, "starting %s on the moved ports (%s): %s\n", st.Component, MovedTo(st.Ports), strings.Join(st.Command, " "))
 	err = syscall.Exec(st.Command[0], st.Command, os.Environ())
 	return &ExecFailed{fmt.Errorf("exec %s: %w", st.Command[0], err)}
+}
+
+// MovedTo lists where the ports were moved: "query_port 19030, http_port
+// 18030".
+func MovedTo(moved []confpatch.Moved) string {
+	var out []string
+	for _, mv := range moved {
+		out = append(out, fmt.Sprintf("%s %d", mv.Key, mv.To))
+	}
+	return strings.Join(out, ", ")
+}
+
+// NotMovedNote says what `debug run` would do for component in debug mode
+// without moved ports; why is the reason they were not.
+func NotMovedNote(component, why string) string {
+	return fmt.Sprintf("the ports were not moved (%s), so the %s would start on its own ports: the supervisor holds its "+
+		"liveness port and its HTTP port would make the pod Ready; fix the cause, then enter debug mode again "+
+		"(remove the annotation and set it)", why, strings.ToUpper(component))
 }

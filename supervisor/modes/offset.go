@@ -3,6 +3,8 @@ package modes
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -11,15 +13,39 @@ import (
 )
 
 // CheckOffset is the start-time check of DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET
-// for component c (see offsetCollision), against Doris' default ports: the
-// conf the node will run with may not be in place before Component.Prepare.
-// probeAddr is the supervisor's own probe endpoint. Debug mode checks again
-// against the conf when it moves the ports (step (3)).
-func CheckOffset(c cluster.Component, offset int, probeAddr string) error {
-	if err := offsetCollision(confpatch.SyntaxOf(c.Conf), nil, c.DebugPorts(), c.Listens, offset, addrPort(probeAddr)); err != nil {
-		return fmt.Errorf("%w (Doris' default ports): choose another offset", err)
+// for component c (see offsetCollision), against the conf the node will
+// run with as far as start can tell: the first of confs that can be read
+// (the ConfigMap's copy, which Prepare links over the conf, then the conf
+// itself), as it was before an interrupted debug mode moved its ports;
+// with none, Doris' default ports. probeAddr is the supervisor's own probe
+// endpoint. Debug mode checks again when it moves the ports (step (3)).
+func CheckOffset(c cluster.Component, offset int, probeAddr string, confs ...string) error {
+	data, from := startConf(confs)
+	if err := offsetCollision(confpatch.SyntaxOf(c.Conf), data, c.DebugPorts(), c.Listens, offset, addrPort(probeAddr)); err != nil {
+		return fmt.Errorf("%w (%s): choose another offset", err, from)
 	}
 	return nil
+}
+
+// startConf reads the first of paths that can be read: its original when a
+// marker says debug mode moved its ports. from names it for a message.
+func startConf(paths []string) (data []byte, from string) {
+	for _, p := range paths {
+		if st, err := confpatch.ReadState(p); err == nil {
+			if st.Symlink == "" {
+				return st.Original, "the ports of " + p + " before debug mode"
+			}
+			if target := st.Symlink; filepath.IsAbs(target) {
+				p = target
+			} else {
+				p = filepath.Join(filepath.Dir(p), target)
+			}
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			return b, "the ports of " + p
+		}
+	}
+	return nil, "Doris' default ports"
 }
 
 // offsetCollision says why moving ports by offset in conf (read as syn)

@@ -7,6 +7,7 @@ package debugmode_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -647,4 +648,136 @@ func TestEnterDebugSparesExecLeftovers(t *testing.T) {
 		t.Fatalf("exit %d; log:\n%s", code, p.Log())
 	}
 	s.ev.Wait(t, "clean ", 5*time.Second) // the pod's stop did reach it
+}
+
+// An offset that moves a port onto another: refused at start (exit 2
+// naming the variable) when the conf at hand shows it; when only the conf
+// met on entering shows it, debug mode goes on without moving anything,
+// and status and `debug run` say what that means.
+func TestOffsetCollision(t *testing.T) {
+	t.Run("at start", func(t *testing.T) {
+		s := newSandbox(t, debugAnn)
+		// The moved http_port would land on the query_port the holder keeps.
+		s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = %d\n", s.query, s.query-offset))
+		if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := s.start(t)
+		if code := p.Wait(t, wait); code != 2 {
+			t.Fatalf("exit %d, want 2; log:\n%s", code, p.Log())
+		}
+		want := fmt.Sprintf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where query_port listens", offset, s.query-offset, s.query)
+		if !strings.Contains(p.Log(), want) {
+			t.Fatalf("the refusal does not say %q:\n%s", want, p.Log())
+		}
+		if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
+			t.Fatalf("conf changed:\n%s", conf)
+		}
+	})
+	t.Run("on entering", func(t *testing.T) {
+		s := newSandbox(t, nil)
+		p := s.start(t)
+		s.ev.Wait(t, s.listening(s.query), wait)
+		// A conf edited while the FE runs: a port only it names is where
+		// the moved http_port would land.
+		s.orig = append(s.orig, fmt.Sprintf("\narrow_flight_sql_port = %d\n", s.http+offset)...)
+		if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.annotate(t, debugAnn)
+		p.WaitLog(t, "debug mode without moved ports: the conf is unchanged", wait)
+		p.WaitLog(t, "debug mode: liveness port held, ports not moved", wait)
+		if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
+			t.Fatalf("query port answered %q", b)
+		}
+		if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
+			t.Fatalf("conf changed:\n%s", conf)
+		}
+		out, _ := s.status()
+		for _, want := range []string{
+			fmt.Sprintf("problem:   ports not moved: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where arrow_flight_sql_port listens", offset, s.http, s.http+offset),
+			"`doris-entrypoint debug run` refuses: the ports were not moved (see problem), so the FE would start on its own ports",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("status does not say %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "on the moved ports") {
+			t.Errorf("status promises moved ports:\n%s", out)
+		}
+		run := exec.Command(entrypoint, "debug", "run")
+		run.Env = append(os.Environ(), "DORIS_ROOT="+s.root, s.ev.Env())
+		b, err := run.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "refusing: the ports were not moved (ports not moved: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET") {
+			t.Fatalf("debug run without moved ports: %v\n%s", err, b)
+		}
+		if s.ev.Count("listening") != 1 {
+			t.Fatal("debug run started the FE on its own ports")
+		}
+		// Leaving needs no restore: the FE starts again.
+		s.annotate(t, nil)
+		s.ev.WaitN(t, s.listening(s.query), 2, wait)
+		p.Signal(t, syscall.SIGTERM)
+		if code := p.Wait(t, wait); code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, p.Log())
+		}
+	})
+}
+
+// A conf that cannot be restored (its file system is full) keeps the pod in
+// debug mode — the port held, the reason in status and /status — and the
+// FE starts, on its own ports, only once a retry has restored it.
+func TestRestoreFailureStaysInDebug(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	// The conf directory on a small tmpfs of its own.
+	dir := filepath.Dir(s.conf)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Fatalf("mount a tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := s.start(t)
+	s.assertDebug(t, p)
+
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, 4096))
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the conf's file system: %v", err)
+	}
+	s.annotate(t, nil)
+	p.WaitLog(t, "cannot restore the conf: staying in debug mode, retrying", wait)
+	out, _ := s.status()
+	for _, want := range []string{"mode:      debug", "problem:   conf not restored (", "the FE starts only once the restore works"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not say %q:\n%s", want, out)
+		}
+	}
+	js := exec.Command(entrypoint, "status", "--json")
+	js.Env = append(os.Environ(), "DORIS_ROOT="+s.root)
+	if b, err := js.Output(); err != nil || !strings.Contains(string(b), `"problem": "conf not restored (`) {
+		t.Errorf("/status: %v\n%s", err, b)
+	}
+	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
+		t.Fatalf("query port not held while the restore fails: %q", b)
+	}
+	if s.ev.Has("listening") {
+		t.Fatal("the FE started with the conf not restored")
+	}
+
+	os.Remove(filler)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
 }
