@@ -156,9 +156,13 @@ const GraceKey = "grace_shutdown_wait_seconds"
 // for the kubelet and the preStop exec of a tenth, 10 to 30 s: FE 330 s →
 // 300 s, BE 200 s → 180 s, 1200 s → 1170 s.
 func (c Component) StopTimeout(confs ...[]byte) time.Duration {
+	return c.stopTimeout(confpatch.SyntaxOf(c.Conf), confs...)
+}
+
+func (c Component) stopTimeout(syntax confpatch.Syntax, confs ...[]byte) time.Duration {
 	grace := c.Grace
 	for _, conf := range confs {
-		if v, ok := confpatch.Value(conf, GraceKey); ok {
+		if v, ok := syntax.Value(conf, GraceKey); ok {
 			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
 				grace = time.Duration(n) * time.Second
 				break

@@ -59,7 +59,7 @@ func (n *Node) Port(p confpatch.Port) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return confpatch.PortValue(data, p)
+	return confpatch.SyntaxOf(n.ConfPath()).PortValue(data, p)
 }
 
 // Host is how the cluster knows this node (SHOW FRONTENDS/BACKENDS Host):
@@ -116,7 +116,7 @@ func (n *Node) backendBootstrap(ctx context.Context, _ map[string]string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", n.ConfPath(), err)
 	}
-	hb, err := confpatch.PortValue(data, n.Component.Liveness)
+	hb, err := confpatch.SyntaxOf(n.ConfPath()).PortValue(data, n.Component.Liveness)
 	if err != nil {
 		return nil, err
 	}
