@@ -1,6 +1,7 @@
 // Package fakekube plays the few kube-apiserver endpoints the supervisor
 // uses, for its tests: GET its pod, watch it (newline-delimited JSON
-// events), POST Events, GET a StatefulSet; or 403 for all. Unit tests use it
+// events), POST Events, GET a StatefulSet, GET/POST/PUT ConfigMaps
+// (configmaps.go); or 403 for all. Unit tests use it
 // over plain HTTP (Server in httptest), black-box tests of the binary as PID
 // 1 over TLS with a service-account directory ([Server.ServiceAccount]).
 package fakekube
@@ -40,6 +41,9 @@ type Server struct {
 	Failures  int
 	// StatefulSets are served by name; a name not here is a 404.
 	StatefulSets map[string]*appsv1.StatefulSet
+	// ConfigMaps (configmaps.go); ForbidConfigMaps: 403 on them.
+	ForbidConfigMaps bool
+	configMaps       *configMapState
 }
 
 // fail answers a 500 whose message is new each time, so that the watch loop
@@ -122,6 +126,8 @@ func (a *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(201)
 		json.NewEncoder(w).Encode(ev)
+	case r.URL.Path == "/api/v1/namespaces/"+a.Pod.Namespace+"/configmaps" || strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Pod.Namespace+"/configmaps/"):
+		a.serveConfigMaps(w, r, strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/"+a.Pod.Namespace+"/configmaps"), "/"))
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/apis/apps/v1/namespaces/"+a.Pod.Namespace+"/statefulsets/"):
 		a.serveStatefulSet(w, strings.TrimPrefix(r.URL.Path, "/apis/apps/v1/namespaces/"+a.Pod.Namespace+"/statefulsets/"))
 	default:
