@@ -52,6 +52,9 @@ func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 	if st.Problem != "" {
 		fmt.Fprintf(stdout, "problem:   %s\n", st.Problem)
 	}
+	if st.Restored != "" {
+		fmt.Fprintf(stdout, "restored:  %s\n", st.Restored)
+	}
 	if l := st.Leave; l != nil {
 		fmt.Fprintf(stdout, "scale-in:  %s %s (ordinal %d, %d replicas)", l.Action, l.State, l.Ordinal, l.Replicas)
 		if l.Action == "decommission" && l.State != "unsafe" {

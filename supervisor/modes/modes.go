@@ -170,6 +170,9 @@ type State struct {
 	Marker   string            `json:"marker,omitempty"`
 	Conf     string            `json:"conf"`
 	Problem  string            `json:"problem,omitempty"`
+	// Restored says what became of an edit someone made to the conf in
+	// debug mode (kept, or where it was saved), since the last leave.
+	Restored string `json:"restored,omitempty"`
 	// Leave is the progress of a scale-in (a decommission, a drop).
 	Leave   *cluster.Progress `json:"leave,omitempty"`
 	Command []string          `json:"command"`
@@ -190,6 +193,7 @@ type machine struct {
 	// unrestored is why the conf a crash left patched could not be
 	// restored at start (1); nil once it was.
 	unrestored error
+	restored   string // what became of an edit made in debug mode (restore)
 }
 
 // Run runs the machine until the container should stop, and returns the
@@ -377,6 +381,9 @@ func (m *machine) debug() (code int, exit bool) {
 	comp := m.Component
 	st := State{Mode: "debug", Phase: PhaseDebug, Marker: confpatch.Marker(comp.Conf)}
 	recovering := m.unrestored != nil
+	if !recovering {
+		m.restored = "" // a new debug session
+	}
 	var moved []confpatch.Moved
 	if recovering {
 		// (1) failed: the conf is as the crash left it, moved as its
@@ -530,9 +537,21 @@ func (m *machine) enter(moved *[]confpatch.Moved) error {
 	return err
 }
 
-// restore is confpatch.Restore of the component's conf: whether there was
-// a marker.
-func (m *machine) restore() (bool, error) { return confpatch.Restore(m.Component.Conf) }
+// restore is confpatch.RestoreConf of the component's conf: whether there
+// was a marker. An edit someone made in debug mode is never dropped
+// silently: what became of it (kept, or saved aside) is logged, sent as a
+// Warning Event ConfEdited and kept in the state (State.Restored) until
+// debug mode is entered again.
+func (m *machine) restore() (bool, error) {
+	r, err := confpatch.RestoreConf(m.Component.Conf)
+	if err == nil && r.Edited {
+		m.restored = r.String()
+		m.log.Warn("conf edited in debug mode", zap.String("conf", r.Conf), zap.Bool("kept", r.Kept),
+			zap.String("copy", r.Copy), zap.String("detail", m.restored))
+		m.event("Warning", "ConfEdited", m.restored)
+	}
+	return r.Marker, err
+}
 
 // restoreProblem is State.Problem while the conf cannot be restored.
 func (m *machine) restoreProblem(err error) string {
@@ -620,6 +639,7 @@ func (m *machine) writeState(st State) {
 	st.Command = append([]string{m.Component.Command.Path}, m.Component.Command.Args...)
 	st.Dir = m.Component.Command.Dir
 	st.RunmodeKey = m.latest.RunmodeKey
+	st.Restored = m.restored
 	if m.OnState != nil {
 		m.OnState(st)
 	}

@@ -578,6 +578,25 @@ var (
 			r.t.Fatalf("the child started with the conf not restored")
 		}
 	}
+	// editInDebug edits the conf in debug mode as a person debugging would:
+	// the edit is kept on leaving, so it becomes the expected conf.
+	editInDebug step = func(r *rig) {
+		data, err := os.ReadFile(r.conf)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(r.conf, append(data, "\nsys_log_level = DEBUG\n"...), 0o640); err != nil {
+			r.t.Fatal(err)
+		}
+		r.orig = append(r.orig, "\nsys_log_level = DEBUG\n"...)
+	}
+	// editReported checks that the kept edit is in the state.
+	editReported step = func(r *rig) {
+		st := r.waitState("the kept edit in the state", func(st modes.State) bool { return st.Restored != "" })
+		if !strings.Contains(st.Restored, "was edited in debug mode: the edit is kept") {
+			r.t.Fatalf("state says %q about the edit", st.Restored)
+		}
+	}
 	// restoredByNextStart waits for Run to return with the conf still not
 	// restorable, then restores it as the next start's (1) does.
 	restoredByNextStart step = func(r *rig) {
@@ -749,6 +768,13 @@ func TestMachine(t *testing.T) {
 		wantCode:   143,
 		wantStarts: 1,
 		wantEvents: []string{"ConfRestoreFailed", "ConfRestored", "DebugModeEntered", "DebugModeLeft"},
+	}, {
+		name:       "an edit made in debug mode is kept on leaving and reported",
+		opts:       options{debugAtStart: true},
+		steps:      []step{debugged(0), editInDebug, setNormal, editReported, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeEntered", "ConfEdited", "DebugModeLeft"},
 	}, {
 		name:       "offset collides in the conf: debug mode without moving, left",
 		opts:       options{collide: true, debugAtStart: true},
