@@ -24,7 +24,9 @@ const maxLoopbackConns = 16
 // idle client loses nothing but its connection. Only when every
 // connection of the pool is in the middle of a request (each bounded by
 // the write timeout; held long polls are at most maxWaiters) is the
-// newcomer closed instead.
+// newcomer closed instead. (netutil.LimitListener does not fit: it makes
+// the newcomer wait for a slot, which an idle connection holds until its
+// idle timeout.)
 //
 // Loopback connections — the exec probe and `status`, from inside the
 // pod — have a pool of their own, so that not even a flood of new
