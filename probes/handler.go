@@ -14,7 +14,7 @@ import (
 
 const (
 	maxHeaderBytes = 8 << 10 // probes send a few hundred bytes
-	maxConns       = 64      // concurrent connections; more wait in the backlog
+	maxConns       = 64      // open connections from the network (conns.go: at the limit the longest-waiting idle one makes room)
 	// A /readyz?wait= request is held at most this long (below the 5 s
 	// write timeout), and at most maxWaiters at once: the others answer at
 	// once, so held requests cannot starve the probes.
@@ -45,10 +45,10 @@ type Status struct {
 	Restarts int    `json:"restarts"`
 	LastExit *int   `json:"last_exit_code,omitempty"`
 	Problem  string `json:"problem,omitempty"`
-	// Probes are the three probes' answers, as they would be now.
-	Probes map[string]Probe `json:"probes"`
 	// Leave is a scale-in's progress: tablets left, rate, budget left.
 	Leave *cluster.Progress `json:"leave,omitempty"`
+	// Probes are the three probes' answers, as they would be now.
+	Probes map[string]Probe `json:"probes"`
 	// Checks are the latest background check results, with their age.
 	Checks map[string]Result `json:"checks"`
 }
