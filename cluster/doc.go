@@ -18,10 +18,15 @@
 //   - backend.go: BE/CN registration ([Registration]).
 //   - member.go: the membership checks (SHOW FRONTENDS / SHOW BACKENDS).
 //   - health.go: the /api/health bodies of FE and BE.
-//   - client.go: the SQL client ([Client]).
-//
-// Scale-in goes in leave.go (BE decommission, CN and observer drop, the
-// follower rule) and the upgrade guard in upgrade.go.
+//   - client.go: the SQL client ([Client]); reach.go: "no FE accepted a
+//     connection" told from every answer ([Reached]); statements.go: the
+//     ALTER SYSTEM / ADMIN SET statements of leaving and upgrading, and the
+//     partitions' replication numbers.
+//   - leave.go, leave_fe.go: scale-in from inside the pod (BE decommission,
+//     CN and observer drop, the follower rule), its protocol numbered there;
+//     scalein.go: the same by hand (`doris-entrypoint scale-in`).
+//   - upgrade*.go: the upgrade guard (`doris-entrypoint upgrade`, the flags
+//     kept off through FE master changes, versions).
 //
 // Nothing read from outside reaches SQL unvalidated: host names must be RFC
 // 1123 names or IP literals and ports 1..65535 ([ValidateHost], [HostPort]);
