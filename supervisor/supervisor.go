@@ -67,6 +67,7 @@ type Supervisor struct {
 	idleClosed bool
 	stopCh     chan struct{} // closed at the first stop request
 	stopAt     time.Time
+	spared     map[int]uint64 // pid → start time: processes the stop leaves alone (Spare)
 
 	prestarted *Child
 
@@ -173,6 +174,60 @@ func (s *Supervisor) RequestStop(reason string) {
 	s.mu.Unlock()
 	if first {
 		s.log.Info("stop requested", zap.String("reason", reason), zap.Duration("timeout", s.stopTimeout))
+	}
+}
+
+// Spare makes the stop leave the process pid alone: a preStop hook that
+// waits on the control socket for the stop to complete (control.go) is not
+// what is stopped, and must outlive the stop to exit 0. As PID 1 the stop
+// otherwise reaches every process of the namespace (kill -1); with a spared
+// process it signals the others one by one. The process is known by pid and
+// start time, so a pid reused later is not spared.
+func (s *Supervisor) Spare(pid int) {
+	e, ok := readProcStat(s.procDir, pid)
+	if !ok || pid == s.self || e.zombie {
+		return
+	}
+	s.mu.Lock()
+	if s.spared == nil {
+		s.spared = make(map[int]uint64)
+	}
+	s.spared[pid] = e.start
+	s.mu.Unlock()
+}
+
+// isSpared reports whether Spare named e.
+func (s *Supervisor) isSpared(e procEntry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start, ok := s.spared[e.pid]
+	return ok && start == e.start
+}
+
+// signalAll sends sig to every process of the namespace but the supervisor
+// and the spared ones (PID 1 only): kill(-1), which no fork escapes, when
+// none is spared; otherwise one by one, going round until a listing shows
+// no process not yet signalled (a few rounds at most).
+func (s *Supervisor) signalAll(sig unix.Signal) {
+	s.mu.Lock()
+	none := len(s.spared) == 0
+	s.mu.Unlock()
+	if none {
+		unix.Kill(-1, sig)
+		return
+	}
+	sent := make(map[int]bool)
+	for round := 0; round < 3; round++ {
+		more := false
+		for _, e := range allProcesses(s.procDir, s.self) {
+			if !sent[e.pid] && !s.isSpared(e) && unix.Kill(e.pid, sig) == nil {
+				sent[e.pid] = true
+				more = true
+			}
+		}
+		if !more {
+			return
+		}
 	}
 }
 
@@ -663,7 +718,7 @@ func (s *Supervisor) TerminateAll() {
 		return
 	}
 	if s.pid1 {
-		unix.Kill(-1, unix.SIGTERM)
+		s.signalAll(unix.SIGTERM)
 	} else {
 		for _, p := range pids {
 			unix.Kill(p, unix.SIGTERM)
@@ -677,7 +732,7 @@ func (s *Supervisor) TerminateAll() {
 			left := others()
 			s.log.Warn("stop timeout reached", zap.Duration("timeout", s.stopTimeout), zap.Int("remaining", len(left)))
 			if s.pid1 {
-				unix.Kill(-1, unix.SIGKILL)
+				s.signalAll(unix.SIGKILL)
 			}
 			for _, p := range left {
 				unix.Kill(p, unix.SIGKILL)
@@ -691,12 +746,20 @@ func (s *Supervisor) TerminateAll() {
 }
 
 // others lists the live processes TerminateAll must stop: as PID 1 every
-// process in /proc but itself; otherwise its descendants.
+// process in /proc but itself; otherwise its descendants. Spared ones are
+// left out.
 func (s *Supervisor) others() []procEntry {
-	if !s.pid1 {
-		return s.liveDescendants()
+	all := s.liveDescendants()
+	if s.pid1 {
+		all = allProcesses(s.procDir, s.self)
 	}
-	return allProcesses(s.procDir, s.self)
+	out := all[:0]
+	for _, e := range all {
+		if !s.isSpared(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // signalGroupOnce sends SIGTERM to c's group unless it was already sent.
@@ -751,7 +814,7 @@ func (s *Supervisor) timeout(c *Child, all bool, list func() []procEntry) {
 	killed := make(map[int]bool)
 	unix.Kill(-c.pid, unix.SIGKILL)
 	if s.pid1 && all {
-		unix.Kill(-1, unix.SIGKILL)
+		s.signalAll(unix.SIGKILL)
 	}
 	// A process may fork between listing and killing: go round a few times.
 	for round := 0; round < 3; round++ {

@@ -90,7 +90,7 @@ func runDebug(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 
 // runPrestop implements the operator's preStop hook (fe_prestop.sh,
 // be_prestop.sh): ask PID 1 over its control socket to stop gracefully and
-// wait until it has exited or its stop timeout has passed. Today's FE
+// wait until the stop is complete or its stop timeout has passed. Today's FE
 // preStop is a kill -9 of the JVM.
 func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
@@ -110,14 +110,17 @@ func runPrestop(argv0 string, args []string, getenv lookupEnv, stdout, stderr io
 		opts.StopTimeout = c.StopTimeoutIn(opts.DorisRoot, "") // the ConfigMap is linked in by now
 	}
 	// The supervisor SIGKILLs what is left at its stop timeout and exits:
-	// wait a little longer than that.
-	stopped, err := control.Stop(runtimeFile(opts.DorisRoot, "control.sock"), opts.StopTimeout+5*time.Second)
+	// wait a little longer than that. On "stopped" the supervisor waits for
+	// this process to exit (control.go, step 4): return at once.
+	code, stopped, err := control.Stop(runtimeFile(opts.DorisRoot, "control.sock"), opts.StopTimeout+5*time.Second)
 	switch {
 	case err != nil:
 		fmt.Fprintf(stderr, "doris-entrypoint prestop: %v\n", err)
 		return 1
 	case !stopped:
 		fmt.Fprintf(stdout, "doris-entrypoint prestop: still stopping after %s\n", opts.StopTimeout+5*time.Second)
+	case code >= 0:
+		fmt.Fprintf(stdout, "doris-entrypoint prestop: stopped (exit code %d)\n", code)
 	default:
 		fmt.Fprintln(stdout, "doris-entrypoint prestop: stopped")
 	}
