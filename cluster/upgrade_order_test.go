@@ -1,0 +1,188 @@
+package cluster_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
+)
+
+// versionClass is a class file with the String constants of Doris'
+// generated Version.java (and an int, as the real one has).
+func versionClass(consts map[string]string) []byte {
+	var pool bytes.Buffer
+	n := uint16(1)
+	u2 := func(w *bytes.Buffer, v uint16) { binary.Write(w, binary.BigEndian, v) }
+	utf8 := func(s string) uint16 {
+		pool.WriteByte(1)
+		u2(&pool, uint16(len(s)))
+		pool.WriteString(s)
+		n++
+		return n - 1
+	}
+	str := func(s string) uint16 {
+		u := utf8(s)
+		pool.WriteByte(8)
+		u2(&pool, u)
+		n++
+		return n - 1
+	}
+	cv, desc := utf8("ConstantValue"), utf8("Ljava/lang/String;")
+	pool.WriteByte(5) // a long: two slots
+	pool.Write(make([]byte, 8))
+	n += 2
+	type field struct{ name, value uint16 }
+	var fields []field
+	for k, v := range consts {
+		fields = append(fields, field{utf8(k), str(v)})
+	}
+	this := utf8("org/apache/doris/common/Version")
+	pool.WriteByte(7)
+	u2(&pool, this)
+	n++
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, uint32(0xCAFEBABE))
+	u2(&b, 0)
+	u2(&b, 52)
+	u2(&b, n)
+	b.Write(pool.Bytes())
+	u2(&b, 0x21)
+	u2(&b, n-1)
+	u2(&b, 0)
+	u2(&b, 0) // interfaces
+	u2(&b, uint16(len(fields)))
+	for _, f := range fields {
+		u2(&b, 0x19)
+		u2(&b, f.name)
+		u2(&b, desc)
+		u2(&b, 1)
+		u2(&b, cv)
+		binary.Write(&b, binary.BigEndian, uint32(2))
+		u2(&b, f.value)
+	}
+	return b.Bytes()
+}
+
+func writeJar(t *testing.T, root string, class []byte) {
+	t.Helper()
+	p := filepath.Join(root, "fe", "lib", "doris-fe.jar")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("org/apache/doris/common/Version.class")
+	w.Write(class)
+	zw.Close()
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The own version: the override first, else the FE's Version.class; a jar
+// that is not there or not readable is an error that names the override.
+func TestOwnVersion(t *testing.T) {
+	tests := []struct {
+		name     string
+		override string
+		class    []byte
+		want     string
+		wantErr  string
+	}{
+		{name: "jar", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "doris", "DORIS_BUILD_VERSION": "2.1.5-rc02",
+			"DORIS_BUILD_SHORT_HASH": "d5a02e095d"}), want: "doris-2.1.5-rc02-d5a02e095d"},
+		{name: "override", override: "doris-3.0.3", want: "doris-3.0.3"},
+		{name: "no jar", wantErr: "set DORIS_ENTRYPOINT_DORIS_VERSION"},
+		{name: "not a class", class: []byte("PK garbage"), wantErr: "not a class file"},
+		{name: "bad override", override: "tuesday", wantErr: `DORIS_ENTRYPOINT_DORIS_VERSION: unparsable Doris version "tuesday"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			if tt.class != nil {
+				writeJar(t, root, tt.class)
+			}
+			o := &cluster.UpgradeOrder{Node: &cluster.Node{Component: cluster.FE, Root: root}, Version: tt.override}
+			v, err := o.OwnVersion()
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("err %v, want %q", err, tt.wantErr)
+			case tt.wantErr == "" && (err != nil || v.Raw != tt.want):
+				t.Errorf("%q %v, want %q", v.Raw, err, tt.want)
+			}
+		})
+	}
+}
+
+// The order guard of an FE: newer line than the BEs → Warning and a wait
+// until they report it, or until the bound; a patch level ahead only logs;
+// a stop ends the wait. A node on another version than the cluster lists,
+// without a record: UpgradeWithoutBegin.
+func TestUpgradeOrder(t *testing.T) {
+	tests := []struct {
+		name        string
+		own         string
+		wait        time.Duration
+		upgradeBEs  bool // the BEs report the FE's version while it waits
+		recorded    bool
+		cancel      bool
+		wantErr     error
+		wantOrder   int // UpgradeOrder Events
+		wantWithout bool
+	}{
+		{name: "same version", own: fakedoris.DefaultVersion, wait: time.Minute},
+		{name: "patch ahead", own: "doris-2.1.7", wait: time.Minute, recorded: true},
+		{name: "waits for the bes", own: "doris-3.0.3", wait: time.Minute, upgradeBEs: true, recorded: true, wantOrder: 1},
+		{name: "bound", own: "doris-3.0.3", wait: 50 * time.Millisecond, recorded: true, wantOrder: 2},
+		{name: "no wait", own: "doris-3.0.3", recorded: true, wantOrder: 1},
+		{name: "stop", own: "doris-3.0.3", wait: time.Minute, recorded: true, cancel: true, wantErr: context.Canceled, wantOrder: 1},
+		{name: "without begin", own: "doris-2.1.7", wait: time.Minute, wantWithout: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, addrs := upCluster(t, 3, 3, 3, 3)
+			recs := &memRecords{}
+			if tt.recorded {
+				recs.data = map[string]string{"cluster-" + fakedoris.ClusterID: "{}"}
+			}
+			ev := &events{}
+			node := guardNode(t, feIP(2), addrs)
+			o := &cluster.UpgradeOrder{Node: node, Records: recs, Event: ev.add, Version: tt.own, Wait: tt.wait, Poll: 10 * time.Millisecond}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- o.BeforeStart(ctx) }()
+			if tt.upgradeBEs || tt.cancel {
+				waitFor(t, "the wait", func() bool { return ev.count("UpgradeOrder") == 1 })
+				if tt.upgradeBEs {
+					c.SetBackendsVersion(tt.own)
+				} else {
+					cancel()
+				}
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("BeforeStart: %v, want %v", err, tt.wantErr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("BeforeStart did not return")
+			}
+			if n := ev.count("UpgradeOrder"); n != tt.wantOrder {
+				t.Errorf("%d UpgradeOrder Events, want %d: %q", n, tt.wantOrder, ev.msgs)
+			}
+			if got := ev.has("UpgradeWithoutBegin"); got != tt.wantWithout {
+				t.Errorf("UpgradeWithoutBegin %v, want %v: %q", got, tt.wantWithout, ev.msgs)
+			}
+		})
+	}
+}
