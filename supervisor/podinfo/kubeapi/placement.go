@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/apache/doris-entrypoint/cluster"
-	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
@@ -52,11 +51,19 @@ func (c *Client) Placement(ctx context.Context) (cluster.Placement, error) {
 	if err != nil {
 		return cluster.Placement{}, fmt.Errorf("get statefulset %s/%s: %w", c.ns, p.StatefulSet, err)
 	}
-	var sts appsv1.StatefulSet
+	// Only the two fields read, so that PID 1 links none of apps/v1.
+	var sts struct {
+		Metadata struct {
+			DeletionTimestamp *string `json:"deletionTimestamp"`
+		} `json:"metadata"`
+		Spec struct {
+			Replicas *int32 `json:"replicas"`
+		} `json:"spec"`
+	}
 	if err := json.Unmarshal(raw, &sts); err != nil {
 		return cluster.Placement{}, fmt.Errorf("statefulset %s/%s: %w", c.ns, p.StatefulSet, err)
 	}
-	p.Deleting = sts.DeletionTimestamp != nil
+	p.Deleting = sts.Metadata.DeletionTimestamp != nil
 	p.Replicas = 1
 	if sts.Spec.Replicas != nil {
 		p.Replicas = int(*sts.Spec.Replicas)
