@@ -46,10 +46,34 @@ func (b Registration) Register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("backend identity: %w", err)
 	}
-	if len(b.FEAddrs) == 0 {
-		return errors.New("no FE address to register with")
+	r := rounds{FEAddrs: b.FEAddrs, Interval: b.Interval, MaxInterval: b.MaxInterval, Logger: log,
+		Waiting: "waiting for an FE master to register the backend", Fields: []zap.Field{zap.String("backend", self)}}
+	fe, attempt, err := r.run(ctx, func(fe string) (bool, string) { return b.try(ctx, fe, self, log) })
+	if err != nil {
+		return err
 	}
-	wait, maxWait := b.Interval, b.MaxInterval
+	log.Info("backend registered", zap.String("backend", self), zap.String("fe", fe), zap.Int("attempt", attempt))
+	return nil
+}
+
+// rounds asks every FE address in turn, round after round, with bounded
+// waits between rounds (Interval doubling up to MaxInterval) and a log line
+// at the first failed round and then every waitLogEvery; a context ends
+// any wait at once (debug mode, SIGTERM).
+type rounds struct {
+	FEAddrs               []string
+	Interval, MaxInterval time.Duration // 0: DefaultInterval, DefaultMaxInterval
+	Logger                *zap.Logger
+	Waiting               string      // the log line of a failed round
+	Fields                []zap.Field // its fields
+}
+
+// run returns the FE on which try succeeded and the round, or ctx's error.
+func (r rounds) run(ctx context.Context, try func(fe string) (ok bool, reason string)) (string, int, error) {
+	if len(r.FEAddrs) == 0 {
+		return "", 0, errors.New("no FE address to register with")
+	}
+	wait, maxWait := r.Interval, r.MaxInterval
 	if wait <= 0 {
 		wait = DefaultInterval
 	}
@@ -59,22 +83,21 @@ func (b Registration) Register(ctx context.Context) error {
 	start, lastLog := time.Now(), time.Time{}
 	for attempt := 1; ; attempt++ {
 		var why []string
-		for _, fe := range b.FEAddrs {
-			ok, reason := b.try(ctx, fe, self, log)
+		for _, fe := range r.FEAddrs {
+			ok, reason := try(fe)
 			if ok {
-				log.Info("backend registered", zap.String("backend", self), zap.String("fe", fe), zap.Int("attempt", attempt))
-				return nil
+				return fe, attempt, nil
 			}
 			why = append(why, fe+": "+reason)
 		}
 		if time.Since(lastLog) >= waitLogEvery || attempt == 1 {
-			log.Info("waiting for an FE master to register the backend", zap.String("backend", self),
-				zap.Int("attempt", attempt), zap.Duration("waited", time.Since(start).Round(time.Second)),
-				zap.Duration("wait", wait), zap.String("why", strings.Join(why, "; ")))
+			r.Logger.Info(r.Waiting, append(r.Fields[:len(r.Fields):len(r.Fields)], zap.Int("attempt", attempt),
+				zap.Duration("waited", time.Since(start).Round(time.Second)),
+				zap.Duration("wait", wait), zap.String("why", strings.Join(why, "; ")))...)
 			lastLog = time.Now()
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return err
+			return "", attempt, err
 		}
 		wait = min(wait*2, maxWait)
 	}

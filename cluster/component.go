@@ -12,21 +12,26 @@ import (
 )
 
 // Component is one kind of Doris node as its image runs it: everything that
-// differs between the FE and the BE/CN lives in one of the two rows, [FE]
-// and [BE], and nowhere else. A CN is the BE row: the operator runs it with
-// be_entrypoint.sh and `be_node_role = computation` in be.conf.
+// differs between the FE, the BE/CN and the broker lives in one of the
+// rows, [FE], [BE] and [Broker], and nowhere else. A CN is the BE row: the
+// operator runs it with be_entrypoint.sh and `be_node_role = computation` in
+// be.conf.
 //
 // Paths are relative to DORIS_ROOT.
 type Component struct {
-	Name    string // "fe" or "be": the subcommand, and the logs' component field
+	Name    string // "fe", "be", "broker": the subcommand, and the logs' component field
 	Summary string // one line for --help
 	// Entrypoint and Prestop are the operator's container command and
 	// preStop hook (/opt/apache-doris/fe_entrypoint.sh, fe_prestop.sh), which
 	// the images link to the binary.
 	Entrypoint, Prestop string
-	Script              string // the start script, run with --console as the main child
-	Conf                string // fe.conf / be.conf
-	PIDFile             string // where a server started by hand writes its pid
+	// IsAlive, when set, is the operator's exec liveness probe
+	// (broker_is_alive.sh <port>), linked to the binary too.
+	IsAlive string
+	Script  string   // the start script, the main child
+	Args    []string // its arguments: --console (the broker's runs in the foreground without --daemon)
+	Conf    string   // fe.conf / be.conf
+	PIDFile string   // where a server started by hand writes its pid
 	// Liveness is the port the operator's tcpSocket liveness and startup
 	// probes dial (apache/doris-operator pkg/common/utils/resource/pod.go):
 	// FE query_port, BE heartbeat_service_port. Debug mode moves it and
@@ -36,7 +41,8 @@ type Component struct {
 	// debug mode a client gets an ERR packet there, not a bare close.
 	MySQLLiveness bool
 	// HTTP is the port of /api/health, the operator's readiness probe; debug
-	// mode moves it and leaves the original closed (NotReady).
+	// mode moves it and leaves the original closed (NotReady). The broker has
+	// none (empty Key).
 	HTTP confpatch.Port
 	// Listens are the other ports the node opens, with Doris' defaults (-1:
 	// off unless the conf sets it): debug mode's moved ports must land on
@@ -83,6 +89,7 @@ var FE = Component{
 	Entrypoint:    "fe_entrypoint.sh",
 	Prestop:       "fe_prestop.sh",
 	Script:        "fe/bin/start_fe.sh",
+	Args:          []string{"--console"},
 	Conf:          "fe/conf/fe.conf",
 	PIDFile:       "fe/bin/fe.pid",
 	Liveness:      confpatch.Port{Key: "query_port", Default: 9030},
@@ -113,6 +120,7 @@ var BE = Component{
 	Entrypoint:      "be_entrypoint.sh",
 	Prestop:         "be_prestop.sh",
 	Script:          "be/bin/start_be.sh",
+	Args:            []string{"--console"},
 	Conf:            "be/conf/be.conf",
 	PIDFile:         "be/bin/be.pid",
 	Liveness:        confpatch.Port{Key: "heartbeat_service_port", Default: 9050},
@@ -131,11 +139,47 @@ var BE = Component{
 	afterStop:  (*Node).backendAfterStop,
 }
 
+// Broker is the file-system broker (apache/doris
+// docker/runtime/broker/resource/broker_entrypoint.sh, broker_prestop.sh,
+// broker_is_alive.sh): it registers with ALTER SYSTEM ADD BROKER under a
+// name, start_broker.sh without --daemon runs the JVM in the foreground,
+// and the operator's probes are exec broker_is_alive.sh <broker_ipc_port>.
+var Broker = Component{
+	Name:       "broker",
+	Summary:    "run the Doris broker under the supervisor",
+	Entrypoint: "broker_entrypoint.sh",
+	Prestop:    "broker_prestop.sh",
+	IsAlive:    "broker_is_alive.sh",
+	Script:     "apache_hdfs_broker/bin/start_broker.sh",
+	Conf:       "apache_hdfs_broker/conf/apache_hdfs_broker.conf",
+	PIDFile:    "apache_hdfs_broker/bin/apache_hdfs_broker.pid",
+	Liveness:   confpatch.Port{Key: "broker_ipc_port", Default: 8000},
+	// The operator sets no terminationGracePeriodSeconds for the broker:
+	// Kubernetes' 30 s.
+	Grace:        30 * time.Second,
+	NeedsFEAddrs: true,
+	// HOST_TYPE=IP: registered by POD_IP, as broker_entrypoint.sh does.
+	ipMode:    func(n *Node, _ []byte) bool { return n.IPMode },
+	bootstrap: (*Node).brokerBootstrap,
+	member:    (*Node).brokerMember,
+	afterStop: (*Node).brokerAfterStop,
+}
+
 // Components are the rows, by name.
-var Components = map[string]Component{FE.Name: FE, BE.Name: BE}
+var Components = map[string]Component{FE.Name: FE, BE.Name: BE, Broker.Name: Broker}
 
 // DebugPorts are the ports debug mode moves, the liveness port first.
-func (c Component) DebugPorts() []confpatch.Port { return []confpatch.Port{c.Liveness, c.HTTP} }
+func (c Component) DebugPorts() []confpatch.Port {
+	if c.HTTP.Key == "" {
+		return []confpatch.Port{c.Liveness}
+	}
+	return []confpatch.Port{c.Liveness, c.HTTP}
+}
+
+// CommandLine is the start script with its arguments, for --help.
+func (c Component) CommandLine() string {
+	return strings.Join(append([]string{c.Script}, c.Args...), " ")
+}
 
 // ParseFEAddrs is the FE_ADDRS argument as host:port addresses
 // ([FEAddrs]); an FE may have none.

@@ -2,9 +2,9 @@
 // this pod is to the cluster, how it joins, how it is checked, and (next)
 // how it leaves and how an upgrade is guarded.
 //
-//   - component.go: the FE / BE / CN table ([FE], [BE]): start script, conf,
-//     ports (liveness, HTTP, edit log), pid file, liveness protocol,
-//     identity rule, ConfigMap and conf rules. Nothing outside it branches
+//   - component.go: the FE / BE / CN / broker table ([FE], [BE], [Broker]):
+//     start script, conf, ports (liveness, HTTP, edit log), pid file,
+//     liveness protocol, identity rule, ConfigMap and conf rules. Nothing outside it branches
 //     on a component's name.
 //   - node.go: [Node], this pod as a member: [Node.Bootstrap] before every
 //     start, [Node.Member] for the readiness probe.
@@ -15,7 +15,9 @@
 //   - frontend.go: the FE's first start ([Join]): master by the IsMaster
 //     column, ALTER SYSTEM ADD FOLLOWER|OBSERVER, --helper; the new-cluster
 //     rule for ordinal 0.
-//   - backend.go: BE/CN registration ([Registration]).
+//   - backend.go: BE/CN registration ([Registration]); broker.go: broker
+//     registration ([BrokerRegistration]: SHOW BROKER, ALTER SYSTEM ADD
+//     BROKER), its membership check and its drop on a scale-in.
 //   - member.go: the membership checks (SHOW FRONTENDS / SHOW BACKENDS).
 //   - health.go: the /api/health bodies of FE and BE.
 //   - client.go: the SQL client ([Client]); reach.go: "no FE accepted a

@@ -31,7 +31,8 @@ type Node struct {
 	// HostsFile (/etc/hosts), as hostname -f does.
 	PodFQDN, PodIP string
 	HostsFile      string
-	IPMode         bool // BE/CN: HOST_TYPE=IP registers POD_IP
+	IPMode         bool   // BE/CN, broker: HOST_TYPE=IP registers POD_IP
+	BrokerName     string // broker: the name it registers under; "": DefaultBrokerName
 	// FE first start: followers below this ordinal (ELECT_NUMBER), and the
 	// waits of [Join].
 	ElectNumber                int
@@ -95,7 +96,8 @@ func (n *Node) log() *zap.Logger {
 
 // Bootstrap makes sure the cluster knows this node before a start, and
 // returns the arguments to add to the start script: FE, [Join] (metadata
-// check, or master discovery and join, --helper); BE/CN, [Registration].
+// check, or master discovery and join, --helper); BE/CN, [Registration];
+// broker, [BrokerRegistration].
 // annotations are the pod's latest ([RecoveryAnnotation]). It returns with
 // ctx's error when ctx ends.
 func (n *Node) Bootstrap(ctx context.Context, annotations map[string]string) ([]string, error) {
@@ -103,7 +105,8 @@ func (n *Node) Bootstrap(ctx context.Context, annotations map[string]string) ([]
 }
 
 // Member checks that the cluster lists this node, alive: FE, SHOW FRONTENDS
-// asked of its own query port; BE/CN, SHOW BACKENDS asked of FE_ADDRS.
+// asked of its own query port; BE/CN, SHOW BACKENDS asked of FE_ADDRS;
+// broker, SHOW BROKER asked of FE_ADDRS.
 func (n *Node) Member(ctx context.Context) error { return n.Component.member(n, ctx) }
 
 func (n *Node) backendBootstrap(ctx context.Context, _ map[string]string) ([]string, error) {

@@ -104,9 +104,13 @@ func TestParseFEAddrs(t *testing.T) {
 // The table is the one place the components differ: every row is complete.
 func TestComponentsTable(t *testing.T) {
 	for name, c := range Components {
-		if c.Name != name || c.Script == "" || c.Conf == "" || c.PIDFile == "" || c.Liveness.Key == "" || c.HTTP.Key == "" ||
-			c.Grace <= 0 || c.HealthBody == nil || c.ipMode == nil || c.bootstrap == nil || c.member == nil {
+		if c.Name != name || c.Script == "" || c.Conf == "" || c.PIDFile == "" || c.Liveness.Key == "" ||
+			c.Grace <= 0 || c.ipMode == nil || c.bootstrap == nil || c.member == nil || c.Entrypoint == "" || c.Prestop == "" {
 			t.Errorf("row %q incomplete: %+v", name, c)
+		}
+		// An HTTP port comes with its /api/health judge (the broker has neither).
+		if (c.HTTP.Key == "") != (c.HealthBody == nil) {
+			t.Errorf("row %q: HTTP port %q without a health judge, or the reverse", name, c.HTTP.Key)
 		}
 		if ports := c.DebugPorts(); ports[0] != c.Liveness {
 			t.Errorf("row %q: debug ports %v do not start with the liveness port", name, ports)

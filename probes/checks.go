@@ -85,10 +85,11 @@ func Health(ctx context.Context, hc *http.Client, url string, judge func(body []
 }
 
 // NodeChecks are the checks of a Doris node: the liveness check (its
-// liveness port accepts) and the readiness checks (its /api/health, and its
-// membership in SHOW FRONTENDS / SHOW BACKENDS). The conf is read at every
-// round: its ports are the component's, whatever a ConfigMap brought. The
-// client's timeouts are capped so that a round fits in one interval.
+// liveness port accepts) and the readiness checks (its /api/health, when it
+// has one, and its membership in SHOW FRONTENDS / BACKENDS / BROKER). The
+// conf is read at every round: its ports are the component's, whatever a
+// ConfigMap brought. The client's timeouts are capped so that a round fits
+// in one interval.
 func NodeChecks(node *cluster.Node, interval time.Duration) (live *Check, ready []Check) {
 	n := *node
 	n.Client = &cluster.Client{Admin: node.Client.Admin, ConnectTimeout: min(node.Client.ConnectTimeout, interval/2),
@@ -110,5 +111,8 @@ func NodeChecks(node *cluster.Node, interval time.Duration) (live *Check, ready 
 		return Health(ctx, hc, "http://"+local(p)+"/api/health", n.Component.HealthBody)
 	}}
 	member := Check{Name: CheckMembership, Run: n.Member}
+	if n.Component.HTTP.Key == "" { // the broker: no /api/health
+		return live, []Check{member}
+	}
 	return live, []Check{health, member}
 }

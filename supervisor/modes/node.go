@@ -25,7 +25,7 @@ func ForNode(node *cluster.Node, prepare confpatch.Prepare) Component {
 	}
 	return Component{
 		Name:    c.Name,
-		Command: supervisor.Command{Path: filepath.Join(node.Root, c.Script), Args: []string{"--console"}, Dir: node.Root},
+		Command: supervisor.Command{Path: filepath.Join(node.Root, c.Script), Args: c.Args, Dir: node.Root},
 		Conf:    node.ConfPath(),
 		Ports:   c.DebugPorts(),
 		Listens: c.Listens,

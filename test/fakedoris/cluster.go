@@ -54,6 +54,7 @@ type Cluster struct {
 	layout    Layout
 	frontends []Frontend
 	backends  []Backend
+	brokers   []FsBroker        // broker.go
 	users     map[string]string // user → password
 	nextBE    int
 	// Faults.
@@ -130,8 +131,8 @@ func (c *Cluster) SetMaster(host string) {
 	}
 }
 
-// SetAlive sets the Alive column of the frontends and backends on host (a
-// node the master's heartbeat no longer reaches).
+// SetAlive sets the Alive column of the frontends, backends and brokers on
+// host (a node the master's heartbeat no longer reaches).
 func (c *Cluster) SetAlive(host string, alive bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -143,6 +144,11 @@ func (c *Cluster) SetAlive(host string, alive bool) {
 	for i := range c.backends {
 		if c.backends[i].Host == host {
 			c.backends[i].Alive = alive
+		}
+	}
+	for i := range c.brokers {
+		if c.brokers[i].Host == host {
+			c.brokers[i].Alive = alive
 		}
 	}
 }

@@ -151,6 +151,8 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 		return resultset(c.frontendRows(h.fe.host))
 	case upper == "SHOW BACKENDS":
 		return resultset(c.backendRows())
+	case upper == "SHOW BROKER":
+		return resultset(c.brokerRows())
 	case upper == "SHOW ALL GRANTS":
 		var rows [][]any
 		c.mu.Lock()
@@ -181,6 +183,12 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 			return nil, dorisError(err)
 		}
 		return resultset(names, rows)
+	}
+	if ok, err := c.alterBroker(q); ok {
+		if err != nil {
+			return nil, dorisError(err)
+		}
+		return &mysql.Result{}, nil
 	}
 	if m := reAlter.FindStringSubmatch(q); m != nil {
 		if err := c.alterSystem(strings.ToUpper(m[1]), strings.ToUpper(m[2]), m[3], m[4]); err != nil {

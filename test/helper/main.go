@@ -62,6 +62,10 @@ func main() {
 		emit("fake-be %s", os.Getenv("POD_FQDN"))
 		must(fakedoris.RunBE(arg(args, 0)))
 		emit("fake-be-stopped %s", os.Getenv("POD_FQDN"))
+	case "fake-broker": // fake-broker CONF [start_broker.sh args]
+		emit("fake-broker %s %s", os.Getenv("POD_FQDN"), strings.Join(args[1:], " "))
+		must(fakedoris.RunBroker(arg(args, 0)))
+		emit("fake-broker-stopped %s", os.Getenv("POD_FQDN"))
 	case "report-started":
 		emit("started %d", os.Getpid())
 	case "print":
