@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,6 +203,7 @@ spec:
 // pod is the part of a pod the tests read.
 type pod struct {
 	Metadata struct {
+		UID               string  `json:"uid"`
 		DeletionTimestamp *string `json:"deletionTimestamp"`
 	} `json:"metadata"`
 	Status struct {
@@ -450,12 +452,17 @@ func livenessSuccesses(t *testing.T, name string) int {
 // 4 and 5. kubectl delete pod: readiness (here the supervisor's long poll
 // /readyz?wait=) turns false as soon as termination starts, while the fake JVM under
 // start_fe.sh still cleans up (8 s); preStop + SIGTERM; the cleanup
-// finishes and the pod is gone within the grace period.
+// finishes and the pod is gone within the grace period, and the preStop
+// hook exited 0 (no Warning FailedPreStopHook).
 func TestDeleteGraceful(t *testing.T) {
 	logsOnFailure(t, "fe-0")
 	deletePod(t, "fe-0")
 	createPod(t, "fe", "fe-0", podOpts{env: map[string]string{"FAKE_STOP_DELAY": "8s"}, readiness: "/readyz?wait=1500ms"})
 	waitPod(t, "fe-0", "Ready", 120*time.Second, ready)
+	uid := getPod(t, "fe-0").Metadata.UID // this pod's Events, not those of an earlier fe-0
+	if uid == "" {
+		t.Fatal("fe-0 has no uid")
+	}
 	logs := exec.Command(filepath.Join(kube.bin, "kubectl"), "--kubeconfig", kube.kubeconfig, "logs", "-f", "fe-0")
 	var buf strings.Builder
 	logs.Stdout = &buf
@@ -482,6 +489,34 @@ func TestDeleteGraceful(t *testing.T) {
 	if strings.Index(out, "fake node: cleanup done") > strings.LastIndex(out, `"msg":"exiting"`) {
 		t.Errorf("PID 1 exited before the cleanup finished:\n%s", out)
 	}
+	// The kubelet records a failed hook (before: rc 137, PID 1's exit
+	// killed the hook in the pod's PID namespace) as soon as the exec
+	// returns, before it stops the container: by the time the pod is gone.
+	if ev := podEvents(t, uid, "FailedPreStopHook"); len(ev) > 0 {
+		t.Errorf("the preStop hook failed: %v", ev)
+	}
+}
+
+// podEvents lists the Events with reason about the pod with uid, as
+// "reason: message".
+func podEvents(t *testing.T, uid, reason string) []string {
+	t.Helper()
+	sel := url.QueryEscape("involvedObject.uid=" + uid + ",reason=" + reason)
+	code, body, err := kube.api("GET", "/api/v1/namespaces/doris/events?fieldSelector="+sel, nil)
+	if err != nil || code != 200 {
+		t.Fatalf("list events: %d %v %s", code, err, body)
+	}
+	var list struct {
+		Items []struct{ Reason, Message string }
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range list.Items {
+		out = append(out, e.Reason+": "+e.Message)
+	}
+	return out
 }
 
 // probeBE asks be-0's probe endpoint (host network) for /readyz.
