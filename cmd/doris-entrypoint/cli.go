@@ -38,18 +38,21 @@ func runtimeFile(dorisRoot, name string) string {
 
 const genericStopTimeout = 30 * time.Second
 
-const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE and CN containers.
+const topUsage = `doris-entrypoint: PID 1 for Apache Doris FE, BE, CN and broker containers.
 
 Usage:
   doris-entrypoint fe [flags] [FE_ADDRS]         run the FE (also as fe_entrypoint.sh)
   doris-entrypoint be [flags] [FE_ADDRS]         run the BE / CN (also as be_entrypoint.sh)
+  doris-entrypoint broker [flags] [FE_ADDRS]     run the broker (also as broker_entrypoint.sh)
   doris-entrypoint supervise [flags] [--] CMD... run any command as PID 1
   doris-entrypoint status [--json]               mode, child, ports, probes and next step (inside the pod)
   doris-entrypoint probe live|ready|startup      exec probe: ask the probe endpoint, exit 0 or 1
+  doris-entrypoint is-alive PORT                 exec probe: exit 0 if PORT listens (also as broker_is_alive.sh)
   doris-entrypoint prestop                       preStop hook: stop PID 1 gracefully, wait (also as fe_prestop.sh)
   doris-entrypoint debug run                     in debug mode: start the component on the moved ports
   doris-entrypoint scale-in be|cn|fe --to N      empty the nodes that go before shrinking (decommission, drop)
   doris-entrypoint doris-debug [--component fe|be]  old scripts' hook (also as doris-debug): block in debug mode
+  doris-entrypoint upgrade check|begin|status|end  the seed's upgrade: checks, balance off, order, balance on
   doris-entrypoint version                       print version, commit and Go version
 
 Run "doris-entrypoint <command> --help" for a command's flags and environment.
@@ -66,6 +69,8 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 			cmd = c.Name
 		case c.Prestop:
 			cmd = "prestop"
+		case c.IsAlive:
+			cmd = "is-alive"
 		}
 	}
 	if argv0 == "doris-debug" {
@@ -74,7 +79,7 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		cmd, rest = rest[0], rest[1:]
 	}
 	switch cmd {
-	case cluster.FE.Name, cluster.BE.Name:
+	case cluster.FE.Name, cluster.BE.Name, cluster.Broker.Name:
 		return runComponent(cluster.Components[cmd], rest, getenv, stdout, stderr)
 	case "supervise":
 		return runSupervise(rest, getenv, stdout, stderr)
@@ -82,6 +87,10 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 		return runStatus(rest, getenv, stdout, stderr)
 	case "probe":
 		return runProbe(rest, getenv, stdout, stderr)
+	case "is-alive":
+		return runIsAlive(rest, stdout, stderr)
+	case "upgrade":
+		return runUpgrade(rest, getenv, stdout, stderr)
 	case "prestop":
 		return runPrestop(filepath.Base(args[0]), rest, getenv, stdout, stderr)
 	case "debug":
@@ -186,11 +195,11 @@ func startSupervisor(s Settings, component string, prestarted int, notify func(s
 }
 
 // componentScopes are the scopes of the components' variables.
-var componentScopes = map[string]scope{cluster.FE.Name: inFE, cluster.BE.Name: inBE}
+var componentScopes = map[string]scope{cluster.FE.Name: inFE, cluster.BE.Name: inBE, cluster.Broker.Name: inBroker}
 
 func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	sc := componentScopes[c.Name]
-	fs, flags := newFlagSet(c.Name, c.Name+" [flags] [FE_ADDRS]\n\n"+c.Summary+": $DORIS_ROOT/"+c.Script+" --console.", sc, c.StopTimeout(), stderr)
+	fs, flags := newFlagSet(c.Name, c.Name+" [flags] [FE_ADDRS]\n\n"+c.Summary+": $DORIS_ROOT/"+c.CommandLine()+".", sc, c.StopTimeout(), stderr)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -246,8 +255,9 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		Stopping: sup.StopRequested(), Counters: probes.CountersOf(sup), Logger: log})
 	go srv.Run(ctx)
 	srv.ListenAndServe(ctx, s.ProbeAddr, runtimeFile(s.DorisRoot, "probe.addr"))
+	ctl := control.NewServer(runtimeFile(s.DorisRoot, "control.sock"), sup.RequestStop, sup.Spare)
 	go func() {
-		if err := control.Serve(ctx, runtimeFile(s.DorisRoot, "control.sock"), sup.RequestStop); err != nil {
+		if err := ctl.Serve(ctx); err != nil {
 			log.Warn("no control socket: prestop will not reach this supervisor", zap.Error(err))
 		}
 	}()
@@ -256,10 +266,11 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		kube.Store(kc)
 		defer kc.Flush(2 * time.Second)
 	}
+	startUpgradeGuard(ctx, node, kube.Load(), s.ProbeInterval)
 	code := modes.Run(ctx, modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
-		Component:  modes.ForNode(node, prepareOf(s, node, log)),
+		Component:  withUpgradeOrder(modes.ForNode(node, prepareOf(s, node, log)), node, s, &kube),
 		Offset:     s.DebugOffset,
 		ProbeAddr:  s.ProbeAddr,
 		StateFile:  runtimeFile(s.DorisRoot, "state.json"),
@@ -267,6 +278,12 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		Event:      func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) },
 		Logger:     log,
 	})
+	// The stop is complete: tell a waiting preStop hook, and let it exit
+	// before this process's exit kills it (control.go, steps 3 and 5).
+	ctl.Done(code)
+	if n := ctl.WaitHooks(time.Second); n > 0 {
+		log.Warn("exiting with a preStop hook still connected: it will be killed", zap.Int("count", n))
+	}
 	log.Info("exiting", zap.Int("code", code))
 	return code
 }

@@ -71,7 +71,7 @@ func TestLoadSettings(t *testing.T) {
 	def := Settings{DorisRoot: "/opt/apache-doris", StopTimeout: 300 * time.Second, LogFormat: "json", PodinfoDir: "/etc/podinfo",
 		DebugOffset: 10000, ProbeAddr: ":8099", ProbeInterval: 5 * time.Second, Kube: "auto", ConnectTimeout: 2 * time.Second,
 		QueryTimeout: 15 * time.Second, FEQueryPort: 9030, User: "root", ConfigMapPath: "/etc/doris", Krb5Config: "/etc/krb5.conf",
-		ElectNumber: 3, NewClusterWait: 60 * time.Second, MasterWait: 180 * time.Second}
+		ElectNumber: 3, NewClusterWait: 60 * time.Second, MasterWait: 180 * time.Second, UpgradeWait: 240 * time.Second}
 	with := func(f func(*Settings)) Settings { s := def; f(&s); return s }
 	tests := []struct {
 		name string
@@ -84,6 +84,7 @@ func TestLoadSettings(t *testing.T) {
 		{"empty env ignored", env("DORIS_ENTRYPOINT_STOP_TIMEOUT", "", "DORIS_ROOT", ""), def},
 		{"debug env", env("DORIS_ENTRYPOINT_PODINFO_DIR", "/p", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "100"), with(func(s *Settings) { s.PodinfoDir, s.DebugOffset = "/p", 100 })},
 		{"empty probe address disables", env("DORIS_ENTRYPOINT_PROBE_ADDR", ""), with(func(s *Settings) { s.ProbeAddr = "" })},
+		{"upgrade wait 0 disables it", env("DORIS_ENTRYPOINT_UPGRADE_WAIT", "0"), with(func(s *Settings) { s.UpgradeWait = 0 })},
 		{"operator", env("USER", "adm", "PASSWD", "pw", "POD_FQDN", "fe-0.x", "ELECT_NUMBER", "5", "FE_QUERY_PORT", "19030"),
 			with(func(s *Settings) {
 				s.User, s.Password, s.PodFQDN, s.ElectNumber, s.FEQueryPort = "adm", "pw", "fe-0.x", 5, 19030

@@ -16,7 +16,7 @@ func newNode(c cluster.Component, s Settings, feAddrs []string, log *zap.Logger)
 			Admin:          cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
 			ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout,
 		},
-		PodFQDN: s.PodFQDN, PodIP: s.PodIP, IPMode: s.IPMode,
+		PodFQDN: s.PodFQDN, PodIP: s.PodIP, IPMode: s.IPMode, BrokerName: s.BrokerName,
 		ElectNumber: s.ElectNumber, NewClusterWait: s.NewClusterWait, MasterWait: s.MasterWait,
 		Logger: log,
 	}

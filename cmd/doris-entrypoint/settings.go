@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/supervisor"
 )
 
@@ -26,7 +27,10 @@ type Settings struct {
 	User, Password               string // the password is never logged
 	PodFQDN, PodIP               string
 	IPMode, WorkloadGroup        bool // HOST_TYPE=IP, ENABLE_WORKLOAD_GROUP=true
+	BrokerName                   string
 	NewClusterWait, MasterWait   time.Duration
+	UpgradeWait                  time.Duration // the upgrade order's bound; 0: no wait
+	DorisVersion                 string        // this node's Doris version, when the image cannot tell it
 
 	ConfigMapPath, Krb5Mount, Krb5Config, KeytabMount, KeytabFinal string
 	FEAddr                                                         string // ENV_FE_ADDR, for scale-in
@@ -45,8 +49,10 @@ const (
 	inDebug
 	inDorisDebug
 	inScaleIn
+	inUpgrade
+	inBroker
 
-	inComponents = inFE | inBE
+	inComponents = inFE | inBE | inBroker
 )
 
 // variable is one environment variable: the single place that names it,
@@ -75,7 +81,7 @@ const envStopTimeout, envDebugOffset = "DORIS_ENTRYPOINT_STOP_TIMEOUT", "DORIS_E
 var variables = []variable{
 	{name: "DORIS_ROOT", flag: "doris-root", def: "/opt/apache-doris", scope: inComponents | inPrestop | inStatus | inDebug | inDorisDebug,
 		doc: "Doris install root (fe/, be/ below it); the child's working directory", parse: setString(func(s *Settings) *string { return &s.DorisRoot })},
-	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe/be: grace_shutdown_wait_seconds less a tenth (10-30 s), else fe 300s, be 180s; supervise 30s", scope: inComponents | inSupervise | inPrestop,
+	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe/be/broker: grace_shutdown_wait_seconds less a tenth (10-30 s), else fe 300s, be 180s, broker 20s; supervise 30s", scope: inComponents | inSupervise | inPrestop,
 		doc:   "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.StopTimeout })},
 	{name: "DORIS_ENTRYPOINT_LOG_FORMAT", flag: "log-format", def: "json", scope: inComponents | inSupervise,
@@ -83,12 +89,12 @@ var variables = []variable{
 	{name: "DORIS_ENTRYPOINT_PODINFO_DIR", def: "/etc/podinfo", scope: inComponents | inDorisDebug,
 		doc: "downward-API volume whose annotations file sets the run mode", parse: setString(func(s *Settings) *string { return &s.PodinfoDir })},
 	{name: envDebugOffset, def: "10000", scope: inComponents,
-		doc: "how far debug mode moves the FE query/http and BE heartbeat/webserver ports", parse: setInt(func(s *Settings) *int { return &s.DebugOffset }, 1, 65534)},
+		doc: "how far debug mode moves the FE query/http, BE heartbeat/webserver and broker ipc ports", parse: setInt(func(s *Settings) *int { return &s.DebugOffset }, 1, 65534)},
 	{name: "DORIS_ENTRYPOINT_PROBE_ADDR", def: ":8099", scope: inComponents | inProbe | inStatus, emptyIsValue: true,
 		doc: "probe endpoint (/livez /readyz /startupz /status /metrics); empty disables it", parse: setString(func(s *Settings) *string { return &s.ProbeAddr })},
 	{name: "DORIS_ENTRYPOINT_PROBE_INTERVAL", def: "5s", scope: inComponents,
 		doc: "how often the endpoint's background checks ask the component and the FE", parse: setDuration(func(s *Settings) *time.Duration { return &s.ProbeInterval })},
-	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents,
+	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents | inUpgrade,
 		doc: "watch the own pod and record Events through the API: on, off, or auto (when a service-account token is mounted)",
 		parse: func(s *Settings, v string) error {
 			switch v {
@@ -98,17 +104,17 @@ var variables = []variable{
 			}
 			return fmt.Errorf("%q: want on, off or auto", v)
 		}},
-	{name: "POD_NAME", scope: inComponents, doc: "operator: this pod's name, for the pod watch and its Events",
+	{name: "POD_NAME", scope: inComponents | inUpgrade, doc: "operator: this pod's name, for the pod watch and its Events",
 		parse: setString(func(s *Settings) *string { return &s.PodName })},
-	{name: "POD_NAMESPACE", scope: inComponents, doc: "operator: this pod's namespace",
+	{name: "POD_NAMESPACE", scope: inComponents | inUpgrade, doc: "operator: this pod's namespace",
 		parse: setString(func(s *Settings) *string { return &s.PodNamespace })},
-	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents | inScaleIn, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
+	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents | inUpgrade | inScaleIn, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
 		parse: setInt(func(s *Settings) *int { return &s.FEQueryPort }, 1, 65535)},
-	{name: "ENV_FE_ADDR", scope: inScaleIn, doc: "operator: the FE service address (the FE_ADDRS argument of the entrypoints); scale-in asks it",
+	{name: "ENV_FE_ADDR", scope: inScaleIn | inUpgrade, doc: "operator: the FE service address (the FE_ADDRS argument of the entrypoints); scale-in and upgrade ask it",
 		parse: setString(func(s *Settings) *string { return &s.FEAddr })},
-	{name: "USER", def: "root", scope: inComponents | inScaleIn, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
+	{name: "USER", def: "root", scope: inComponents | inUpgrade | inScaleIn, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
 		parse: setString(func(s *Settings) *string { return &s.User })},
-	{name: "PASSWD", scope: inComponents | inScaleIn, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
+	{name: "PASSWD", scope: inComponents | inUpgrade | inScaleIn, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
 		parse: setString(func(s *Settings) *string { return &s.Password })},
 	{name: "POD_FQDN", defDoc: "hostname -f", scope: inComponents, doc: "this pod's FQDN as the cluster knows it",
 		parse: setString(func(s *Settings) *string { return &s.PodFQDN })},
@@ -117,9 +123,9 @@ var variables = []variable{
 	{name: "CONFIGMAP_MOUNT_PATH", def: "/etc/doris", scope: inComponents,
 		doc:   "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak",
 		parse: setString(func(s *Settings) *string { return &s.ConfigMapPath })},
-	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents | inScaleIn, doc: "timeout of each connection to an FE",
+	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents | inUpgrade | inScaleIn, doc: "timeout of each connection to an FE",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.ConnectTimeout })},
-	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents | inScaleIn, doc: "timeout of each query to an FE",
+	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents | inUpgrade | inScaleIn, doc: "timeout of each query to an FE",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.QueryTimeout })},
 	{name: "KRB5_MOUNT_PATH", scope: inComponents, doc: "operator: when set, its files are linked into dirname $KRB5_CONFIG at start",
 		parse: setString(func(s *Settings) *string { return &s.Krb5Mount })},
@@ -129,7 +135,7 @@ var variables = []variable{
 		parse: setString(func(s *Settings) *string { return &s.KeytabMount })},
 	{name: "KEYTAB_FINAL_USED_PATH", scope: inComponents, doc: "operator: where the keytabs are expected",
 		parse: setString(func(s *Settings) *string { return &s.KeytabFinal })},
-	{name: "HOST_TYPE", def: "FQDN", scope: inBE, doc: "BE/CN: IP registers POD_IP instead of the FQDN",
+	{name: "HOST_TYPE", def: "FQDN", scope: inBE | inBroker, doc: "BE/CN, broker: IP registers POD_IP instead of the FQDN",
 		parse: func(s *Settings, v string) error {
 			switch {
 			case strings.EqualFold(v, "IP"):
@@ -151,6 +157,9 @@ var variables = []variable{
 			}
 			return fmt.Errorf("%q: want true or false", v)
 		}},
+	{name: "DORIS_ENTRYPOINT_BROKER_NAME", def: "broker001", scope: inBroker,
+		doc:   "broker: the name it registers under (ALTER SYSTEM ADD BROKER); a letter, then up to 63 letters, digits, _ or -",
+		parse: func(s *Settings, v string) error { s.BrokerName = v; return cluster.ValidateBrokerName(v) }},
 	{name: "ELECT_NUMBER", def: "3", scope: inFE, doc: "operator: FEs with an ordinal below it join as FOLLOWER, the others as OBSERVER",
 		parse: setInt(func(s *Settings) *int { return &s.ElectNumber }, 1, 1<<30)},
 	{name: "DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT", def: "60s", scope: inFE,
@@ -158,6 +167,18 @@ var variables = []variable{
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.NewClusterWait })},
 	{name: "DORIS_ENTRYPOINT_MASTER_WAIT", def: "180s", scope: inFE, doc: "FE first start: how long to wait for a master before failing",
 		parse: setDuration(func(s *Settings) *time.Duration { return &s.MasterWait })},
+	{name: "DORIS_ENTRYPOINT_UPGRADE_WAIT", def: "240s", scope: inFE,
+		doc: "FE: how long it waits to start while some BE/CN still runs an older line (upgrade BE/CN first); 0: no wait, a Warning only",
+		parse: func(s *Settings, v string) error {
+			if strings.TrimSpace(v) == "0" {
+				s.UpgradeWait = 0
+				return nil
+			}
+			return setDuration(func(s *Settings) *time.Duration { return &s.UpgradeWait })(s, v)
+		}},
+	{name: "DORIS_ENTRYPOINT_DORIS_VERSION", defDoc: "from the image", scope: inComponents,
+		doc:   "this node's Doris version (e.g. doris-2.1.5), for an image whose fe/lib/doris-fe.jar or be/lib/doris_be does not tell it",
+		parse: setString(func(s *Settings) *string { return &s.DorisVersion })},
 }
 
 func setString(field func(*Settings) *string) func(*Settings, string) error {

@@ -1,19 +1,19 @@
 #!/bin/sh
 # Builds, from local files only (no registry), a stand-in for the official
-# apache/doris FE/BE images, then images/fe and images/be on top of it with
-# the local binary:
+# apache/doris FE/BE/broker images, then images/fe, images/be and
+# images/broker on top of it with the local binary:
 #
 #   images/standin/build.sh BINARY [TAG]
 #
 # BINARY is a doris-entrypoint built by `make build`; TAG (default "test")
-# names localhost/doris-standin:TAG, localhost/doris-entrypoint-fe:TAG and
-# localhost/doris-entrypoint-be:TAG.
+# names localhost/doris-standin:TAG and localhost/doris-entrypoint-{fe,be,broker}:TAG.
 #
 # The stand-in: Debian's busybox-static as /bin, and the fake Doris of test/
-# (test/helper: fake-fe / fake-be on the conf's ports, the real MySQL
-# protocol and /api/health bodies) laid out as /opt/apache-doris/{fe,be} with
-# bin/start_*.sh that run the fake "JVM" as a child and wait for it, as the
-# real scripts run java, and conf/*.conf with the default ports.
+# (test/helper: fake-fe / fake-be / fake-broker on the conf's ports, the real
+# MySQL protocol and /api/health bodies) laid out as
+# /opt/apache-doris/{fe,be,apache_hdfs_broker} with bin/start_*.sh that run the
+# fake "JVM" as a child and wait for it, as the real scripts run java, and
+# conf/*.conf with the default ports.
 set -eu
 bin=$(realpath "$1")
 tag=${2:-test}
@@ -88,8 +88,27 @@ webserver_port = 8040
 heartbeat_service_port = 9050
 brpc_port = 8060
 CONF
+# The broker (apache/doris fs_brokers/apache_hdfs_broker): start_broker.sh
+# without --daemon runs the JVM in the foreground.
+d=$root/opt/apache-doris/apache_hdfs_broker
+mkdir -p "$d/bin" "$d/conf" "$d/log"
+cat >"$d/bin/start_broker.sh" <<'SCRIPT'
+#!/bin/sh
+# Stand-in start_broker.sh: runs the server as a child and waits; the fake
+# server is test/helper fake-broker.
+echo "start_broker.sh: starting broker with $*"
+/opt/apache-doris/fake/doris-fake fake-broker /opt/apache-doris/apache_hdfs_broker/conf/apache_hdfs_broker.conf "$@" &
+wait $!
+SCRIPT
+chmod 755 "$d/bin/start_broker.sh"
+cat >"$d/conf/apache_hdfs_broker.conf" <<'CONF'
+# stand-in apache_hdfs_broker.conf
+# the thrift rpc port
+broker_ipc_port = 8000
+client_expire_seconds = 300
+CONF
 # The official images' entrypoint scripts, which images/ replaces with links.
-for s in fe_entrypoint.sh be_entrypoint.sh fe_prestop.sh be_prestop.sh; do
+for s in fe_entrypoint.sh be_entrypoint.sh fe_prestop.sh be_prestop.sh broker_entrypoint.sh broker_prestop.sh broker_is_alive.sh; do
 	printf '#!/bin/sh\necho "the original %s: replaced by doris-entrypoint in images/"\nexit 1\n' "$s" >"$root/opt/apache-doris/$s"
 	chmod 755 "$root/opt/apache-doris/$s"
 done
@@ -104,7 +123,7 @@ tar -C "$root" -c . | podman import \
 ctx=$work/context
 mkdir -p "$ctx/bin"
 cp "$bin" "$ctx/bin/doris-entrypoint"
-for comp in fe be; do
+for comp in fe be broker; do
 	podman build --quiet -f "$repo/images/$comp/Dockerfile" --target local \
 		--build-arg "BASE_IMAGE=localhost/doris-standin:$tag" \
 		--build-arg "VERSION=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)" \

@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer exec.Command("podman", "rmi", "-f", "localhost/doris-entrypoint-fe:"+tag, "localhost/doris-entrypoint-be:"+tag,
-			"localhost/doris-standin:"+tag).Run()
+			"localhost/doris-entrypoint-broker:"+tag, "localhost/doris-standin:"+tag).Run()
 		return m.Run()
 	}())
 }
