@@ -78,12 +78,6 @@ func NewServer(path string, stop func(reason string), spare func(pid int)) *Serv
 	return &Server{path: path, stop: stop, spare: spare, done: make(chan struct{}), changed: make(chan struct{})}
 }
 
-// Serve runs a Server without Done: the hook learns of the stop's end only
-// from PID 1's exit. Kept until cmd wires a Server.
-func Serve(ctx context.Context, path string, stop func(reason string)) error {
-	return NewServer(path, stop, nil).Serve(ctx)
-}
-
 // Serve listens on the socket until ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o755); err != nil {
