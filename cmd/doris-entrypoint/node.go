@@ -1,6 +1,9 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
+	"io"
 	"path/filepath"
 
 	"github.com/apache/doris-entrypoint/cluster"
@@ -12,10 +15,7 @@ import (
 func newNode(c cluster.Component, s Settings, feAddrs []string, log *zap.Logger) *cluster.Node {
 	return &cluster.Node{
 		Component: c, Root: s.DorisRoot, FEAddrs: feAddrs,
-		Client: &cluster.Client{
-			Admin:          cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
-			ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout,
-		},
+		Client:  s.client(),
 		PodFQDN: s.PodFQDN, PodIP: s.PodIP, IPMode: s.IPMode, BrokerName: s.BrokerName,
 		ElectNumber: s.ElectNumber, NewClusterWait: s.NewClusterWait, MasterWait: s.MasterWait,
 		Logger: log,
@@ -30,4 +30,21 @@ func prepareOf(s Settings, node *cluster.Node, log *zap.Logger) confpatch.Prepar
 		Ensure: c.Ensure, Krb5Mount: s.Krb5Mount, Krb5Config: s.Krb5Config, KeytabMount: s.KeytabMount, KeytabFinal: s.KeytabFinal,
 		WorkloadGroup: c.WorkloadGroup && s.WorkloadGroup, Logger: log,
 	}
+}
+
+// client is an FE client with the operator's admin account and timeouts.
+func (s Settings) client() *cluster.Client {
+	return &cluster.Client{Admin: cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
+		ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout}
+}
+
+// feAddrs are the FEs a command run by a person asks: --fe, else
+// ENV_FE_ADDR; a bad or missing one is cmd's usage error.
+func (s Settings) feAddrs(cmd, flag string, stderr io.Writer) ([]string, bool) {
+	addrs, err := cluster.FEAddrs(cmp.Or(flag, s.FEAddr), s.FEQueryPort)
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint %s: %v (set --fe or ENV_FE_ADDR)\n", cmd, err)
+		return nil, false
+	}
+	return addrs, true
 }

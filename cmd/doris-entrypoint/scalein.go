@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -44,15 +43,13 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	addrs, err := cluster.FEAddrs(cmp.Or(*fe, s.FEAddr), s.FEQueryPort)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v (set --fe or ENV_FE_ADDR)\n", err)
+	addrs, ok := s.feAddrs("scale-in", *fe, stderr)
+	if !ok {
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	client := &cluster.Client{Admin: cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
-		ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout}
+	client := s.client()
 	plan, err := cluster.PlanScaleIn(ctx, client, addrs[0], kind, *to)
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)

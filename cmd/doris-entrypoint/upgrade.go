@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -59,9 +58,8 @@ func runUpgrade(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	addrs, err := cluster.FEAddrs(cmp.Or(*fe, s.FEAddr), s.FEQueryPort)
-	if err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint upgrade: %v (set --fe or ENV_FE_ADDR)\n", err)
+	addrs, ok := s.feAddrs("upgrade", *fe, stderr)
+	if !ok {
 		return exitUsage
 	}
 	kc, err := kubeapi.New(kubeapi.Config{Mode: s.Kube, Namespace: s.PodNamespace, Name: s.PodName})
@@ -76,8 +74,7 @@ func runUpgrade(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	u := &cluster.Upgrade{FEAddrs: addrs, Records: records, Event: kc.Event, Pod: s.PodName,
-		Client: &cluster.Client{Admin: cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
-			ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout}}
+		Client: s.client()}
 	return u.Run(ctx, cluster.UpgradeCommand{Sub: sub, To: *to, Force: *force, JSON: *asJSON}, stdout, stderr)
 }
 
