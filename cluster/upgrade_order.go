@@ -74,6 +74,16 @@ func (o *UpgradeOrder) OwnVersion() (Version, error) {
 	return o.own, o.err
 }
 
+// VersionText is OwnVersion for `status` and /status: the version, or
+// "unknown" with the reason.
+func (o *UpgradeOrder) VersionText() string {
+	v, err := o.OwnVersion()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return v.Raw
+}
+
 // detectVersion reads the version of the Doris build under root, as Doris
 // reports it: the FE's jar, else the BE's binary (a broker has neither).
 func detectVersion(root string) (string, string, error) {

@@ -33,13 +33,15 @@ const (
 
 // Status is the JSON document /status serves.
 type Status struct {
-	Component string    `json:"component"`
-	Version   string    `json:"version"`
-	Mode      string    `json:"mode"`
-	Phase     string    `json:"phase"`
-	Since     time.Time `json:"since"`
-	Stopping  bool      `json:"stopping"`
-	Child     Child     `json:"child"`
+	Component string `json:"component"`
+	Version   string `json:"version"`
+	// DorisVersion is the node's own Doris version, as the upgrade guard reads it.
+	DorisVersion string    `json:"doris_version,omitempty"`
+	Mode         string    `json:"mode"`
+	Phase        string    `json:"phase"`
+	Since        time.Time `json:"since"`
+	Stopping     bool      `json:"stopping"`
+	Child        Child     `json:"child"`
 	// Ports are the ports debug mode moved: original and moved value.
 	Ports    []Port `json:"ports,omitempty"`
 	Restarts int    `json:"restarts"`
@@ -76,7 +78,7 @@ type Probe struct {
 func (s *Server) Status() Status {
 	sn := s.snap()
 	st := sn.state
-	out := Status{Component: s.cfg.Component, Version: s.cfg.Version, Mode: st.Mode, Phase: st.Phase, Since: st.Since,
+	out := Status{Component: s.cfg.Component, Version: s.cfg.Version, DorisVersion: s.cfg.DorisVersion, Mode: st.Mode, Phase: st.Phase, Since: st.Since,
 		Stopping: sn.stopping, Restarts: st.Restarts, LastExit: st.LastExit, Problem: st.Problem, Leave: st.Leave,
 		Probes: map[string]Probe{}, Checks: map[string]Result{}}
 	if out.Phase == "" {

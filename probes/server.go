@@ -38,9 +38,12 @@ type Counters struct {
 
 // Config configures a Server.
 type Config struct {
-	Component string        // fe or be
-	Version   string        // reported by /status and /metrics
-	Interval  time.Duration // between check rounds; DefaultInterval if 0
+	Component string // fe or be
+	Version   string // reported by /status and /metrics
+	// DorisVersion is the node's own Doris version (or why it is unknown),
+	// for /status and `status`.
+	DorisVersion string
+	Interval     time.Duration // between check rounds; DefaultInterval if 0
 	// Live checks the liveness port (query_port / heartbeat_service_port);
 	// nil: none. It only counts once it has passed for the current child.
 	Live *Check

@@ -25,6 +25,9 @@ func PrintStatus(stdout io.Writer, st modes.State, ep Status, epErr error) {
 	}
 	name := strings.ToUpper(st.Component)
 	fmt.Fprintf(stdout, "component: %s\n", st.Component)
+	if epErr == nil && ep.DorisVersion != "" {
+		fmt.Fprintf(stdout, "doris:     %s\n", ep.DorisVersion)
+	}
 	fmt.Fprintf(stdout, "mode:      %s (since %s, %s)\n", st.Mode, st.Since.Format("2006-01-02T15:04:05Z"), st.Phase)
 	if st.ChildPID > 0 {
 		fmt.Fprintf(stdout, "child:     pid %d: %s\n", st.ChildPID, strings.Join(st.Command, " "))

@@ -250,8 +250,9 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 	node := newNode(c, s, feAddrs, log)
 	node.Leave = &cluster.Leave{Placement: func(ctx context.Context) (cluster.Placement, error) { return kube.Load().Placement(ctx) },
 		Event: func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) }}
+	order := &cluster.UpgradeOrder{Node: node, Version: s.DorisVersion, Wait: s.UpgradeWait, Poll: s.ProbeInterval}
 	live, ready := probes.NodeChecks(node, s.ProbeInterval)
-	srv := probes.New(probes.Config{Component: c.Name, Version: version, Interval: s.ProbeInterval, Live: live, Ready: ready,
+	srv := probes.New(probes.Config{Component: c.Name, Version: version, DorisVersion: order.VersionText(), Interval: s.ProbeInterval, Live: live, Ready: ready,
 		Stopping: sup.StopRequested(), Counters: probes.CountersOf(sup), Logger: log})
 	go srv.Run(ctx)
 	srv.ListenAndServe(ctx, s.ProbeAddr, runtimeFile(s.DorisRoot, "probe.addr"))
@@ -270,7 +271,7 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 	code := modes.Run(ctx, modes.Config{
 		Supervisor: sup,
 		Podinfo:    watcher,
-		Component:  withUpgradeOrder(modes.ForNode(node, prepareOf(s, node, log)), node, s, &kube),
+		Component:  withUpgradeOrder(modes.ForNode(node, prepareOf(s, node, log)), order, &kube),
 		Offset:     s.DebugOffset,
 		ProbeAddr:  s.ProbeAddr,
 		StateFile:  runtimeFile(s.DorisRoot, "state.json"),

@@ -81,8 +81,7 @@ func runUpgrade(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 // withUpgradeOrder runs the upgrade order guard (cluster.UpgradeOrder)
 // after comp's bootstrap, before every start: Events through the API
 // client kube holds by then.
-func withUpgradeOrder(comp modes.Component, node *cluster.Node, s Settings, kube *atomic.Pointer[kubeapi.Client]) modes.Component {
-	o := &cluster.UpgradeOrder{Node: node, Version: s.DorisVersion, Wait: s.UpgradeWait, Poll: s.ProbeInterval}
+func withUpgradeOrder(comp modes.Component, o *cluster.UpgradeOrder, kube *atomic.Pointer[kubeapi.Client]) modes.Component {
 	bootstrap := comp.Bootstrap
 	comp.Bootstrap = func(ctx context.Context, st podinfo.State) ([]string, error) {
 		var args []string

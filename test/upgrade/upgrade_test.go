@@ -168,7 +168,7 @@ func TestCheck(t *testing.T) {
 // startFE runs `fe FE_ADDRS` as PID 1 for the guarded FE, with metadata
 // (it starts as a member) and a fake FE that forwards to the master; ev
 // sees the fake FE start.
-func startFE(t *testing.T, a *api, fe, masterAddr string, ports map[string]int, env ...string) (*harness.Proc, *harness.Events) {
+func startFE(t *testing.T, a *api, fe, masterAddr string, ports map[string]int, env ...string) (*harness.Proc, *harness.Events, string) {
 	t.Helper()
 	root := t.TempDir()
 	for _, d := range []string{"fe/bin", "fe/conf", "fe/doris-meta/image", "podinfo", "fake"} {
@@ -199,7 +199,7 @@ func startFE(t *testing.T, a *api, fe, masterAddr string, ports map[string]int, 
 		Env: append([]string{ev.Env(), "DORIS_ROOT=" + root, "POD_FQDN=" + guarded, "FAKE_DIR=" + filepath.Join(root, "fake"),
 			"DORIS_ENTRYPOINT_PODINFO_DIR=" + filepath.Join(root, "podinfo"), "CONFIGMAP_MOUNT_PATH=" + filepath.Join(root, "none"),
 			"DORIS_ENTRYPOINT_PROBE_INTERVAL=200ms", "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"}, append(a.env, env...)...)})
-	return p, ev
+	return p, ev, root
 }
 
 func events(a *api, reason string) int {
@@ -228,7 +228,7 @@ func TestBeginFailoverStatusEnd(t *testing.T) {
 	}
 
 	c.RestartMaster() // the flags are back to false on the master
-	p, ev := startFE(t, a, fe, strings.Split(fe, ",")[0], ports)
+	p, ev, _ := startFE(t, a, fe, strings.Split(fe, ",")[0], ports)
 	ev.Wait(t, "fake-fe "+guarded, wait)
 	p.WaitLog(t, "upgrade guard: flags re-applied on the master", wait)
 	if flags(c) != allOn {
@@ -302,7 +302,7 @@ func TestUpgradeOrder(t *testing.T) {
 				a.srv.SetConfigMapData(kubeapi.UpgradeConfigMap, "cluster-"+fakedoris.ClusterID,
 					`{"cluster_id":"`+fakedoris.ClusterID+`","begun_at":"2026-01-02T03:04:05Z","from":{}}`)
 			}
-			p, ev := startFE(t, a, fe, strings.Split(fe, ",")[0], ports,
+			p, ev, root := startFE(t, a, fe, strings.Split(fe, ",")[0], ports,
 				"DORIS_ENTRYPOINT_DORIS_VERSION="+tt.version, "DORIS_ENTRYPOINT_UPGRADE_WAIT="+tt.wait)
 			if tt.upgradeBEs {
 				harness.WaitFor(t, "Warning UpgradeOrder", wait, func() bool { return events(a, "UpgradeOrder") == 1 })
@@ -313,6 +313,11 @@ func TestUpgradeOrder(t *testing.T) {
 			}
 			ev.Wait(t, "fake-fe "+guarded, wait)
 			p.WaitLog(t, tt.log, wait)
+			// status shows the node's own version.
+			st := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"status"}, Env: []string{"DORIS_ROOT=" + root}})
+			if st.Wait(t, wait); !strings.Contains(st.Log(), "doris:     "+tt.version) {
+				t.Errorf("status lacks the version %s:\n%s", tt.version, st.Log())
+			}
 			harness.WaitFor(t, fmt.Sprintf("%d UpgradeOrder Events", tt.order), wait, func() bool { return events(a, "UpgradeOrder") == tt.order })
 			if tt.without {
 				harness.WaitFor(t, "Warning UpgradeWithoutBegin", wait, func() bool { return events(a, "UpgradeWithoutBegin") == 1 })
