@@ -75,7 +75,8 @@ type Component struct {
 	member func(n *Node, ctx context.Context) error
 	// beforeStop and afterStop are its part in a scale-in (leave.go), when
 	// the pod is removed for good.
-	beforeStop, afterStop func(n *Node, ctx context.Context, p Placement)
+	beforeStop func(n *Node, ctx context.Context, p Placement) (left bool)
+	afterStop  func(n *Node, ctx context.Context, p Placement)
 }
 
 // EditLogPort is the FE's edit_log_port: with the host, how the cluster

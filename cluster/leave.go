@@ -116,13 +116,16 @@ func (n *Node) placement(ctx context.Context) (Placement, bool) {
 
 // BeforeStop runs when a stop is requested while the component runs, before
 // it is stopped; ctx ends when the part of the stop budget it may use ends.
-// It returns once the node may be stopped.
-func (n *Node) BeforeStop(ctx context.Context) {
+// It returns once the node may be stopped; left says the node has left the
+// cluster (the FE dropped the decommissioned BE): its stop is then a
+// success whatever the process's exit code (3).
+func (n *Node) BeforeStop(ctx context.Context) (left bool) {
 	if n.Component.beforeStop != nil {
 		if p, ok := n.placement(ctx); ok && p.Removed() {
-			n.Component.beforeStop(n, ctx, p)
+			return n.Component.beforeStop(n, ctx, p)
 		}
 	}
+	return false
 }
 
 // AfterStop runs once the component stopped on a stop request; ctx ends
@@ -202,7 +205,7 @@ func remainingBackends(bes []Backend, self Backend, p Placement) (int, error) {
 }
 
 // backendBeforeStop is (2)–(4) for a BE; a CN has nothing to move.
-func (n *Node) backendBeforeStop(ctx context.Context, p Placement) {
+func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 	log := n.log()
 	fe, self, bes, found, err := n.backendSelf(ctx)
 	switch {
@@ -262,12 +265,12 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) {
 		zap.Duration("budget", time.Until(deadline).Round(time.Second)), zap.String("fe", fe))
 	n.Leave.event("Normal", "DecommissionStarted", msg)
 	n.Leave.report(prog)
-	n.followDecommission(ctx, prog)
+	return n.followDecommission(ctx, prog)
 }
 
 // followDecommission reads SHOW BACKENDS until the FE dropped the backend
 // (3) or ctx ends (4).
-func (n *Node) followDecommission(ctx context.Context, prog Progress) {
+func (n *Node) followDecommission(ctx context.Context, prog Progress) (done bool) {
 	log := n.log()
 	poll := n.Leave.Poll
 	if poll <= 0 {
@@ -285,7 +288,7 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress) {
 			n.Leave.event("Warning", "DecommissionIncomplete", fmt.Sprintf("stop budget ended with %d tablets left on this backend; "+
 				"it stays decommissioned and the FE goes on moving what has replicas elsewhere (raise grace_shutdown_wait_seconds, "+
 				"or decommission before scaling in: doris-entrypoint scale-in)", prog.Tablets))
-			return
+			return false
 		case <-tick.C:
 		}
 		_, self, _, found, err := n.backendSelf(ctx)
@@ -300,7 +303,7 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress) {
 			log.Info("decommission done: the FE dropped this backend", zap.Int("tablets", 0), zap.Duration("took", time.Since(prog.StartedAt).Round(time.Second)))
 			n.Leave.event("Normal", "DecommissionDone", fmt.Sprintf("%d tablets moved in %s; the FE dropped this backend",
 				prog.Initial, time.Since(prog.StartedAt).Round(time.Second)))
-			return
+			return true
 		}
 		prog.Tablets = self.TabletNum
 		if elapsed > 0 {

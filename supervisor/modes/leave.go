@@ -16,19 +16,20 @@ func childStopReserve(budget time.Duration) time.Duration {
 }
 
 // beforeStop runs Component.BeforeStop while c still runs, within the stop
-// budget less the child's reserve; the progress goes into the state.
-func (m *machine) beforeStop(c *supervisor.Child) {
+// budget less the child's reserve; the progress goes into the state. left
+// is BeforeStop's.
+func (m *machine) beforeStop(c *supervisor.Child) (left bool) {
 	if m.Component.BeforeStop == nil {
-		return
+		return false
 	}
 	deadline, signalled := m.sup.StopInfo()
 	if signalled {
 		m.log.Info("stopped by SIGTERM without the preStop hook: the child is already stopping, nothing runs before its stop")
-		return
+		return false
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-childStopReserve(time.Until(deadline))))
 	defer cancel()
-	m.Component.BeforeStop(ctx, func(p cluster.Progress) {
+	return m.Component.BeforeStop(ctx, func(p cluster.Progress) {
 		m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid(), Leave: &p})
 	})
 }

@@ -117,7 +117,9 @@ type Component struct {
 	// BE being scaled in decommissions here, still running); its ctx ends
 	// at the stop deadline minus a reserve for the child's own stop.
 	// report publishes its progress in the state (State.Leave).
-	BeforeStop func(ctx context.Context, report func(cluster.Progress))
+	// It returns true when the node has left the cluster: the container
+	// then exits 0, whatever the child's code.
+	BeforeStop func(ctx context.Context, report func(cluster.Progress)) (left bool)
 	// AfterStop, when set, runs once the child has exited after a stop
 	// request (a CN or an observer being scaled in drops itself); its ctx
 	// ends at the stop deadline.
@@ -300,10 +302,14 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			return m.sup.Wait(ctx, c), true
 		case <-m.sup.StopRequested():
 			m.writeState(State{Mode: "normal", Phase: PhaseStopping, ChildPID: c.Pid()})
-			m.beforeStop(c)
+			left := m.beforeStop(c)
 			code := m.sup.Wait(ctx, c)
 			m.exited(code)
 			m.afterStop()
+			if left && code != 0 {
+				m.log.Info("the node left the cluster: exiting 0", zap.Int("child_code", code))
+				code = 0
+			}
 			return code, true
 		case st := <-m.Podinfo.Changes():
 			m.latest = st

@@ -41,8 +41,10 @@ func ForNode(node *cluster.Node, prepare confpatch.Prepare) Component {
 		Bootstrap: func(ctx context.Context, st podinfo.State) ([]string, error) {
 			return node.Bootstrap(ctx, st.Annotations)
 		},
-		BeforeStop: func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).BeforeStop(ctx) },
-		AfterStop:  func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).AfterStop(ctx) },
+		BeforeStop: func(ctx context.Context, report func(cluster.Progress)) bool {
+			return reporting(node, report).BeforeStop(ctx)
+		},
+		AfterStop: func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).AfterStop(ctx) },
 	}
 }
 

@@ -54,7 +54,8 @@ func startBE(t testing.TB, fe string, ord, hb int, role string, replicas int32, 
 	if err := os.WriteFile(filepath.Join(pd.root, "be/conf/be.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexec %s fake-be \"$DORIS_ROOT/be/conf/be.conf\"\n", helper)
+	// As start_be.sh --console runs the BE: a child that SIGTERM ends (143).
+	script := fmt.Sprintf("#!/bin/sh\ntrap 'kill -TERM $pid; wait $pid; exit 143' TERM\n%s fake-be \"$DORIS_ROOT/be/conf/be.conf\" &\npid=$!\nwait $pid\n", helper)
 	if err := os.WriteFile(filepath.Join(pd.root, "be/bin/start_be.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +138,7 @@ func TestScaleIn(t *testing.T) {
 		{name: "be 3to2 single replica",
 			backends: 3, replication: 1, replicas: 2, api: true, role: "mix",
 			wantEvents: []string{"DecommissionStarted", "DecommissionDone"}, wantLog: "decommission done: the FE dropped this backend", gone: true},
+		// code 0: the BE left the cluster; 143 otherwise (its child ended by SIGTERM), as before.
 		{name: "be refused 3 replicas", backends: 3, replication: 3, replicas: 2, api: true, role: "mix",
 			wantEvents: []string{"ScaleInUnsafe"}, wantLog: "scale-in unsafe: not decommissioning; stopping as before"},
 		{name: "restart", backends: 3, replication: 1, replicas: 3, api: true, role: "mix"},
@@ -159,6 +161,13 @@ func TestScaleIn(t *testing.T) {
 			c, fe := fakeCluster(t, tt.backends, tt.replication, hbs, roles)
 			pd := startBE(t, fe, self, hbs[self], tt.role, tt.replicas, tt.api)
 			pd.prestop(t)
+			want := 143
+			if tt.gone && tt.role == "mix" {
+				want = 0
+			}
+			if code := pd.p.Wait(t, wait); code != want {
+				t.Errorf("exit %d, want %d", code, want)
+			}
 			got := pd.api.EventReasons()
 			for _, want := range tt.wantEvents {
 				if !slices.Contains(got, want) {
