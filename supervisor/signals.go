@@ -1,11 +1,13 @@
 package supervisor
 
 import (
+	"math/bits"
 	"os"
 	"os/signal"
 	"strconv"
 	"syscall"
 
+	"github.com/apache/doris-entrypoint/supervisor/earlystart/hold"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +44,10 @@ type Signals struct {
 
 // NotifySignals starts catching the forwarded signals and SIGCHLD. The
 // forwarded ones are sent on to the main child's process group from inside
-// the signal handler (package sigfwd) as soon as a child runs.
+// the signal handler (package sigfwd) as soon as a child runs. Those that
+// arrived since the process started (held by package hold from the entry
+// point on) are raised again once the handler is in place, and come out of
+// the intake as if they had just arrived.
 //
 // It also catches SIGPIPE, and drops it: a write to stderr whose reader has
 // gone (the container runtime's log pipe) then fails with EPIPE instead of
@@ -58,6 +63,10 @@ func NotifySignals() (*Signals, error) {
 	// One pending SIGCHLD is enough: every wake-up reaps until empty.
 	s := &Signals{events: fwd.Events(), setTarget: fwd.SetTarget, sync: fwd.Sync, child: make(chan os.Signal, 1)}
 	signal.Notify(s.child, unix.SIGCHLD)
+	self := os.Getpid()
+	for held := hold.Take(); held != 0; held &= held - 1 {
+		unix.Kill(self, syscall.Signal(bits.TrailingZeros64(held)+1))
+	}
 	return s, nil
 }
 

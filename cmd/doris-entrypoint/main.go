@@ -38,7 +38,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
+
+	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/supervisor/earlystart/hold"
 )
 
 // Set at link time by the Makefile (-ldflags -X).
@@ -52,5 +56,27 @@ func main() {
 	// threads to spin for work on a small node's CPUs, which the child needs
 	// at exactly those moments (a forwarded signal, a burst of exits).
 	runtime.GOMAXPROCS(1)
+	if !supervises(os.Args) {
+		hold.Release() // held since the entry point for NotifySignals; Go's default here
+	}
 	os.Exit(run(os.Args, os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// supervises reports whether run gives args to a command that starts the
+// supervisor (fe, be, supervise), as its dispatch reads them.
+func supervises(args []string) bool {
+	argv0 := filepath.Base(args[0])
+	for _, c := range cluster.Components {
+		switch argv0 {
+		case c.Entrypoint:
+			return true
+		case c.Prestop:
+			return false
+		}
+	}
+	if argv0 == "doris-debug" || len(args) < 2 {
+		return false
+	}
+	_, component := cluster.Components[args[1]]
+	return component || args[1] == "supervise"
 }

@@ -16,19 +16,28 @@
 //   - marks every inherited fd >= 3 close-on-exec (close_range);
 //   - becomes a child subreaper when it is not PID 1;
 //   - blocks signals, forks, and in the child: joins a new process group,
-//     restores the signal mask, execs the command with the same environment,
-//     and reports an exec failure's errno on a close-on-exec pipe, which the
-//     parent reads before it goes on (so the exec has the CPU to itself);
+//     restores the signal mask PID 1 was given, execs the command with the
+//     same environment, and reports an exec failure's errno on a
+//     close-on-exec pipe, which the parent reads before it goes on (so the
+//     exec has the CPU to itself);
 //
 // then jumps to the Go runtime's usual entry point. The supervisor adopts the
 // child with [Child]. Any other command line, another architecture, or a
 // binary linked without the flag takes the ordinary path, where the
-// supervisor starts the child itself. Until the supervisor has installed its
-// handlers (a few milliseconds), a signal has its default effect on the
-// supervisor, as it has in the ordinary path before the child is started.
+// supervisor starts the child itself.
+//
+// Before any of that, on every command line, the entry point calls package
+// hold, which blocks the forwarded signals with its first system call and
+// keeps whatever arrives until the supervisor's handlers exist (see its
+// numbered steps); a rescue there may start this image again, which then
+// adopts the child the first one started instead of forking another.
 package earlystart
 
-import "syscall"
+import (
+	"syscall"
+
+	_ "github.com/apache/doris-entrypoint/supervisor/earlystart/hold" // the entry point calls it
+)
 
 // Written by the assembly entry point before the runtime starts.
 var (
@@ -36,7 +45,6 @@ var (
 	errPipe   [2]int32 // exec-failure pipe: the child writes errno to [1]
 	execRead  int64    // bytes read from errPipe: 0 = exec succeeded, 4 = failed
 	execErrno uint32   // the failed exec's errno
-	oldMask   uint64   // signal mask at entry
 	allSigs   uint64   = ^uint64(0)
 	// The command line the fast path accepts: supervise -- /...
 	wordSupervise = [10]byte{'s', 'u', 'p', 'e', 'r', 'v', 'i', 's', 'e', 0}

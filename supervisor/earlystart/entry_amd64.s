@@ -2,14 +2,21 @@
 
 // entry is the process entry point when the binary is linked with
 // -E .../earlystart.entry. The stack is as the kernel left it: argc at 0(SP),
-// argv at 8(SP), NULL, envp. Nothing above SP is changed; scratch space is
-// the area below SP (nothing else runs on this stack yet). Every path ends in
-// the runtime's own entry point with SP untouched.
+// argv at 8(SP), NULL, envp. Above SP, only a rescue's variable is removed
+// from envp (package hold); scratch space is the area below SP (nothing else
+// runs on this stack yet). Every path ends in the runtime's own entry point
+// with SP untouched.
 TEXT ·entry(SB),NOSPLIT|NOFRAME,$0
+	// First of all, on every command line: block the forwarded signals and
+	// install package hold's handler (its step 1).
+	CALL _doris_hold_enter(SB)
+	TESTQ AX, AX
+	JNE  reexeced
+
 	// argc >= 4: supervise -- /path
 	MOVQ 0(SP), AX
 	CMPQ AX, $4
-	JLT  runtime
+	JLT  leave
 
 	// argv[1] == "supervise"
 	MOVQ 16(SP), SI
@@ -18,7 +25,7 @@ cmpword:
 	MOVBLZX (SI), AX
 	MOVBLZX (DI), BX
 	CMPL AX, BX
-	JNE  runtime
+	JNE  leave
 	TESTL AX, AX
 	JEQ  word_ok
 	INCQ SI
@@ -28,15 +35,15 @@ word_ok:
 	// argv[2] == "--"
 	MOVQ 24(SP), SI
 	CMPB 0(SI), $'-'
-	JNE  runtime
+	JNE  leave
 	CMPB 1(SI), $'-'
-	JNE  runtime
+	JNE  leave
 	CMPB 2(SI), $0
-	JNE  runtime
+	JNE  leave
 	// argv[3] is absolute
 	MOVQ 32(SP), SI
 	CMPB 0(SI), $'/'
-	JNE  runtime
+	JNE  leave
 
 	// stdin a terminal? (the ordinary path hands it the foreground)
 	MOVQ $16, AX               // ioctl
@@ -45,7 +52,7 @@ word_ok:
 	LEAQ -64(SP), DX
 	SYSCALL
 	TESTQ AX, AX
-	JEQ  runtime
+	JEQ  leave
 
 	// close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); no fast path without it
 	MOVQ $436, AX
@@ -54,7 +61,7 @@ word_ok:
 	MOVQ $4, DX
 	SYSCALL
 	TESTQ AX, AX
-	JNE  runtime
+	JNE  leave
 
 	// not PID 1: prctl(PR_SET_CHILD_SUBREAPER, 1)
 	MOVQ $39, AX               // getpid
@@ -75,12 +82,12 @@ pipe:
 	MOVQ $0x80000, SI
 	SYSCALL
 	TESTQ AX, AX
-	JNE  runtime
+	JNE  leave
 
-	MOVQ $14, AX               // rt_sigprocmask(SIG_BLOCK, &allSigs, &oldMask, 8)
+	MOVQ $14, AX               // rt_sigprocmask(SIG_BLOCK, &allSigs, NULL, 8)
 	MOVQ $0, DI
 	LEAQ ·allSigs(SB), SI
-	LEAQ ·oldMask(SB), DX
+	XORQ DX, DX
 	MOVQ $8, R10
 	SYSCALL
 
@@ -112,7 +119,7 @@ pipe:
 	// before the runtime's start-up takes a millisecond of it.
 	MOVQ $24, AX               // sched_yield
 	SYSCALL
-	JMP  unmask
+	JMP  carry
 
 forkfailed:
 	MOVQ $3, AX
@@ -122,28 +129,32 @@ forkfailed:
 	MOVLQSX ·errPipe+4(SB), DI
 	SYSCALL
 
-unmask:
-	MOVQ $14, AX               // rt_sigprocmask(SIG_SETMASK, &oldMask, NULL, 8)
-	MOVQ $2, DI
-	LEAQ ·oldMask(SB), SI
-	XORQ DX, DX
-	MOVQ $8, R10
-	SYSCALL
+carry:
+	// What a rescue must carry to the next image (package hold, step 5).
+	MOVQ ·childPID(SB), AX
+	MOVQ ·execRead(SB), BX
+	MOVLQZX ·execErrno(SB), CX
+	CALL _doris_hold_setcarry(SB)
 
-runtime:
+leave:
+	// The mask PID 1 was given, and what was held reaches hold's handler.
+	CALL _doris_hold_leave(SB)
 	JMP _rt0_amd64_linux(SB)
+
+reexeced:
+	// A rescue started this image: the child, if any, already runs.
+	CALL _doris_hold_getcarry(SB)
+	MOVQ AX, ·childPID(SB)
+	MOVQ BX, ·execRead(SB)
+	MOVL CX, ·execErrno(SB)
+	JMP  leave
 
 child:
 	MOVQ $109, AX              // setpgid(0, 0)
 	XORQ DI, DI
 	XORQ SI, SI
 	SYSCALL
-	MOVQ $14, AX               // rt_sigprocmask(SIG_SETMASK, &oldMask, NULL, 8)
-	MOVQ $2, DI
-	LEAQ ·oldMask(SB), SI
-	XORQ DX, DX
-	MOVQ $8, R10
-	SYSCALL
+	CALL _doris_hold_leave(SB) // the mask PID 1 was given
 	// execve(argv[3], &argv[3], envp); envp = SP + 8*(argc+2)
 	MOVQ 0(SP), CX
 	LEAQ 16(SP)(CX*8), DX
