@@ -53,6 +53,9 @@ type Placement struct {
 	Deleting    bool // the StatefulSet is being deleted: the cluster goes as a whole
 }
 
+// ErrNoAPI is a Placement error: the pod has no API access at all.
+var ErrNoAPI = errors.New("no API access")
+
 // Removed says the pod goes away for good (1).
 func (p Placement) Removed() bool { return !p.Deleting && p.Replicas <= p.Ordinal }
 
@@ -107,7 +110,11 @@ func (n *Node) placement(ctx context.Context) (Placement, bool) {
 		return Placement{}, false
 	}
 	p, err := n.Leave.Placement(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoAPI):
+		n.log().Info("no API access: a scale-in cannot be recognised; stopping as before", zap.Error(err))
+		return Placement{}, false
+	case err != nil:
 		n.log().Warn("cannot read the StatefulSet: a scale-in cannot be recognised; stopping as before", zap.Error(err))
 		return Placement{}, false
 	}

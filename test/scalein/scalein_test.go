@@ -143,7 +143,7 @@ func TestScaleIn(t *testing.T) {
 			wantEvents: []string{"ScaleInUnsafe"}, wantLog: "scale-in unsafe: not decommissioning; stopping as before"},
 		{name: "restart", backends: 3, replication: 1, replicas: 3, api: true, role: "mix"},
 		{name: "no api", backends: 3, replication: 1, replicas: 2, api: false, role: "mix",
-			wantLog: "cannot read the StatefulSet: a scale-in cannot be recognised; stopping as before"},
+			wantLog: "no API access: a scale-in cannot be recognised; stopping as before"},
 		{name: "cn drops itself", backends: 3, replication: 1, replicas: 2, api: true, role: "computation",
 			wantEvents: []string{"ComputeNodeDropped"}, wantLog: "scale-in: compute node dropped", gone: true},
 	}

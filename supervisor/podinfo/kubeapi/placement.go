@@ -3,7 +3,6 @@ package kubeapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,7 +20,7 @@ const ordinalLabel = "apps.kubernetes.io/pod-index"
 // StatefulSet that is gone counts as being deleted.
 func (c *Client) Placement(ctx context.Context) (cluster.Placement, error) {
 	if c == nil {
-		return cluster.Placement{}, errors.New("no API access (DORIS_ENTRYPOINT_KUBE off, or no service-account token, POD_NAME or POD_NAMESPACE)")
+		return cluster.Placement{}, fmt.Errorf("%w (DORIS_ENTRYPOINT_KUBE off, or no service-account token, POD_NAME or POD_NAMESPACE)", cluster.ErrNoAPI)
 	}
 	pod, err := c.fetch(ctx)
 	if err != nil {
