@@ -38,8 +38,8 @@ e2e:
 	sh test/install-deps.sh e2e
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e
 
-## image-test: the stand-in base (busybox-static + the fake Doris), images/fe and images/be on it with the
-## local binary (podman, no registry), then the container tests
+## image-test: the stand-in base (busybox-static + the fake Doris), images/fe, images/be and images/broker on it
+## with the local binary (podman, no registry), then the container tests
 image-test: test-deps build
 	sh images/standin/build.sh $(BIN) test
 	$(GO) test -count=1 -timeout 15m ./test/images
