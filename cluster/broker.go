@@ -211,12 +211,11 @@ func (n *Node) brokerName() string { return cmp.Or(n.BrokerName, DefaultBrokerNa
 // brokerIdentity is how the cluster knows this broker: host and
 // broker_ipc_port (a missing conf: the default, as broker_entrypoint.sh).
 func (n *Node) brokerIdentity() (string, int, error) {
-	host, err := n.Host()
+	host, p, err := n.Address(n.Component.Liveness)
 	if err != nil {
 		return "", 0, err
 	}
-	port, err := n.Port(n.Component.Liveness)
-	return host, port, err
+	return host, p[0], nil
 }
 
 func (n *Node) brokerBootstrap(ctx context.Context, _ map[string]string) ([]string, error) {

@@ -89,6 +89,14 @@ type Leave struct {
 	Poll time.Duration
 }
 
+// poll is Poll or its default.
+func (l *Leave) poll() time.Duration {
+	if l.Poll <= 0 {
+		return 500 * time.Millisecond
+	}
+	return l.Poll
+}
+
 func (l *Leave) event(typ, reason, msg string) {
 	if l != nil && l.Event != nil {
 		l.Event(typ, reason, msg)
@@ -147,14 +155,11 @@ func (n *Node) AfterStop(ctx context.Context) {
 
 // self is this backend's row, asked of the first FE that answers.
 func (n *Node) backendSelf(ctx context.Context) (fe string, self Backend, all []Backend, found bool, err error) {
-	host, err := n.Host()
+	host, p, err := n.Address(n.Component.Liveness)
 	if err != nil {
 		return "", Backend{}, nil, false, err
 	}
-	hb, err := n.Port(n.Component.Liveness)
-	if err != nil {
-		return "", Backend{}, nil, false, err
-	}
+	hb := p[0]
 	var errs []error
 	for _, addr := range n.FEAddrs {
 		bes, err := n.Client.ShowBackends(ctx, addr)
@@ -279,11 +284,7 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 // (3) or ctx ends (4).
 func (n *Node) followDecommission(ctx context.Context, prog Progress) (done bool) {
 	log := n.log()
-	poll := n.Leave.Poll
-	if poll <= 0 {
-		poll = 500 * time.Millisecond
-	}
-	tick := time.NewTicker(poll)
+	tick := time.NewTicker(n.Leave.poll())
 	defer tick.Stop()
 	var lastLog time.Time
 	for {
@@ -303,7 +304,6 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress) (done bool
 			log.Warn("decommission: cannot read SHOW BACKENDS", zap.Error(err))
 			continue
 		}
-		elapsed := time.Since(prog.StartedAt).Seconds()
 		if !found {
 			prog.State, prog.Tablets = "done", 0
 			n.Leave.report(prog)
@@ -313,13 +313,7 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress) (done bool
 			return true
 		}
 		prog.Tablets = self.TabletNum
-		if elapsed > 0 {
-			prog.RatePerSec = float64(prog.Initial-prog.Tablets) / elapsed
-		}
-		prog.ETASeconds = 0
-		if prog.RatePerSec > 0 {
-			prog.ETASeconds = float64(prog.Tablets) / prog.RatePerSec
-		}
+		prog.RatePerSec, prog.ETASeconds = drainRate(prog.Initial, prog.Tablets, prog.StartedAt)
 		if d, ok := ctx.Deadline(); ok {
 			prog.BudgetLeft = time.Until(d).Seconds()
 		}
@@ -383,4 +377,14 @@ func (n *Node) cancelStaleDecommission(ctx context.Context) {
 	n.log().Info("decommission cancelled: this backend stays", zap.Int("tablets", self.TabletNum), zap.Int("replicas", p.Replicas))
 	n.Leave.event("Normal", "DecommissionCancelled", fmt.Sprintf("ordinal %d < %d replicas: the decommission of %s:%d is cancelled",
 		p.Ordinal, p.Replicas, self.Host, self.HeartbeatPort))
+}
+
+// drainRate is how fast tablets leave, from initial at since to left now,
+// and the seconds the rest will take at that rate (0: unknown yet).
+func drainRate(initial, left int, since time.Time) (perSecond, eta float64) {
+	if el := time.Since(since).Seconds(); el > 0 && initial > left {
+		perSecond = float64(initial-left) / el
+		eta = float64(left) / perSecond
+	}
+	return perSecond, eta
 }

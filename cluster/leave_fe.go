@@ -13,20 +13,12 @@ import (
 // safe quorum.
 func (n *Node) frontendAfterStop(ctx context.Context, p Placement) {
 	log := n.log()
-	host, err := n.Host()
+	host, ports, err := n.Address(EditLogPort)
 	if err != nil {
-		log.Warn("scale-in: cannot tell this FE's host", zap.Error(err))
+		log.Warn("scale-in: cannot tell this FE's host and edit_log_port", zap.Error(err))
 		return
 	}
-	el, err := n.Port(EditLogPort)
-	if err != nil {
-		log.Warn("scale-in: cannot read edit_log_port", zap.Error(err))
-		return
-	}
-	poll := n.Leave.Poll
-	if poll <= 0 {
-		poll = 500 * time.Millisecond
-	}
+	el, poll := ports[0], n.Leave.poll()
 	for {
 		done, retry := n.dropFrontend(ctx, p, host, el)
 		if done || !retry {

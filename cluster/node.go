@@ -73,6 +73,26 @@ func (n *Node) Host() (string, error) {
 	return n.host(data)
 }
 
+// Address is how the cluster knows this node now: its host and the values
+// of ports, from one read of the conf.
+func (n *Node) Address(ports ...confpatch.Port) (string, []int, error) {
+	data, err := n.conf()
+	if err != nil {
+		return "", nil, err
+	}
+	host, err := n.host(data)
+	if err != nil {
+		return "", nil, err
+	}
+	values := make([]int, len(ports))
+	for i, p := range ports {
+		if values[i], err = confpatch.SyntaxOf(n.ConfPath()).PortValue(data, p); err != nil {
+			return "", nil, err
+		}
+	}
+	return host, values, nil
+}
+
 func (n *Node) host(conf []byte) (string, error) {
 	return Identity(n.Component.ipMode(n, conf), n.env, n.hostsFile())
 }
@@ -182,29 +202,17 @@ func MetaDir(home string, conf []byte) string {
 }
 
 func (n *Node) frontendMember(ctx context.Context) error {
-	host, err := n.Host()
+	host, p, err := n.Address(n.Component.Liveness, EditLogPort)
 	if err != nil {
 		return err
 	}
-	qp, err := n.Port(n.Component.Liveness)
-	if err != nil {
-		return err
-	}
-	el, err := n.Port(EditLogPort)
-	if err != nil {
-		return err
-	}
-	return FrontendMember(ctx, n.Client, net.JoinHostPort("127.0.0.1", strconv.Itoa(qp)), host, el)
+	return FrontendMember(ctx, n.Client, net.JoinHostPort("127.0.0.1", strconv.Itoa(p[0])), host, p[1])
 }
 
 func (n *Node) backendMember(ctx context.Context) error {
-	host, err := n.Host()
+	host, p, err := n.Address(n.Component.Liveness)
 	if err != nil {
 		return err
 	}
-	hb, err := n.Port(n.Component.Liveness)
-	if err != nil {
-		return err
-	}
-	return BackendMember(ctx, n.Client, n.FEAddrs, host, hb)
+	return BackendMember(ctx, n.Client, n.FEAddrs, host, p[0])
 }

@@ -228,11 +228,10 @@ func (p *ScaleInPlan) follow(ctx context.Context, c *Client, w io.Writer, total 
 					}
 				}
 			}
-			el := time.Since(start).Seconds()
-			rate, eta := 0.0, "?"
-			if el > 0 && total > left {
-				rate = float64(total-left) / el
-				eta = (time.Duration(float64(left)/rate) * time.Second).Round(time.Second).String()
+			rate, secs := drainRate(total, left, start)
+			eta := "?"
+			if rate > 0 {
+				eta = (time.Duration(secs * float64(time.Second))).Round(time.Second).String()
 			}
 			fmt.Fprintf(w, "%d of %d tablets left on %d backends, %.1f/s, eta %s\n", left, total, nodes, rate, eta)
 			if nodes == 0 {

@@ -58,26 +58,33 @@ Usage:
 Run "doris-entrypoint <command> --help" for a command's flags and environment.
 `
 
-// run is main without the process-global parts, returning the exit code.
-func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
-	cmd, rest := "", args[1:]
-	// The operator's container commands are links to the binary.
+// command is the subcommand args ask for and its arguments: from argv[0]
+// when the binary runs through one of the operator's links (the
+// component table's names), else from the first argument.
+func command(args []string) (cmd string, rest []string) {
 	argv0 := filepath.Base(args[0])
 	for _, c := range cluster.Components {
 		switch argv0 {
 		case c.Entrypoint:
-			cmd = c.Name
+			return c.Name, args[1:]
 		case c.Prestop:
-			cmd = "prestop"
+			return "prestop", args[1:]
 		case c.IsAlive:
-			cmd = "is-alive"
+			return "is-alive", args[1:]
 		}
 	}
-	if argv0 == "doris-debug" {
-		cmd = argv0
-	} else if cmd == "" && len(rest) > 0 {
-		cmd, rest = rest[0], rest[1:]
+	switch {
+	case argv0 == "doris-debug":
+		return argv0, args[1:]
+	case len(args) > 1:
+		return args[1], args[2:]
 	}
+	return "", nil
+}
+
+// run is main without the process-global parts, returning the exit code.
+func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
+	cmd, rest := command(args)
 	switch cmd {
 	case cluster.FE.Name, cluster.BE.Name, cluster.Broker.Name:
 		return runComponent(cluster.Components[cmd], rest, getenv, stdout, stderr)

@@ -38,7 +38,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/apache/doris-entrypoint/cluster"
@@ -62,21 +61,10 @@ func main() {
 	os.Exit(run(os.Args, os.LookupEnv, os.Stdout, os.Stderr))
 }
 
-// supervises reports whether run gives args to a command that starts the
-// supervisor (fe, be, supervise), as its dispatch reads them.
+// supervises reports whether args ask for a command that starts the
+// supervisor (fe, be, broker, supervise).
 func supervises(args []string) bool {
-	argv0 := filepath.Base(args[0])
-	for _, c := range cluster.Components {
-		switch argv0 {
-		case c.Entrypoint:
-			return true
-		case c.Prestop:
-			return false
-		}
-	}
-	if argv0 == "doris-debug" || len(args) < 2 {
-		return false
-	}
-	_, component := cluster.Components[args[1]]
-	return component || args[1] == "supervise"
+	cmd, _ := command(args)
+	_, component := cluster.Components[cmd]
+	return component || cmd == "supervise"
 }

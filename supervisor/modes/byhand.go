@@ -28,7 +28,7 @@ func HoldWhileDebug(ctx context.Context, podinfoDir string, c Component, out io.
 		return nil
 	}
 	data, _ := os.ReadFile(c.Conf) // missing: Doris's default port
-	port, err := confpatch.PortValue(data, c.Ports[0])
+	port, err := confpatch.SyntaxOf(c.Conf).PortValue(data, c.Ports[0])
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Conf, err)
 	}

@@ -575,7 +575,7 @@ func (m *machine) livenessPort(moved []confpatch.Moved) int {
 		}
 	}
 	if data, err := os.ReadFile(m.Component.Conf); err == nil {
-		if v, err := confpatch.PortValue(data, p); err == nil {
+		if v, err := confpatch.SyntaxOf(m.Component.Conf).PortValue(data, p); err == nil {
 			return v
 		}
 	}
