@@ -10,8 +10,9 @@
 #                              (busybox-static: the stand-in base image, with
 #                              curl and getent for the operator's readiness
 #                              probe) for the container tests
-#   test/install-deps.sh e2e   the same, and etcd, containerd and the loopback
-#                              CNI plugin for the real Kubernetes of test/e2e
+#   test/install-deps.sh e2e   the same, and etcd, containerd, the bridge,
+#                              host-local and loopback CNI plugins, iptables
+#                              and iproute2 for the real Kubernetes of test/e2e
 #
 # apt-get runs (as root, or through sudo -n) only when something is missing.
 set -eu
@@ -32,7 +33,10 @@ have getent || need libc-bin
 if [ "${1:-}" = e2e ]; then
 	have etcd || need etcd-server
 	have containerd || need containerd
-	[ -x /usr/lib/cni/loopback ] || need containernetworking-plugins
+	{ [ -x /usr/lib/cni/loopback ] && [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/host-local ]; } ||
+		need containernetworking-plugins
+	have iptables || need iptables
+	have ip || need iproute2
 fi
 [ -n "$missing" ] || exit 0
 

@@ -1,18 +1,25 @@
 #!/bin/sh
-# Builds kube-apiserver, kubelet and kubectl of one Kubernetes version from
-# the Go module proxy into a cache outside the repository, once:
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler,
+# kube-proxy, kubelet and kubectl of one Kubernetes version from the Go
+# module proxy into a cache outside the repository, once:
 #
 #   test/e2e/build-kube.sh [CACHE_DIR]      (default ${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e})
 #
-# prints the directory holding the three binaries. A scratch module (never
+# prints the directory holding the six binaries; one already there is not
+# built again. A scratch module (never
 # this repository's go.mod) requires k8s.io/kubernetes and replaces each
 # staging module its go.mod points at ./staging/... with the same path at
-# v0.MINOR.PATCH (../shared/k8s-e2e.md). Cold: ~10-12 min on 2 cores.
+# v0.MINOR.PATCH. Cold: ~15 min on 2 cores (they share most packages).
 set -eu
 version=v1.34.4
 cache=${1:-${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e}}
 out=$cache/kube-$version
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/kubelet" ] && [ -x "$out/kubectl" ]; then
+cmds="kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl"
+todo=""
+for cmd in $cmds; do
+	[ -x "$out/$cmd" ] || todo="$todo $cmd"
+done
+if [ -z "$todo" ]; then
 	echo "$out"
 	exit 0
 fi
@@ -27,13 +34,16 @@ go mod edit -require="k8s.io/kubernetes@$version"
 for m in $(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$kmod"); do
 	go mod edit -replace="$m=$m@$staging"
 done
-cat >tools.go <<'GO'
+rm -f tools.go; cat >tools.go <<'GO'
 //go:build tools
 
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )
@@ -41,7 +51,7 @@ GO
 go mod tidy -e >/dev/null 2>&1 || true
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1"
 ld="$ld -X k8s.io/component-base/version.gitMinor=$(echo "$version" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
-for cmd in kube-apiserver kubelet kubectl; do
+for cmd in $todo; do
 	CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
 	mv "$out/$cmd.tmp" "$out/$cmd"
 done

@@ -25,93 +25,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/doris-entrypoint/test/internal/harness"
+	kubepkg "github.com/apache/doris-entrypoint/test/e2e/kube"
 )
 
 var (
-	kube *cluster
-	tag  = "e2e"
+	kube *kubepkg.Cluster
+	tag  = kubepkg.Tag
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		fail := func(format string, a ...any) int {
-			fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", a...)
-			return 1
-		}
-		// What the cluster and the images need, from Debian when missing.
-		var need []string
-		for bin, pkg := range map[string]string{"etcd": "etcd-server", "containerd": "containerd", "podman": "podman", "runc": "runc",
-			"busybox": "busybox-static", "mysql": "default-mysql-client"} {
-			if _, err := exec.LookPath(bin); err != nil {
-				need = append(need, pkg)
-			}
-		}
-		if _, err := os.Stat("/usr/lib/cni/loopback"); err != nil {
-			need = append(need, "containernetworking-plugins")
-		}
-		if len(need) > 0 {
-			fmt.Fprintf(os.Stderr, "e2e: installing %s\n", strings.Join(need, " "))
-			install := exec.Command("apt-get", append([]string{"install", "-y", "-qq"}, need...)...)
-			install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := install.CombinedOutput(); err != nil {
-				return fail("apt-get install %s: %v\n%s", strings.Join(need, " "), err, out)
-			}
-		}
 		wd, _ := os.Getwd()
 		repo := filepath.Join(wd, "..", "..")
-		out, err := exec.Command("sh", filepath.Join(repo, "test", "e2e", "build-kube.sh")).Output()
-		if err != nil {
-			return fail("build-kube.sh: %v", err)
-		}
-		kubeBin := strings.TrimSpace(string(out))
 		dir, err := os.MkdirTemp("", "e2e-")
 		if err != nil {
-			return fail("%v", err)
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
 		}
 		defer os.RemoveAll(dir)
-		bin, err := harness.Build(dir, "github.com/apache/doris-entrypoint/cmd/doris-entrypoint", "doris-entrypoint", harness.EntrypointLDFlags())
+		kube, _, err = kubepkg.Up(repo, dir)
 		if err != nil {
-			return fail("%v", err)
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
 		}
-		podmanEnv := append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(repo, "images", "containers.conf"))
-		build := exec.Command("sh", filepath.Join(repo, "images", "standin", "build.sh"), bin, tag)
-		build.Env, build.Stdout, build.Stderr = podmanEnv, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fail("images: %v", err)
-		}
-		// The pod sandbox image: the stand-in base, sleeping.
-		pause := exec.Command("podman", "build", "-q", "-t", sandboxTag, "-f", "-", dir)
-		pause.Env, pause.Stdin = podmanEnv, strings.NewReader("FROM localhost/doris-standin:"+tag+"\nENTRYPOINT [\"/bin/sleep\", \"2147483647\"]\n")
-		if out, err := pause.CombinedOutput(); err != nil {
-			return fail("pause image: %v\n%s", err, out)
-		}
-		kube, err = startCluster(kubeBin, dir)
-		if err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "daemons.log"))
-			return fail("cluster: %v\n%s", err, tail(string(log), 60))
-		}
-		defer kube.stop()
-		for _, img := range []string{sandboxTag, "localhost/doris-entrypoint-fe:" + tag, "localhost/doris-entrypoint-be:" + tag} {
-			tar := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(img)+".tar")
-			save := exec.Command("podman", "save", "--format", "docker-archive", "-o", tar, img)
-			save.Env = podmanEnv
-			if out, err := save.CombinedOutput(); err != nil {
-				return fail("podman save %s: %v\n%s", img, err, out)
-			}
-			if err := kube.importImage(tar); err != nil {
-				return fail("%v", err)
-			}
-		}
-		for _, f := range []string{"rbac.yaml"} {
-			rbac, err := os.ReadFile(filepath.Join(repo, "images", "deploy", f))
-			if err != nil {
-				return fail("%v", err)
-			}
-			if out, err := kube.kubectlIn(string(rbac), "-n", "doris", "apply", "-f", "-"); err != nil {
-				return fail("rbac %s: %v\n%s", f, err, out)
-			}
-		}
+		defer kube.Stop()
 		code := m.Run()
 		if code != 0 {
 			log, _ := os.ReadFile(filepath.Join(dir, "daemons.log"))
@@ -121,13 +58,7 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(s string, n int) string { return kubepkg.Tail(s, n) }
 
 // podOpts varies a pod from the operator's shape.
 type podOpts struct {
@@ -151,7 +82,7 @@ func podSpec(comp, name string, o podOpts) string {
 		"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "1s", "FAKE_STOP_DELAY": "1s", "DORIS_ENTRYPOINT_KUBE": "off",
 		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s",
 		// No kube-proxy here: the API from a host-network pod (k8s-e2e.md).
-		"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": apiPort}
+		"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": kubepkg.APIPort}
 	for k, v := range o.env {
 		envs[k] = v
 	}
@@ -170,7 +101,7 @@ metadata:
   namespace: doris
   labels: {app.kubernetes.io/component: %[1]s}
 spec:
-  nodeName: %[3]s
+  kubepkg.NodeName: %[3]s
   hostNetwork: true
   dnsPolicy: ClusterFirstWithHostNet
   terminationGracePeriodSeconds: %[4]d
@@ -197,7 +128,7 @@ spec:
       items:
       - {path: annotations, fieldRef: {fieldPath: metadata.annotations}}
       - {path: labels, fieldRef: {fieldPath: metadata.labels}}
-`, comp, name, nodeName, grace, tag, b.String(), port, readiness)
+`, comp, name, kubepkg.NodeName, grace, tag, b.String(), port, readiness)
 }
 
 // pod is the part of a pod the tests read.
@@ -227,7 +158,7 @@ type pod struct {
 func getPod(t *testing.T, name string) pod {
 	t.Helper()
 	var p pod
-	code, body, err := kube.api("GET", "/api/v1/namespaces/doris/pods/"+name, nil)
+	code, body, err := kube.API("GET", "/api/v1/namespaces/doris/pods/"+name, nil)
 	if code == 404 {
 		p.gone = true
 		return p
@@ -271,7 +202,7 @@ func waitPod(t *testing.T, name, what string, d time.Duration, cond func(pod) bo
 			return time.Since(start)
 		}
 		if time.Since(start) > d {
-			logs, _ := kube.kubectl("logs", name, "--tail", "40")
+			logs, _ := kube.Kubectl("logs", name, "--tail", "40")
 			t.Fatalf("pod %s: not %s after %s: %+v\nlogs:\n%s", name, what, d, p.Status, logs)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -280,7 +211,7 @@ func waitPod(t *testing.T, name, what string, d time.Duration, cond func(pod) bo
 
 func createPod(t *testing.T, comp, name string, o podOpts) {
 	t.Helper()
-	if out, err := kube.kubectlIn(podSpec(comp, name, o), "apply", "-f", "-"); err != nil {
+	if out, err := kube.KubectlIn(podSpec(comp, name, o), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply %s: %v\n%s", name, err, out)
 	}
 }
@@ -288,7 +219,7 @@ func createPod(t *testing.T, comp, name string, o podOpts) {
 // deletePod deletes a pod and waits until it is gone.
 func deletePod(t *testing.T, name string) {
 	t.Helper()
-	kube.kubectl("delete", "pod", name, "--grace-period", "10", "--wait=false")
+	kube.Kubectl("delete", "pod", name, "--grace-period", "10", "--wait=false")
 	waitPod(t, name, "gone", 60*time.Second, func(p pod) bool { return p.gone })
 }
 
@@ -299,7 +230,7 @@ func logsOnFailure(t *testing.T, names ...string) {
 			return
 		}
 		for _, n := range names {
-			logs, _ := kube.kubectl("logs", n, "--tail", "60")
+			logs, _ := kube.Kubectl("logs", n, "--tail", "60")
 			t.Logf("%s logs:\n%s", n, logs)
 		}
 	})
@@ -320,7 +251,7 @@ func annotate(t *testing.T, name string, debug bool) {
 	if !debug {
 		arg = "selectdb.com.doris/runmode-"
 	}
-	if out, err := kube.kubectl("annotate", "pod", name, arg); err != nil {
+	if out, err := kube.Kubectl("annotate", "pod", name, arg); err != nil {
 		t.Fatalf("annotate: %v %s", err, out)
 	}
 }
@@ -334,11 +265,11 @@ func TestReadyAndRegistered(t *testing.T) {
 	t.Logf("fe-0 Ready after %s", waitPod(t, "fe-0", "Ready", 120*time.Second, ready))
 	createPod(t, "be", "be-0", on)
 	t.Logf("be-0 Ready after %s", waitPod(t, "be-0", "Ready", 120*time.Second, ready))
-	if logs, _ := kube.kubectl("logs", "be-0"); !strings.Contains(logs, `"msg":"backend registered"`) ||
+	if logs, _ := kube.Kubectl("logs", "be-0"); !strings.Contains(logs, `"msg":"backend registered"`) ||
 		!strings.Contains(logs, `"msg":"watching the pod through the API"`) {
 		t.Fatalf("be-0:\n%s", logs)
 	}
-	out, _ := kube.kubectl("get", "events", "--field-selector", "involvedObject.name=be-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
+	out, _ := kube.Kubectl("get", "events", "--field-selector", "involvedObject.name=be-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
 	if !strings.Contains(out, "Registered") {
 		t.Fatalf("events of be-0:\n%s", out)
 	}
@@ -351,7 +282,7 @@ func TestReadyAndRegistered(t *testing.T) {
 func TestDebugRoundTrip(t *testing.T) {
 	logsOnFailure(t, "fe-0")
 	ensureFE(t)
-	orig, err := kube.kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf")
+	orig, err := kube.Kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf")
 	if err != nil {
 		t.Fatal(err, orig)
 	}
@@ -361,7 +292,7 @@ func TestDebugRoundTrip(t *testing.T) {
 	out := ""
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out, "mode:      debug") && time.Now().Before(deadline) {
-		out, _ = kube.kubectl("exec", "fe-0", "--", "doris-entrypoint", "status")
+		out, _ = kube.Kubectl("exec", "fe-0", "--", "doris-entrypoint", "status")
 	}
 	if !strings.Contains(out, "mode:      debug") || !strings.Contains(out, "query_port 9030 → 19030") {
 		t.Fatalf("status:\n%s", out)
@@ -376,17 +307,17 @@ func TestDebugRoundTrip(t *testing.T) {
 	}
 	annotate(t, "fe-0", false)
 	t.Logf("fe-0 Ready %s after the annotation was removed", waitPod(t, "fe-0", "Ready again", 60*time.Second, ready))
-	if now, _ := kube.kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf"); now != orig {
+	if now, _ := kube.Kubectl("exec", "fe-0", "--", "cat", "/opt/apache-doris/fe/conf/fe.conf"); now != orig {
 		t.Fatalf("conf after debug mode:\n%s\nwant\n%s", now, orig)
 	}
 	if restarts(getPod(t, "fe-0")) != before {
 		t.Fatal("the container restarted")
 	}
-	events, _ := kube.kubectl("get", "events", "--field-selector", "involvedObject.name=fe-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
+	events, _ := kube.Kubectl("get", "events", "--field-selector", "involvedObject.name=fe-0", "-o", "custom-columns=REASON:.reason,MSG:.message")
 	if !strings.Contains(events, "DebugModeEntered") || !strings.Contains(events, "query_port 9030→19030") || !strings.Contains(events, "DebugModeLeft") {
 		t.Fatalf("events of fe-0:\n%s", events)
 	}
-	describe, _ := kube.kubectl("describe", "pod", "fe-0")
+	describe, _ := kube.Kubectl("describe", "pod", "fe-0")
 	if !strings.Contains(describe, "DebugModeEntered") {
 		t.Fatalf("kubectl describe pod lacks the Event:\n%s", describe)
 	}
@@ -406,7 +337,7 @@ func TestCrashLoopThenDebug(t *testing.T) {
 		if !running(p) {
 			return false
 		}
-		logs, _ := kube.kubectl("logs", "be-crash", "--tail", "20")
+		logs, _ := kube.Kubectl("logs", "be-crash", "--tail", "20")
 		return strings.Contains(logs, "debug mode: ports moved, liveness port held")
 	})
 	n := restarts(getPod(t, "be-crash"))
@@ -433,7 +364,7 @@ func TestCrashLoopThenDebug(t *testing.T) {
 // pod from its /metrics/probes (through the API server's node proxy).
 func livenessSuccesses(t *testing.T, name string) int {
 	t.Helper()
-	code, body, err := kube.api("GET", "/api/v1/nodes/"+nodeName+"/proxy/metrics/probes", nil)
+	code, body, err := kube.API("GET", "/api/v1/nodes/"+kubepkg.NodeName+"/proxy/metrics/probes", nil)
 	if err != nil || code != 200 {
 		t.Fatalf("kubelet probe metrics: %d %v %.200s", code, err, body)
 	}
@@ -463,14 +394,14 @@ func TestDeleteGraceful(t *testing.T) {
 	if uid == "" {
 		t.Fatal("fe-0 has no uid")
 	}
-	logs := exec.Command(filepath.Join(kube.bin, "kubectl"), "--kubeconfig", kube.kubeconfig, "logs", "-f", "fe-0")
+	logs := exec.Command(filepath.Join(kube.Bin, "kubectl"), "--kubeconfig", kube.Kubeconfig, "logs", "-f", "fe-0")
 	var buf strings.Builder
 	logs.Stdout = &buf
 	if err := logs.Start(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if out, err := kube.kubectl("delete", "pod", "fe-0", "--wait=false"); err != nil {
+	if out, err := kube.Kubectl("delete", "pod", "fe-0", "--wait=false"); err != nil {
 		t.Fatal(err, out)
 	}
 	notReady := waitPod(t, "fe-0", "NotReady", 30*time.Second, func(p pod) bool { return p.gone || !ready(p) })
@@ -502,7 +433,7 @@ func TestDeleteGraceful(t *testing.T) {
 func podEvents(t *testing.T, uid, reason string) []string {
 	t.Helper()
 	sel := url.QueryEscape("involvedObject.uid=" + uid + ",reason=" + reason)
-	code, body, err := kube.api("GET", "/api/v1/namespaces/doris/events?fieldSelector="+sel, nil)
+	code, body, err := kube.API("GET", "/api/v1/namespaces/doris/events?fieldSelector="+sel, nil)
 	if err != nil || code != 200 {
 		t.Fatalf("list events: %d %v %s", code, err, body)
 	}
@@ -629,7 +560,7 @@ func TestWatchBeatsFile(t *testing.T) {
 		createPod(t, "be", "be-0", su.opts)
 		waitPod(t, "be-0", "Ready", 120*time.Second, ready)
 		results[su.name] = measureToggles(t, n)
-		logs, _ := kube.kubectl("logs", "be-0")
+		logs, _ := kube.Kubectl("logs", "be-0")
 		fromAPI := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`)
 		if watch := su.opts.env["DORIS_ENTRYPOINT_KUBE"] != "off"; watch && fromAPI < n {
 			t.Errorf("%s: %d switches came from the pod watch, want at least %d", su.name, fromAPI, n)
