@@ -15,7 +15,7 @@ LDFLAGS += -E github.com/apache/doris-entrypoint/supervisor/earlystart.entry
 endif
 export CGO_ENABLED := 0
 
-.PHONY: all build test test-deps bench demo lint clean image-test image-builder-check e2e
+.PHONY: all build test test-deps bench demo lint clean image-test image-builder-check e2e e2e-up e2e-down
 
 all: build
 
@@ -32,11 +32,22 @@ test: test-deps lint
 test-deps:
 	sh test/install-deps.sh
 
-## e2e: the images on a real single-node Kubernetes v1.34.4 (built once into $${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e},
-## ~11 min cold), etcd and containerd from Debian; root
+## e2e: up, the tests, down: the images on a real single-node Kubernetes v1.34.4 (apiserver, controller-manager,
+## scheduler, kubelet, kube-proxy and CoreDNS built once into $${DORIS_E2E_CACHE:-/var/cache/doris-entrypoint-e2e},
+## ~15 min cold), etcd, containerd and the CNI plugins from Debian, a pod network that cannot leave the machine; root
 e2e:
 	sh test/install-deps.sh e2e
 	$(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e
+
+## e2e-up: the same cluster with the images loaded, left running for trying them by hand; prints the kubeconfig,
+## the images and a kubectl line (state in $${DORIS_E2E_DIR:-/var/tmp/doris-entrypoint-e2e})
+e2e-up:
+	sh test/install-deps.sh e2e
+	$(GO) run ./test/e2e/cmd/e2e-cluster up
+
+## e2e-down: tears the cluster of e2e-up down (pods, daemons, bridge, iptables rules, mounts)
+e2e-down:
+	$(GO) run ./test/e2e/cmd/e2e-cluster down
 
 ## image-test: the stand-in base (busybox-static + the fake Doris), images/fe, images/be and images/broker on it
 ## with the local binary (podman, no registry), then the container tests

@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -218,6 +219,81 @@ func TestWalkBEScaleIn(t *testing.T) {
 	})
 }
 
+// beRow is the SHOW BACKENDS row of a pod's BE.
+func beRow(rows []map[string]string, podName string) map[string]string {
+	for _, r := range rows {
+		if strings.HasPrefix(r["Host"], podName+".") {
+			return r
+		}
+	}
+	return nil
+}
+
+// podEventsNamed lists "reason: message" of the Events about any pod named
+// name (all its incarnations).
+func podEventsNamed(t *testing.T, name string) string {
+	t.Helper()
+	out, _ := kube.Kubectl("get", "events", "--field-selector", "involvedObject.name="+name, "-o", "custom-columns=REASON:.reason,MSG:.message")
+	return out
+}
+
+// Walk 4, continued. A budget too short: the decommission is left
+// incomplete (Warning DecommissionIncomplete), the BE stays registered and
+// decommissioned with its tablets; a scale back out cancels the
+// decommission. Then the refused case: 3 replicas on 3 BEs cannot go to 2
+// (Warning ScaleInUnsafe, the BE stays registered with its replicas).
+func TestWalkBEScaleInLimits(t *testing.T) {
+	logsOnFailureSts(t, "doris-be", 3)
+	const big = 3000
+	query(t, "doris-fe-0", fmt.Sprintf(`CREATE TABLE walk.big (k INT) DISTRIBUTED BY HASH(k) BUCKETS %d PROPERTIES ("replication_num" = "1")`, big))
+	total := tabletSum(query(t, "doris-fe-0", "show backends"), "doris-be-")
+	// spec.beSpec.envVars: a stop budget of 10 s (the fake FE moves ~50
+	// replicas a second: ~1000 need 20 s). The StatefulSet rolls.
+	env := map[string]string{"DORIS_ENTRYPOINT_STOP_TIMEOUT": "10s"}
+	for k, v := range walkEnv {
+		env[k] = v
+	}
+	applyWorkload(t, kubepkg.Workload{Comp: "be", Replicas: 3, Env: env})
+	waitRollout(t, "doris-be")
+	waitRows(t, "show backends", "3 BEs alive", time.Minute, allAlive("doris-be-", 3))
+	scaleTo(t, "doris-be", 2)
+	waitGone(t, 2*time.Minute, "doris-be-2")
+	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "DecommissionIncomplete") {
+		t.Fatalf("no DecommissionIncomplete on doris-be-2:\n%s", ev)
+	}
+	rows := query(t, "doris-fe-0", "show backends")
+	r := beRow(rows, "doris-be-2")
+	if r == nil || r["SystemDecommissioned"] != "true" || r["TabletNum"] == "0" {
+		t.Fatalf("doris-be-2 after a short budget: %v (want still registered, decommissioned, with tablets)", r)
+	}
+	t.Logf("doris-be-2 left decommissioned with %s tablets", r["TabletNum"])
+	scaleTo(t, "doris-be", 3)
+	waitReady(t, 3*time.Minute, "doris-be-2")
+	waitRows(t, "show backends", "doris-be-2 back, decommission cancelled, nothing lost", time.Minute, func(rows []map[string]string) bool {
+		r := beRow(rows, "doris-be-2")
+		return r != nil && r["Alive"] == "true" && r["SystemDecommissioned"] == "false" && tabletSum(rows, "doris-be-") == total
+	})
+	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "DecommissionCancelled") {
+		t.Fatalf("no DecommissionCancelled on doris-be-2:\n%s", ev)
+	}
+
+	// Refused: a table with 3 replicas on 3 BEs.
+	query(t, "doris-fe-0", `CREATE TABLE walk.triple (k INT) DISTRIBUTED BY HASH(k) BUCKETS 4 PROPERTIES ("replication_num" = "3")`)
+	before := tabletSum(query(t, "doris-fe-0", "show backends"), "doris-be-")
+	scaleTo(t, "doris-be", 2)
+	waitGone(t, 2*time.Minute, "doris-be-2")
+	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "ScaleInUnsafe") {
+		t.Fatalf("no ScaleInUnsafe on doris-be-2:\n%s", ev)
+	}
+	rows = query(t, "doris-fe-0", "show backends")
+	if r := beRow(rows, "doris-be-2"); r == nil || r["SystemDecommissioned"] == "true" || tabletSum(rows, "doris-be-") != before {
+		t.Fatalf("refused scale-in: doris-be-2 %v, tablets %d want %d (registered, not decommissioned, nothing dropped)", r, tabletSum(rows, "doris-be-"), before)
+	}
+	scaleTo(t, "doris-be", 3)
+	waitReady(t, 3*time.Minute, "doris-be-2")
+	waitRows(t, "show backends", "3 BEs alive", time.Minute, allAlive("doris-be-", 3))
+}
+
 // Walk 5. CN scale-in 2→1: no dead entry. FE observer scale-in: dropped.
 func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	logsOnFailureSts(t, "doris-cn", 2)
@@ -244,6 +320,283 @@ func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	waitRows(t, "show frontends", "doris-fe-3 dropped", time.Minute, func(rows []map[string]string) bool {
 		return len(rows) == 3 && allAlive("doris-fe-", 3)(rows)
 	})
+}
+
+// execIn runs a command in a pod's container (kubectl exec) and returns its
+// output and exit code.
+func execIn(t *testing.T, pod string, args ...string) (string, int) {
+	t.Helper()
+	out, err := kube.Kubectl(append([]string{"exec", pod, "--"}, args...)...)
+	if err == nil {
+		return out, 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out, ee.ExitCode()
+	}
+	t.Fatalf("kubectl exec %s %v: %v\n%s", pod, args, err, out)
+	return "", -1
+}
+
+// runmodeKeys are the three annotation keys the operator and the Doris
+// website have used (apache/doris-operator 25.6.0–25.7.0 apache.com.doris,
+// 25.8.0 on apache.org.doris, every version selectdb.com.doris).
+var runmodeKeys = []string{"selectdb.com.doris/runmode", "apache.com.doris/runmode", "apache.org.doris/runmode"}
+
+// movedPort reads "key FROM → TO" off `status`.
+func movedPort(status, key string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if i := strings.Index(line, key+" "); i >= 0 {
+			if f := strings.Fields(line[i:]); len(f) >= 4 && f[2] == "→" {
+				return f[3]
+			}
+		}
+	}
+	return ""
+}
+
+// Walk 1. Debug mode on a crash-looping BE of a StatefulSet, with each of
+// the three keys: annotated, the pod is Running (and NotReady through the
+// operator's FQDN readiness probe); kubectl exec … status says debug and
+// which key; debug run starts the BE on the moved ports; the cause is
+// fixed from inside; the annotation removed: a normal start in place,
+// Ready, restarts unchanged.
+func TestWalkDebugCrashLoopingBE(t *testing.T) {
+	const name = "doris-becrash-0"
+	logsOnFailure(t, name)
+	// The cause of the crash loop, on a volume the user can reach from a
+	// debug session: the fake start_be.sh fails while the file exists.
+	crash := "/var/run/fake-doris/crash-" + name
+	env := map[string]string{"FAKE_CRASH_FILE": crash}
+	for k, v := range walkEnv {
+		env[k] = v
+	}
+	hostCrash := kube.Path("fake-doris/crash-" + name)
+	if err := os.MkdirAll(kube.Path("fake-doris"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range runmodeKeys {
+		if err := os.WriteFile(hostCrash, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			applyWorkload(t, kubepkg.Workload{Comp: "be", Name: "doris-becrash", Replicas: 1, Env: env})
+		} else {
+			old := getPod(t, name).Metadata.UID
+			kube.Kubectl("delete", "pod", name, "--wait=false") // a fresh pod: the kubelet's back-off starts again
+			waitPod(t, name, "recreated", 2*time.Minute, func(p pod) bool { return !p.gone && p.Metadata.UID != old })
+		}
+		waitPod(t, name, "crash-looping", 3*time.Minute, func(p pod) bool { return restarts(p) >= 1 })
+		if out, err := kube.Kubectl("annotate", "pod", name, key+"=debug", "--overwrite"); err != nil {
+			t.Fatalf("annotate %s: %v %s", key, err, out)
+		}
+		start := time.Now()
+		var status string
+		kubepkg.Poll("debug mode via "+key, 3*time.Minute, func() error {
+			p := getPod(t, name)
+			if !running(p) {
+				return fmt.Errorf("not running: %+v", p.Status)
+			}
+			status, _ = execIn(t, name, "doris-entrypoint", "status")
+			if !strings.Contains(status, "mode:      debug") {
+				return fmt.Errorf("status:\n%s", status)
+			}
+			return nil
+		})
+		if !strings.Contains(status, "mode:      debug") || !strings.Contains(status, key+"-") {
+			t.Fatalf("%s: status:\n%s", key, status)
+		}
+		t.Logf("%s: debug mode (Running) %s after the annotation", key, time.Since(start).Round(time.Millisecond))
+		p := getPod(t, name)
+		if ready(p) {
+			t.Fatalf("%s: Ready in debug mode: the FQDN readiness probe must read NotReady", key)
+		}
+		held := restarts(p)
+		// Three liveness periods later it is still Running, not restarted.
+		before := livenessSuccesses(t, name)
+		waitPod(t, name, "through three liveness probes", 2*time.Minute, func(p pod) bool { return livenessSuccesses(t, name) >= before+3 })
+		if p := getPod(t, name); !running(p) || restarts(p) != held {
+			t.Fatalf("%s: restarted in debug mode: %+v", key, p.Status)
+		}
+		if i == len(runmodeKeys)-1 {
+			// The fix, from inside; then debug run on the moved ports.
+			execIn(t, name, "rm", "-f", crash)
+			web := movedPort(status, "webserver_port")
+			if web == "" {
+				t.Fatalf("no moved webserver_port in status:\n%s", status)
+			}
+			pidOut, _ := execIn(t, name, "sh", "-c", "doris-entrypoint debug run >/tmp/debug-run.log 2>&1 & echo $!")
+			if err := kubepkg.Poll("debug run answering on "+web, time.Minute, func() error {
+				if out, rc := execIn(t, name, "curl", "--fail", "--silent", "http://127.0.0.1:"+web+"/api/health"); rc != 0 {
+					return fmt.Errorf("curl rc %d %s", rc, out)
+				}
+				return nil
+			}); err != nil {
+				log, _ := execIn(t, name, "cat", "/tmp/debug-run.log")
+				t.Fatalf("%v\n%s", err, log)
+			}
+			execIn(t, name, "kill", strings.TrimSpace(pidOut))
+			kubepkg.Poll("debug run stopped", time.Minute, func() error {
+				if _, rc := execIn(t, name, "curl", "--fail", "--silent", "http://127.0.0.1:"+web+"/api/health"); rc == 0 {
+					return fmt.Errorf("still answering")
+				}
+				return nil
+			})
+		} else {
+			os.Remove(hostCrash)
+		}
+		if out, err := kube.Kubectl("annotate", "pod", name, key+"-"); err != nil {
+			t.Fatalf("annotate %s-: %v %s", key, err, out)
+		}
+		waitPod(t, name, "Ready after the annotation was removed", 3*time.Minute, ready)
+		if p := getPod(t, name); restarts(p) != held {
+			t.Fatalf("%s: restarts %d, want %d (a start in place)", key, restarts(p), held)
+		}
+	}
+	scaleTo(t, "doris-becrash", 0)
+	waitGone(t, 3*time.Minute, name)
+}
+
+// feMaster is the Host of the FE master in SHOW FRONTENDS.
+func feMaster(rows []map[string]string) string {
+	for _, r := range rows {
+		if r["IsMaster"] == "true" {
+			return r["Host"]
+		}
+	}
+	return ""
+}
+
+// flagsOn says the three balance flags read true on the FE that answers.
+func flagsOn(t *testing.T) (bool, string) {
+	t.Helper()
+	var got []string
+	on := true
+	for _, f := range []string{"disable_balance", "disable_colocate_balance", "disable_tablet_scheduler"} {
+		rows := query(t, "doris-fe-0", "ADMIN SHOW FRONTEND CONFIG LIKE '"+f+"'")
+		v := ""
+		if len(rows) > 0 {
+			v = rows[0]["Value"]
+		}
+		got = append(got, f+"="+v)
+		on = on && v == "true"
+	}
+	return on, strings.Join(got, " ")
+}
+
+// setImage changes a StatefulSet's image, as the operator does for a
+// changed spec.<comp>.image, and waits for the rolling update.
+func setImage(t *testing.T, sts, container, tag string) {
+	t.Helper()
+	comp := container
+	if comp == "cn" {
+		comp = "be"
+	}
+	if out, err := kube.Kubectl("set", "image", "statefulset/"+sts, container+"="+kubepkg.Image(comp, tag)); err != nil {
+		t.Fatalf("set image %s: %v\n%s", sts, err, out)
+	}
+}
+
+func waitRollout(t *testing.T, sts string) {
+	t.Helper()
+	start := time.Now()
+	if out, err := kube.Kubectl("rollout", "status", "statefulset/"+sts, "--timeout=8m"); err != nil {
+		t.Fatalf("rollout %s: %v\n%s", sts, err, out)
+	}
+	t.Logf("%s rolled in %s", sts, time.Since(start).Round(time.Second))
+}
+
+// versions maps Host prefix → Version of SHOW FRONTENDS/BACKENDS rows.
+func versionsOf(rows []map[string]string, prefix string) map[string]bool {
+	m := map[string]bool{}
+	for _, r := range rows {
+		if strings.HasPrefix(r["Host"], prefix) {
+			m[r["Version"]] = true
+		}
+	}
+	return m
+}
+
+func onVersion(prefix, version string, n int) func([]map[string]string) bool {
+	return func(rows []map[string]string) bool {
+		c := 0
+		for _, r := range rows {
+			if strings.HasPrefix(r["Host"], prefix) {
+				if r["Version"] != version || r["Alive"] != "true" {
+					return false
+				}
+				c++
+			}
+		}
+		return c == n
+	}
+}
+
+// Walk 6. The upgrade as the page prescribes, through kubectl exec: check,
+// begin (flags on), BE then CN then FE rolled one pod at a time, the flags
+// kept on through the FE master's restart, status, end (flags off); then
+// both images changed at once: the FE waits for the BEs. SHOW FRONTENDS /
+// SHOW BACKENDS report the new versions.
+func TestWalkUpgrade(t *testing.T) {
+	logsOnFailureSts(t, "doris-fe", 3)
+	logsOnFailureSts(t, "doris-be", 3)
+	out, rc := execIn(t, "doris-be-0", "doris-entrypoint", "upgrade", "check", "--to", kubepkg.NextVersion)
+	t.Logf("upgrade check (rc %d):\n%s", rc, out)
+	if rc != 1 || !strings.Contains(out, "single-replica") {
+		t.Fatalf("upgrade check with single-replica data: rc %d, want 1 and the partitions named", rc)
+	}
+	if out, rc := execIn(t, "doris-fe-0", "doris-entrypoint", "upgrade", "begin", "--to", kubepkg.NextVersion, "--force"); rc != 0 {
+		t.Fatalf("upgrade begin --force: rc %d\n%s", rc, out)
+	}
+	if on, got := flagsOn(t); !on {
+		t.Fatalf("after begin: %s", got)
+	}
+	setImage(t, "doris-be", "be", kubepkg.NextTag)
+	waitRollout(t, "doris-be")
+	waitRows(t, "show backends", "BEs on "+kubepkg.NextVersion, 2*time.Minute, onVersion("doris-be-", kubepkg.NextVersion, 3))
+	setImage(t, "doris-cn", "cn", kubepkg.NextTag)
+	waitRollout(t, "doris-cn")
+	masterBefore := feMaster(query(t, "doris-fe-0", "show frontends"))
+	setImage(t, "doris-fe", "fe", kubepkg.NextTag)
+	waitRollout(t, "doris-fe")
+	rows := waitRows(t, "show frontends", "FEs on "+kubepkg.NextVersion, 2*time.Minute, onVersion("doris-fe-", kubepkg.NextVersion, 3))
+	t.Logf("master %s before the FE roll, %s after", masterBefore, feMaster(rows))
+	if err := kubepkg.Poll("the flags on the master after the FE roll", time.Minute, func() error {
+		if on, got := flagsOn(t); !on {
+			return fmt.Errorf("%s", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := execIn(t, "doris-fe-1", "doris-entrypoint", "upgrade", "status")
+	t.Logf("upgrade status:\n%s", status)
+	if out, rc := execIn(t, "doris-fe-0", "doris-entrypoint", "upgrade", "end"); rc != 0 {
+		t.Fatalf("upgrade end: rc %d\n%s", rc, out)
+	}
+	if on, got := flagsOn(t); on || strings.Contains(got, "=true") {
+		t.Fatalf("after end: %s", got)
+	}
+
+	// Both images at once: the FEs wait for the BEs (Warning UpgradeOrder).
+	if out, rc := execIn(t, "doris-fe-0", "doris-entrypoint", "upgrade", "begin", "--to", kubepkg.LastVersion, "--force"); rc != 0 {
+		t.Fatalf("upgrade begin: rc %d\n%s", rc, out)
+	}
+	setImage(t, "doris-fe", "fe", kubepkg.LastTag)
+	setImage(t, "doris-be", "be", kubepkg.LastTag)
+	setImage(t, "doris-cn", "cn", kubepkg.LastTag)
+	waitRollout(t, "doris-be")
+	waitRollout(t, "doris-cn")
+	waitRollout(t, "doris-fe")
+	waitRows(t, "show backends", "BEs on "+kubepkg.LastVersion, 2*time.Minute, onVersion("doris-be-", kubepkg.LastVersion, 3))
+	waitRows(t, "show frontends", "FEs on "+kubepkg.LastVersion, 2*time.Minute, onVersion("doris-fe-", kubepkg.LastVersion, 3))
+	events, _ := kube.Kubectl("get", "events", "--field-selector", "reason=UpgradeOrder", "-o", "custom-columns=POD:.involvedObject.name,MSG:.message")
+	if !strings.Contains(events, "doris-fe-") || !strings.Contains(events, "wait") {
+		t.Fatalf("no UpgradeOrder Warning on an FE:\n%s", events)
+	}
+	t.Logf("UpgradeOrder events:\n%s", events)
+	if out, rc := execIn(t, "doris-fe-0", "doris-entrypoint", "upgrade", "end"); rc != 0 {
+		t.Fatalf("upgrade end: rc %d\n%s", rc, out)
+	}
 }
 
 // After the walk: the guard dropped nothing (no packet even tried to

@@ -175,6 +175,7 @@ func (c *Cluster) Stop() {
 	if _, err := os.Stat(filepath.Join(c.Bin, "kube-proxy")); err == nil {
 		exec.Command(filepath.Join(c.Bin, "kube-proxy"), "--cleanup").Run()
 	}
+	removeKubeChains()
 	if c.net != nil {
 		c.net.stop()
 	}

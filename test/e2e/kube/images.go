@@ -11,12 +11,14 @@ import (
 )
 
 // The stand-in images the cluster loads: Tag reports fakedoris' default
-// version, NextTag the version an upgrade walk rolls to (a minor line up,
-// so that the FE's order guard waits for the BEs).
+// version (2.1), NextTag and LastTag the versions an upgrade walk rolls to,
+// a feature line up each (so that the FE's order guard waits for the BEs).
 const (
 	Tag         = "e2e"
 	NextTag     = "e2e-next"
 	NextVersion = "doris-3.0.3-rc01-0a1b2c3d4e"
+	LastTag     = "e2e-last"
+	LastVersion = "doris-3.1.0-rc01-5f6e7d8c9b"
 )
 
 // Components are the images built per tag.
@@ -61,7 +63,7 @@ func Prepare(repo, dir string) (*Prepared, error) {
 		return nil, err
 	}
 	podmanEnv := append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(repo, "images", "containers.conf"))
-	for _, v := range []struct{ tag, version string }{{Tag, ""}, {NextTag, NextVersion}} {
+	for _, v := range []struct{ tag, version string }{{Tag, ""}, {NextTag, NextVersion}, {LastTag, LastVersion}} {
 		build := exec.Command("sh", filepath.Join(repo, "images", "standin", "build.sh"), bin, v.tag)
 		build.Env, build.Stdout, build.Stderr = podmanEnv, os.Stderr, os.Stderr
 		if v.version != "" {
@@ -78,7 +80,7 @@ func Prepare(repo, dir string) (*Prepared, error) {
 		return nil, fmt.Errorf("pause image: %v\n%s", err, out)
 	}
 	p.Images = []string{SandboxTag}
-	for _, tag := range []string{Tag, NextTag} {
+	for _, tag := range []string{Tag, NextTag, LastTag} {
 		for _, comp := range Components {
 			p.Images = append(p.Images, Image(comp, tag))
 		}

@@ -121,6 +121,37 @@ func Drops() (int, error) {
 	return total, nil
 }
 
+// removeKubeChains removes the chains kube-proxy --cleanup leaves: the
+// kubelet's own (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT), in
+// every table, IPv4 and IPv6. No other kubelet runs on this machine.
+func removeKubeChains() {
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			out, err := exec.Command(bin, "-t", table, "-S").Output()
+			if err != nil {
+				continue
+			}
+			var chains []string
+			for _, line := range strings.Split(string(out), "\n") {
+				f := strings.Fields(line)
+				switch {
+				case len(f) >= 4 && f[0] == "-A" && (f[1] == "INPUT" || f[1] == "OUTPUT" || f[1] == "FORWARD" || f[1] == "PREROUTING" || f[1] == "POSTROUTING") &&
+					f[len(f)-2] == "-j" && strings.HasPrefix(f[len(f)-1], "KUBE-"):
+					run(bin, append([]string{"-t", table, "-D"}, f[1:]...)...)
+				case len(f) == 2 && f[0] == "-N" && strings.HasPrefix(f[1], "KUBE-"):
+					chains = append(chains, f[1])
+				}
+			}
+			for _, c := range chains {
+				run(bin, "-t", table, "-F", c)
+			}
+			for _, c := range chains {
+				run(bin, "-t", table, "-X", c)
+			}
+		}
+	}
+}
+
 // stop is step 4: idempotent, and quiet about what is already gone.
 func (n *network) stop() {
 	for run("iptables", "-D", "FORWARD", "-j", GuardChain) == nil {

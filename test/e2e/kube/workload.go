@@ -18,6 +18,7 @@ var workloadTmpl = template.Must(template.New("operator").Parse(workloadTemplate
 type Workload struct {
 	Cluster     string            // the DorisCluster's name (default "doris")
 	Comp        string            // fe, be or cn
+	Name        string            // the StatefulSet and its Services' stem (default <Cluster>-<Comp>)
 	Replicas    int               // the StatefulSet's replicas
 	Tag         string            // the image tag (default Tag)
 	Env         map[string]string // spec.<comp>.envVars
@@ -30,6 +31,9 @@ func (c *Cluster) Manifest(w Workload) (string, error) {
 	if w.Cluster == "" {
 		w.Cluster = "doris"
 	}
+	if w.Name == "" {
+		w.Name = w.Cluster + "-" + w.Comp
+	}
 	if w.Tag == "" {
 		w.Tag = Tag
 	}
@@ -39,7 +43,7 @@ func (c *Cluster) Manifest(w Workload) (string, error) {
 	if w.ReadyPeriod == 0 {
 		w.ReadyPeriod = 5
 	}
-	v := map[string]any{"Cluster": w.Cluster, "Comp": w.Comp, "Replicas": w.Replicas, "Env": w.Env, "ElectNumber": w.ElectNumber,
+	v := map[string]any{"Cluster": w.Cluster, "Name": w.Name, "Comp": w.Comp, "Replicas": w.Replicas, "Env": w.Env, "ElectNumber": w.ElectNumber,
 		"Namespace": Namespace, "ServiceAccount": "default", "FakeDir": filepath.Join(c.Dir, "fake-doris"),
 		"StorageClass": StorageClass, "ReadyPeriod": w.ReadyPeriod}
 	// pod.go: FE 330 s, BE and CN 200 s (DEFAULT_*_TERMINATION_GRACE_PERIOD_SECONDS);
@@ -55,7 +59,7 @@ func (c *Cluster) Manifest(w Workload) (string, error) {
 		v["Image"] = Image("be", w.Tag)
 	case "cn":
 		v["Script"], v["Grace"], v["LivePort"], v["HTTPPort"] = "be", 200, 9050, 8040
-		v["ConfigMap"] = w.Cluster + "-cn-conf"
+		v["ConfigMap"] = w.Name + "-conf"
 		v["Image"] = Image("be", w.Tag)
 	default:
 		return "", fmt.Errorf("workload: unknown component %q (fe, be, cn)", w.Comp)
