@@ -34,7 +34,8 @@ type Frontend struct {
 	EditLogPort, HTTPPort, QueryPort, RPCPort, ArrowPort int
 	Role                                                 string // FOLLOWER or OBSERVER
 	IsMaster, Alive, Join                                bool
-	Version                                              string // "": DefaultVersion (versions.go)
+	Version                                              string    // "": DefaultVersion (versions.go)
+	LastHeartbeat                                        time.Time // zero: a fixed stamp
 }
 
 // Backend is one row of SHOW BACKENDS.
@@ -43,9 +44,11 @@ type Backend struct {
 	Host                                                 string
 	HeartbeatPort, BePort, HTTPPort, BrpcPort, ArrowPort int
 	Alive, Decommissioned, QueryDisabled, LoadDisabled   bool
-	NodeRole                                             string // mix or computation
-	TabletNum                                            int    // read only: the replicas on it (Backends fills it)
-	Version                                              string // "": DefaultVersion (versions.go)
+	NodeRole                                             string    // mix or computation
+	TabletNum                                            int       // read only: the replicas on it (Backends fills it)
+	Version                                              string    // "": DefaultVersion (versions.go)
+	LastHeartbeat                                        time.Time // zero: a fixed stamp
+	HeartbeatFailures                                    int       // in a row (HeartbeatFailureCounter)
 }
 
 // Cluster is the state the fake FEs share.
@@ -75,6 +78,12 @@ type Cluster struct {
 	now      func() time.Time // the scheduler's clock
 	lastTick time.Time
 	config   map[string]bool
+	// A fake FE process (node.go): the ports of a frontend ALTER SYSTEM
+	// ADD creates (Doris assumes every FE has the master's: HeartbeatMgr
+	// dials a frontend at Config.rpc_port), and what to call after each
+	// statement (persist the state).
+	fePorts  *Frontend
+	onChange func()
 	// Log of the statements received, for tests.
 	statements []string
 	stmtTimes  []time.Time // when each arrived
@@ -153,6 +162,16 @@ func (c *Cluster) SetAlive(host string, alive bool) {
 	}
 }
 
+// changed runs the onChange hook (node.go: persist the state).
+func (c *Cluster) changed() {
+	c.mu.Lock()
+	f := c.onChange
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
 func (c *Cluster) takeDrop() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -220,6 +239,15 @@ func tf(b bool) string { return strconv.FormatBool(b) }
 
 const stamp = "2024-08-21 10:04:29"
 
+// stampOr renders a time as Doris' TimeUtils.longToTimeString does; zero
+// is the fixed stamp.
+func stampOr(t time.Time) string {
+	if t.IsZero() {
+		return stamp
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
 // frontendRows renders SHOW FRONTENDS; self is the host of the FE asked.
 func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 	c.mu.Lock()
@@ -240,7 +268,7 @@ func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 		if c.layout != Layout20 {
 			row = append(row, fe.ArrowPort)
 		}
-		row = append(row, fe.Role, tf(master), ClusterID, tf(fe.Join), tf(fe.Alive), "15443", stamp, stamp,
+		row = append(row, fe.Role, tf(master), ClusterID, tf(fe.Join), tf(fe.Alive), "15443", stamp, stampOr(fe.LastHeartbeat),
 			tf(fe.Role == "FOLLOWER"), "", versionOr(fe.Version), yesNo(fe.Host == self))
 		rows = append(rows, row)
 	}
@@ -277,8 +305,12 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 		}
 		status := fmt.Sprintf(`{"lastSuccessReportTabletsTime":"%s","lastStreamLoadTime":-1,"isQueryDisabled":%t,"isLoadDisabled":%t}`,
 			stamp, be.QueryDisabled, be.LoadDisabled)
-		row = append(row, stamp, stamp, tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
-			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, "", versionOr(be.Version), status, 0)
+		errMsg := ""
+		if !be.Alive {
+			errMsg = "java.net.ConnectException: Connection refused"
+		}
+		row = append(row, stamp, stampOr(be.LastHeartbeat), tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
+			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, errMsg, versionOr(be.Version), status, be.HeartbeatFailures)
 		if c.layout == Layout3 {
 			row = append(row, 8, "31.00 GB", 0)
 		}
@@ -313,8 +345,11 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			if idx >= 0 {
 				return fmt.Errorf("frontend already exists: %s", hostPort)
 			}
-			c.frontends = append(c.frontends, Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030,
-				RPCPort: 9020, ArrowPort: -1, Role: kind, Alive: false, Join: false})
+			fe := Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030, RPCPort: 9020, ArrowPort: -1, Role: kind}
+			if c.fePorts != nil {
+				fe.HTTPPort, fe.QueryPort, fe.RPCPort = c.fePorts.HTTPPort, c.fePorts.QueryPort, c.fePorts.RPCPort
+			}
+			c.frontends = append(c.frontends, fe) // Alive and Join false until its first heartbeat
 		case "DROP":
 			return c.dropFrontendLocked(kind, idx, hostPort)
 		}

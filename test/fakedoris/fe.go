@@ -18,6 +18,7 @@ import (
 type FE struct {
 	cluster *Cluster
 	host    string // this FE's Host column (SHOW FRONTENDS CurrentConnected)
+	version string // @@version_comment's; "": DefaultVersion
 	ln      net.Listener
 	wg      sync.WaitGroup
 }
@@ -97,6 +98,7 @@ func (p credentials) GetCredential(user string) (string, bool, error) {
 type handler struct {
 	server.EmptyHandler
 	fe *FE
+	db string // USE's (ddl.go)
 }
 
 var (
@@ -104,10 +106,23 @@ var (
 	reCancel = regexp.MustCompile(`(?is)^CANCEL\s+DECOMMISSION\s+BACKEND\s+"([^"]*)"\s*(.*)$`)
 	reProc   = regexp.MustCompile(`(?is)^SHOW\s+PROC\s+(?:'([^']*)'|"([^"]*)")$`)
 	reCreate = regexp.MustCompile(`(?is)^CREATE\s+USER\s+'((?:[^'\\]|\\.)+)'\s+IDENTIFIED\s+BY\s+'((?:[^'\\]|\\.)*)'$`)
-	unescape = strings.NewReplacer(`\\`, `\`, `\'`, `'`, `\"`, `"`)
+	// SELECT @@version_comment [LIMIT 1] (mysql sends it on connecting).
+	reVersionComment = regexp.MustCompile(`(?is)^SELECT\s+@@(?:global\.|session\.)?version_comment(?:\s+LIMIT\s+1)?$`)
+	unescape         = strings.NewReplacer(`\\`, `\`, `\'`, `'`, `\"`, `"`)
 )
 
-func (h *handler) UseDB(string) error { return nil }
+// UseDB is USE (COM_INIT_DB): a database of the catalog.
+func (h *handler) UseDB(db string) error {
+	c := h.fe.cluster
+	c.mu.Lock()
+	known := c.dbLocked(db) != nil || db == "information_schema" || db == "mysql"
+	c.mu.Unlock()
+	if !known {
+		return ddlError(mysql.ER_BAD_DB_ERROR, "Unknown database '%s'", db)
+	}
+	h.db = db
+	return nil
+}
 
 func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	c := h.fe.cluster
@@ -117,6 +132,7 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 	if err := c.notReadyError(); err != nil {
 		return nil, err
 	}
+	defer c.changed()
 	var results []*mysql.Result
 	// The entrypoints send "a;b" in one query (CREATE USER …;GRANT …).
 	for _, q := range splitStatements(query) {
@@ -147,12 +163,30 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 	switch {
 	case upper == "SELECT 1":
 		return resultset([]string{"1"}, [][]any{{1}})
+	case reVersionComment.MatchString(q):
+		// The mysql client's first statement in a terminal; the fake
+		// master's heartbeat reads a node's version from it (node.go).
+		return resultset([]string{"@@version_comment"}, [][]any{{versionComment(versionOr(h.fe.version))}})
 	case upper == "SHOW FRONTENDS":
 		return resultset(c.frontendRows(h.fe.host))
 	case upper == "SHOW BACKENDS":
 		return resultset(c.backendRows())
 	case upper == "SHOW BROKER":
 		return resultset(c.brokerRows())
+	case upper == "SHOW DATABASES":
+		return resultset(c.showDatabases())
+	case upper == "SHOW TABLES":
+		names, rows, err := c.showTables(h.db)
+		if err != nil {
+			return nil, err
+		}
+		return resultset(names, rows)
+	case upper == "SELECT DATABASE()":
+		var db any
+		if h.db != "" {
+			db = h.db
+		}
+		return resultset([]string{"DATABASE()"}, [][]any{{db}})
 	case upper == "SHOW ALL GRANTS":
 		var rows [][]any
 		c.mu.Lock()
@@ -201,6 +235,9 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 			return nil, dorisError(err)
 		}
 		return &mysql.Result{}, nil
+	}
+	if r, ok, err := h.ddl(q); ok {
+		return r, err
 	}
 	if m := reCreate.FindStringSubmatch(q); m != nil {
 		c.SetPassword(unescape.Replace(m[1]), unescape.Replace(m[2]))

@@ -78,9 +78,7 @@ func (c *Cluster) AddTable(db, table string, partitions ...Partition) error {
 			return fmt.Errorf("fakedoris: partition %q of %s.%s: ReplicationNum %d, Buckets %d", p.Name, db, table, p.ReplicationNum, p.Buckets)
 		}
 		if p.ReplicationNum > len(elig) {
-			return fmt.Errorf("Failed to find enough backend, please check the replication num,replication tag and storage medium "+
-				"and avail capacity of backends or maybe all be on decommission or in blacklist. replication num: %d, backends: %d",
-				p.ReplicationNum, len(elig))
+			return notEnoughBackends{p.ReplicationNum} // ddl.go
 		}
 	}
 	d := c.dbLocked(db)

@@ -66,6 +66,12 @@ func main() {
 		emit("fake-broker %s %s", os.Getenv("POD_FQDN"), strings.Join(args[1:], " "))
 		must(fakedoris.RunBroker(arg(args, 0)))
 		emit("fake-broker-stopped %s", os.Getenv("POD_FQDN"))
+	case "fe-jar": // fe-jar OUT VERSION: a doris-fe.jar whose Version.class reports VERSION
+		must(fakedoris.WriteFEJar(arg(args, 0), arg(args, 1)))
+	case "default-version": // the fake's DefaultVersion
+		fmt.Println(fakedoris.DefaultVersion)
+	case "be-version": // be-version VERSION: the line doris_be --version prints
+		fmt.Println(fakedoris.BEVersionLine(arg(args, 0)))
 	case "report-started":
 		emit("started %d", os.Getpid())
 	case "print":
