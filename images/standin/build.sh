@@ -3,10 +3,15 @@
 # apache/doris FE/BE/broker images, then images/fe, images/be and
 # images/broker on top of it with the local binary:
 #
-#   images/standin/build.sh BINARY [TAG]
+#   [DORIS_VERSION=doris-2.1.6-rc01-0123456789] images/standin/build.sh BINARY [TAG]
 #
 # BINARY is a doris-entrypoint built by `make build`; TAG (default "test")
 # names localhost/doris-standin:TAG and localhost/doris-entrypoint-{fe,be,broker}:TAG.
+# DORIS_VERSION (default the fake's DefaultVersion, doris-2.1.5-rc02-d5a02e095d)
+# is the Doris version the images report, as a real build does: in
+# fe/lib/doris-fe.jar (Version.class), be/lib/doris_be --version, and the
+# fake nodes' Version columns (FAKE_DORIS_VERSION); a second TAG with another
+# DORIS_VERSION is the image a rolling upgrade moves to.
 #
 # The stand-in: Debian's busybox-static as /bin, and the fake Doris of test/
 # (test/helper: fake-fe / fake-be / fake-broker on the conf's ports, the real
@@ -40,8 +45,10 @@ printf 'root:x:0:\n' >"$root/etc/group"
 # (apache/doris-operator pkg/common/utils/resource/pod.go, buildFQDNReadinessExecProbe), and the apache/doris base
 # has all of them: the stand-in carries this machine's bash, getent and curl with the libraries they load, beside
 # busybox's hostname and nslookup, so that the probe runs for real.
-for b in bash getent curl; do
-	p=$(command -v "$b") || { echo "build.sh: $b is needed (apt-get install bash libc-bin curl)" >&2; exit 1; }
+# The mysql client (Debian's default-mysql-client: MariaDB's) comes along the same way, so that
+# `kubectl exec fe-0 -- mysql -uroot -P9030 -h127.0.0.1 -e 'show frontends'` works in a pod.
+for b in bash getent curl mysql; do
+	p=$(command -v "$b") || { echo "build.sh: $b is needed (apt-get install bash libc-bin curl default-mysql-client)" >&2; exit 1; }
 	mkdir -p "$root/usr/bin"
 	cp -L "$p" "$root/usr/bin/$b"
 	for lib in $(ldd "$p" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
@@ -51,6 +58,26 @@ for b in bash getent curl; do
 done
 printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
 (cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$root/opt/apache-doris/fake/doris-fake" ./test/helper)
+fake=$root/opt/apache-doris/fake/doris-fake
+version=${DORIS_VERSION:-$("$fake" default-version)}
+case $version in
+*[!A-Za-z0-9._-]* | "") echo "build.sh: DORIS_VERSION=$version: only letters, digits, '.', '_' and '-'" >&2; exit 1 ;;
+esac
+# The version where Doris keeps it: Version.class in the FE's jar, and a
+# doris_be that answers --version (it runs nothing else: start_be.sh runs
+# the fake).
+mkdir -p "$root/opt/apache-doris/be/lib"
+"$fake" fe-jar "$root/opt/apache-doris/fe/lib/doris-fe.jar" "$version"
+cat >"$root/opt/apache-doris/be/lib/doris_be" <<SCRIPT
+#!/bin/sh
+# Stand-in doris_be: --version prints what the real binary prints.
+case "\${1:-}" in
+--version) printf '%s\nBuilt on Thu, 01 Aug 2024 00:00:00 UTC by doris-standin\n' '$("$fake" be-version "$version")'; exit 0 ;;
+esac
+echo "stand-in doris_be: only --version; start_be.sh runs the fake BE" >&2
+exit 1
+SCRIPT
+chmod 755 "$root/opt/apache-doris/be/lib/doris_be"
 
 for comp in fe be; do
 	d=$root/opt/apache-doris/$comp
@@ -62,6 +89,8 @@ for comp in fe be; do
 echo "start_$comp.sh: starting $comp with \$*"
 # FAKE_CRASH=1 plays a server that fails at once (a crash loop).
 [ -z "\${FAKE_CRASH:-}" ] || { echo "start_$comp.sh: crashing (FAKE_CRASH)"; exit 1; }
+# FAKE_CRASH_FILE=PATH: the same while PATH exists (a cause a debug session can remove).
+[ -z "\${FAKE_CRASH_FILE:-}" ] || [ ! -e "\$FAKE_CRASH_FILE" ] || { echo "start_$comp.sh: crashing (\$FAKE_CRASH_FILE exists)"; exit 1; }
 /opt/apache-doris/fake/doris-fake fake-$comp /opt/apache-doris/$comp/conf/$comp.conf "\$@" &
 wait \$!
 SCRIPT
@@ -117,6 +146,7 @@ tar -C "$root" -c . | podman import \
 	--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
 	--change 'ENV FAKE_DIR=/opt/apache-doris/fe' \
 	--change 'ENV FAKE_BIND_HOST=0.0.0.0' \
+	--change "ENV FAKE_DORIS_VERSION=$version" \
 	--change 'WORKDIR /opt/apache-doris' \
 	--quiet - "localhost/doris-standin:$tag" >/dev/null
 
@@ -126,8 +156,9 @@ cp "$bin" "$ctx/bin/doris-entrypoint"
 for comp in fe be broker; do
 	podman build --quiet -f "$repo/images/$comp/Dockerfile" --target local \
 		--build-arg "BASE_IMAGE=localhost/doris-standin:$tag" \
+		--build-arg "DORIS_VERSION=${version#doris-}" \
 		--build-arg "VERSION=$(git -C "$repo" describe --tags --always --dirty 2>/dev/null || echo dev)" \
 		--build-arg "REVISION=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)" \
 		-t "localhost/doris-entrypoint-$comp:$tag" "$ctx" >/dev/null
-	echo "built localhost/doris-entrypoint-$comp:$tag"
+	echo "built localhost/doris-entrypoint-$comp:$tag ($version)"
 done

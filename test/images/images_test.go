@@ -118,6 +118,12 @@ type ctr struct {
 // stop timeout.
 func run(t *testing.T, n *network, comp string, ann map[string]string, extra ...string) *ctr {
 	t.Helper()
+	return runTag(t, n, comp, tag, ann, extra...)
+}
+
+// runTag is run with the images of another tag.
+func runTag(t *testing.T, n *network, comp, tag string, ann map[string]string, extra ...string) *ctr {
+	t.Helper()
 	c := &ctr{name: fmt.Sprintf("%s-%s-%d", n.name, comp, rand.IntN(1e6)), comp: comp, podinfo: t.TempDir()}
 	if err := podinfotest.Write(c.podinfo, ann, map[string]string{"app.kubernetes.io/component": comp}); err != nil {
 		t.Fatal(err)
