@@ -454,10 +454,12 @@ func (n *FENode) heartbeatRound(ctx context.Context) {
 	n.persist()
 }
 
-// dial connects within one heartbeat interval (the name resolved through
-// the cluster's DNS, as the FE's resolver does), capped at 2s.
+// dial connects (the name resolved through the cluster's DNS, as the
+// FE's resolver does) and answers within one heartbeat interval, at least
+// 1s (a loaded machine must not fail a short test interval's heartbeats
+// into a failover) and at most 2s.
 func (n *FENode) dial(ctx context.Context, addr string) (net.Conn, error) {
-	d := min(n.o.Heartbeat, 2*time.Second)
+	d := min(max(n.o.Heartbeat, time.Second), 2*time.Second)
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
