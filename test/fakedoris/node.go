@@ -442,7 +442,11 @@ func (n *FENode) heartbeatRound(ctx context.Context) {
 			if was.ID == be.ID {
 				r := beRes[j]
 				if r.ok {
-					be.Alive, be.Version, be.LastHeartbeat, be.HeartbeatFailures = true, r.version, now, 0
+					version, role, _ := strings.Cut(r.version, " ")
+					be.Alive, be.Version, be.LastHeartbeat, be.HeartbeatFailures = true, version, now, 0
+					if role != "" {
+						be.NodeRole = role
+					}
 				} else {
 					be.HeartbeatFailures++
 					be.Alive = false
@@ -524,7 +528,15 @@ func RunBE(conf string) error {
 		return err
 	}
 	defer hb.Close()
-	go ServeBEHeartbeat(hb, OwnVersion())
+	// The heartbeat's answer carries the BE's role as Doris' does
+	// (THeartbeatResult backend_info.be_node_role, from be_node_role in
+	// be.conf: apache/doris be/src/agent/heartbeat_server.cpp): a CN shows
+	// NodeRole computation in SHOW BACKENDS.
+	answer := OwnVersion()
+	if role, ok := confpatch.BESyntax.Value(data, "be_node_role"); ok && strings.TrimSpace(role) != "" {
+		answer += " " + strings.TrimSpace(role)
+	}
+	go ServeBEHeartbeat(hb, answer)
 	return serveUntilTERM(confPort(data, "webserver_port", 8040), NewCluster(Layout21).BEHealth())
 }
 
