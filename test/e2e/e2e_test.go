@@ -19,9 +19,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +51,17 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer kube.Stop()
+		// An interrupted run tears down too (the daemons would die with
+		// this process, but not the pod network, the mounts or the rules).
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		go func() {
+			<-sig
+			fmt.Fprintln(os.Stderr, "e2e: interrupted: tearing the cluster down")
+			kube.Stop()
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}()
 		code := m.Run()
 		if code != 0 {
 			log, _ := os.ReadFile(filepath.Join(dir, "daemons.log"))

@@ -205,8 +205,7 @@ func TestWalkBEScaleIn(t *testing.T) {
 		return len(rows) == 2 && allAlive("doris-be-", 2)(rows) && tabletSum(rows, "doris-be-") == buckets
 	})
 	_ = rows
-	events, _ := kube.Kubectl("get", "events", "--field-selector", "involvedObject.name=doris-be-2", "-o", "custom-columns=REASON:.reason,MSG:.message")
-	t.Logf("events of doris-be-2:\n%s", events)
+	waitEvent(t, "doris-be-2", "DecommissionDone")
 
 	// 5→3: both surplus pods go at once (Parallel), and decommission at once.
 	scaleTo(t, "doris-be", 5)
@@ -237,6 +236,25 @@ func podEventsNamed(t *testing.T, name string) string {
 	return out
 }
 
+// waitEvent waits for an Event with reason about a pod named name (any of
+// its incarnations; the recorder posts asynchronously) and logs it.
+func waitEvent(t *testing.T, name, reason string) {
+	t.Helper()
+	var ev string
+	if err := kubepkg.Poll(reason+" on "+name, 30*time.Second, func() error {
+		ev = podEventsNamed(t, name)
+		for _, line := range strings.Split(ev, "\n") {
+			if strings.HasPrefix(line, reason+" ") {
+				t.Logf("%s: %s", name, line)
+				return nil
+			}
+		}
+		return fmt.Errorf("not among:\n%s", ev)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Walk 4, continued. A budget too short: the decommission is left
 // incomplete (Warning DecommissionIncomplete), the BE stays registered and
 // decommissioned with its tablets; a scale back out cancels the
@@ -258,9 +276,7 @@ func TestWalkBEScaleInLimits(t *testing.T) {
 	waitRows(t, "show backends", "3 BEs alive", time.Minute, allAlive("doris-be-", 3))
 	scaleTo(t, "doris-be", 2)
 	waitGone(t, 2*time.Minute, "doris-be-2")
-	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "DecommissionIncomplete") {
-		t.Fatalf("no DecommissionIncomplete on doris-be-2:\n%s", ev)
-	}
+	waitEvent(t, "doris-be-2", "DecommissionIncomplete")
 	rows := query(t, "doris-fe-0", "show backends")
 	r := beRow(rows, "doris-be-2")
 	if r == nil || r["SystemDecommissioned"] != "true" || r["TabletNum"] == "0" {
@@ -273,18 +289,14 @@ func TestWalkBEScaleInLimits(t *testing.T) {
 		r := beRow(rows, "doris-be-2")
 		return r != nil && r["Alive"] == "true" && r["SystemDecommissioned"] == "false" && tabletSum(rows, "doris-be-") == total
 	})
-	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "DecommissionCancelled") {
-		t.Fatalf("no DecommissionCancelled on doris-be-2:\n%s", ev)
-	}
+	waitEvent(t, "doris-be-2", "DecommissionCancelled")
 
 	// Refused: a table with 3 replicas on 3 BEs.
 	query(t, "doris-fe-0", `CREATE TABLE walk.triple (k INT) DISTRIBUTED BY HASH(k) BUCKETS 4 PROPERTIES ("replication_num" = "3")`)
 	before := tabletSum(query(t, "doris-fe-0", "show backends"), "doris-be-")
 	scaleTo(t, "doris-be", 2)
 	waitGone(t, 2*time.Minute, "doris-be-2")
-	if ev := podEventsNamed(t, "doris-be-2"); !strings.Contains(ev, "ScaleInUnsafe") {
-		t.Fatalf("no ScaleInUnsafe on doris-be-2:\n%s", ev)
-	}
+	waitEvent(t, "doris-be-2", "ScaleInUnsafe")
 	rows = query(t, "doris-fe-0", "show backends")
 	if r := beRow(rows, "doris-be-2"); r == nil || r["SystemDecommissioned"] == "true" || tabletSum(rows, "doris-be-") != before {
 		t.Fatalf("refused scale-in: doris-be-2 %v, tablets %d want %d (registered, not decommissioned, nothing dropped)", r, tabletSum(rows, "doris-be-"), before)
@@ -302,6 +314,7 @@ func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	waitRows(t, "show backends", "2 CNs alive", time.Minute, allAlive("doris-cn-", 2))
 	scaleTo(t, "doris-cn", 1)
 	waitGone(t, 3*time.Minute, "doris-cn-1")
+	waitEvent(t, "doris-cn-1", "ComputeNodeDropped")
 	waitRows(t, "show backends", "doris-cn-1 dropped", time.Minute, func(rows []map[string]string) bool {
 		return allAlive("doris-cn-", 1)(rows) && allAlive("doris-cn-1.", 0)(rows)
 	})
@@ -317,6 +330,7 @@ func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	}
 	scaleTo(t, "doris-fe", 3)
 	waitGone(t, 3*time.Minute, "doris-fe-3")
+	waitEvent(t, "doris-fe-3", "FrontendDropped")
 	waitRows(t, "show frontends", "doris-fe-3 dropped", time.Minute, func(rows []map[string]string) bool {
 		return len(rows) == 3 && allAlive("doris-fe-", 3)(rows)
 	})

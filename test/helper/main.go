@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/supervisor"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
@@ -55,9 +56,10 @@ func main() {
 	case "serve-conf":
 		serveConf(arg(args, 0), args[1:])
 	case "fake-fe": // fake-fe CONF [start_fe.sh args]: $FAKE_DIR, $POD_FQDN
-		emit("fake-fe %s %s", os.Getenv("POD_FQDN"), strings.Join(args[1:], " "))
-		must(fakedoris.RunFE(arg(args, 0), args[1:], os.Getenv("FAKE_DIR"), os.Getenv("POD_FQDN")))
-		emit("fake-fe-stopped %s", os.Getenv("POD_FQDN"))
+		self := selfHost()
+		emit("fake-fe %s %s", self, strings.Join(args[1:], " "))
+		must(fakedoris.RunFE(arg(args, 0), args[1:], os.Getenv("FAKE_DIR"), self))
+		emit("fake-fe-stopped %s", self)
 	case "fake-be": // fake-be CONF
 		emit("fake-be %s", os.Getenv("POD_FQDN"))
 		must(fakedoris.RunBE(arg(args, 0)))
@@ -80,6 +82,21 @@ func main() {
 	default:
 		fatalf("unknown command %q", os.Args[1])
 	}
+}
+
+// selfHost is the fake FE's own Host column: $POD_FQDN (the tests set it),
+// else what a real FE in FQDN mode finds, the host's FQDN from /etc/hosts
+// (the kubelet writes "IP <pod>.<subdomain>.<ns>.svc.<domain> <pod>" for a
+// StatefulSet pod), as hostname -f does.
+func selfHost() string {
+	if h := os.Getenv("POD_FQDN"); h != "" {
+		return h
+	}
+	h, err := cluster.Identity(false, os.Getenv, "/etc/hosts")
+	if err != nil {
+		fatalf("fake-fe: own host name: %v", err)
+	}
+	return h
 }
 
 // emit sends one event line to the test.

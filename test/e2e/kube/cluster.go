@@ -89,6 +89,10 @@ func nodeAddress() (string, error) {
 // cluster starts with (namespace, PersistentVolumes).
 func Start(bin, coredns, dir string) (c *Cluster, err error) {
 	c = &Cluster{Dir: dir, Bin: bin, CoreDNS: coredns, sysctls: map[string]string{}}
+	sweepStale(bin, dir)
+	if err := os.WriteFile(filepath.Join(dir, workMarker), nil, 0o644); err != nil {
+		return c, err
+	}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -188,6 +192,50 @@ func (c *Cluster) Stop() {
 	}
 	if c.logs != nil {
 		c.logs.Close()
+	}
+}
+
+// workMarker marks a cluster's work directory, so that a later run finds
+// what a killed one left mounted.
+const workMarker = ".doris-e2e-cluster"
+
+// sweepStale undoes what a run killed before its teardown left behind
+// (its daemons died with it, Pdeathsig): the containers, kube-proxy's and
+// the kubelet's chains, the pod network (startNetwork sweeps it too), the
+// mounts below /run/containerd-e2e and below any other work directory,
+// and the hard-coded paths. Nothing of a running cluster is touched: one
+// answering on APIPort makes Start fail later, at the apiserver.
+func sweepStale(bin, current string) {
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+APIPort, time.Second); err == nil {
+		conn.Close()
+		return
+	}
+	killShims()
+	if _, err := os.Stat(filepath.Join(bin, "kube-proxy")); err == nil {
+		exec.Command(filepath.Join(bin, "kube-proxy"), "--cleanup").Run()
+	}
+	removeKubeChains()
+	b, _ := os.ReadFile("/proc/mounts")
+	stale := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for d := filepath.Dir(f[1]); d != "/" && d != "."; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, workMarker)); err == nil && d != current {
+				stale[d] = true
+				break
+			}
+		}
+	}
+	dirs := []string{"/run/containerd-e2e"}
+	for d := range stale {
+		dirs = append(dirs, d)
+	}
+	unmountUnder(dirs...)
+	for _, p := range hardPaths {
+		os.RemoveAll(p)
 	}
 }
 
