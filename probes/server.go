@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -356,7 +357,7 @@ func (s *Server) ready(sn snapshot) (bool, string) {
 	case modes.PhaseBootstrapping:
 		return false, "not ready: bootstrapping, the " + strings.ToUpper(s.cfg.Component) + " has not started yet"
 	case modes.PhaseDebug:
-		return false, "not ready: debug mode (annotation " + podinfoKey + "=debug)"
+		return false, "not ready: debug mode (annotation " + cmp.Or(st.RunmodeKey, podinfoKey) + "=debug)"
 	case modes.PhaseStopping:
 		return false, "not ready: stopping"
 	case modes.PhaseExited:
@@ -381,7 +382,7 @@ func (s *Server) ready(sn snapshot) (bool, string) {
 	return true, fmt.Sprintf("ready: pid %d, %s ok", st.ChildPID, strings.Join(names, ", "))
 }
 
-// podinfoKey is the annotation named in reasons.
+// podinfoKey is the annotation named in reasons when the state names none.
 const podinfoKey = "selectdb.com.doris/runmode"
 
 // Startup evaluates the startup probe.

@@ -32,7 +32,7 @@ func HoldWhileDebug(ctx context.Context, podinfoDir string, c Component, out io.
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Conf, err)
 	}
-	h, err := holder.Listen(port, c.Hold, holdMessage(c.Name))
+	h, err := holder.Listen(port, c.Hold, holdMessage(c.Name, cmp.Or(w.Current().RunmodeKey, podinfo.KeyRunmode)))
 	if err != nil {
 		return err
 	}

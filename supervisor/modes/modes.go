@@ -68,6 +68,7 @@
 package modes
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -408,7 +409,8 @@ func (m *machine) debug() (code int, exit bool) {
 	st.Ports = moved
 	entered := st.Problem // what stays true while in debug mode
 	port := m.livenessPort(moved)
-	msg := holdMessage(comp.Name)
+	key := cmp.Or(m.latest.RunmodeKey, podinfo.KeyRunmode)
+	msg := holdMessage(comp.Name, key)
 	// (4) Hold the liveness port.
 	h, err := holder.Listen(port, comp.Hold, msg)
 	if err != nil {
@@ -429,7 +431,7 @@ func (m *machine) debug() (code int, exit bool) {
 	for _, mv := range moved {
 		ports = append(ports, fmt.Sprintf("%s %d→%d", mv.Key, mv.From, mv.To))
 	}
-	note := fmt.Sprintf("annotation %s=debug: %s not running, port %d held", podinfo.KeyRunmode, strings.ToUpper(comp.Name), port)
+	note := fmt.Sprintf("annotation %s=debug: %s not running, port %d held", key, strings.ToUpper(comp.Name), port)
 	if len(ports) > 0 {
 		note += "; moved " + strings.Join(ports, ", ")
 	}
@@ -675,8 +677,9 @@ func ReadState(path string) (State, error) {
 	return st, json.Unmarshal(b, &st)
 }
 
-// holdMessage is what a MySQL client gets on the held query port.
-func holdMessage(component string) string {
+// holdMessage is what a MySQL client gets on the held query port; key is
+// the annotation that set debug mode.
+func holdMessage(component, key string) string {
 	return fmt.Sprintf("pod is in debug mode (annotation %s=debug): the %s is not running; "+
-		"remove the annotation to leave debug mode", podinfo.KeyRunmode, strings.ToUpper(component))
+		"remove the annotation to leave debug mode", key, strings.ToUpper(component))
 }

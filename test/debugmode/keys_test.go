@@ -42,6 +42,11 @@ func TestEveryRunmodeKey(t *testing.T) {
 			if want := "to leave: kubectl annotate pod <this pod> " + tt.key + "- (the annotation that set debug mode)"; err != nil || !strings.Contains(out, want) {
 				t.Errorf("status does not name the key (want %q): %v\n%s", want, err, out)
 			}
+			// The readiness reason names the key that set the mode too, not
+			// the operator's first one.
+			if want := "not ready: debug mode (annotation " + tt.key + "=debug)"; !strings.Contains(out, want) {
+				t.Errorf("the readiness reason does not name the key (want %q):\n%s", want, out)
+			}
 			s.annotate(t, map[string]string{"note": "x"})
 			starts := 1 // the FE's starts so far, this one included
 			if !tt.atStart {
