@@ -3,6 +3,7 @@ package cluster
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -32,6 +33,10 @@ import (
 //  2. A node the cluster lists on another version than its own while no
 //     upgrade is recorded: Warning UpgradeWithoutBegin (balance is on, the
 //     cluster repairs and rebalances needlessly).
+//     When the FEs answer but cannot list the cluster (an election: this FE
+//     may be the master that just restarted in an FE roll), it asks again,
+//     up to Wait; when none answers at all (this may be the only FE), it
+//     is not judged.
 //  3. An FE whose line (major.minor) is newer than some BE's or CN's waits,
 //     up to Wait, for them to report it: Warning UpgradeOrder when it
 //     begins to wait and, if the wait ends at its bound, again when it
@@ -229,6 +234,12 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 		return nil
 	}
 	v, err := o.Node.Client.view(ctx, o.Node.FEAddrs, true)
+	if err != nil && Answered(err) && o.Wait > 0 {
+		v, err = o.viewAgain(ctx, log, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 	if err != nil {
 		log.Info("upgrade order: cannot read the cluster; not checked", zap.Error(err))
 		return nil
@@ -283,6 +294,28 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// viewAgain is (1)'s election case: it reads the cluster every Poll until
+// it can, up to Wait or ctx.
+func (o *UpgradeOrder) viewAgain(ctx context.Context, log *zap.Logger, first error) (*clusterView, error) {
+	log.Info("upgrade order: the FEs answer but list no cluster (an election?); asking again", zap.Duration("wait", o.Wait),
+		zap.Error(first))
+	poll := cmp.Or(o.Poll, 2*time.Second)
+	deadline := time.Now().Add(o.Wait)
+	err := first
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(poll):
+		}
+		var v *clusterView
+		if v, err = o.Node.Client.view(ctx, o.Node.FEAddrs, true); err == nil {
+			return v, nil
+		}
+	}
+	return nil, err
 }
 
 // backendsBehind lists the BE/CN on an older line than own, how many

@@ -14,6 +14,8 @@ import (
 
 	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/test/fakedoris"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // versionClass is a class file with the String constants of Doris'
@@ -135,6 +137,7 @@ func TestUpgradeOrder(t *testing.T) {
 		upgradeBEs  bool // the BEs report the FE's version while it waits
 		recorded    bool
 		cancel      bool
+		electing    bool // the FEs answer "Node catalog is not ready" at first
 		wantErr     error
 		wantOrder   int // UpgradeOrder Events
 		wantWithout bool
@@ -142,6 +145,7 @@ func TestUpgradeOrder(t *testing.T) {
 		{name: "same version", own: fakedoris.DefaultVersion, wait: time.Minute},
 		{name: "patch ahead", own: "doris-2.1.7", wait: time.Minute, recorded: true},
 		{name: "waits for the bes", own: "doris-3.0.3", wait: time.Minute, upgradeBEs: true, recorded: true, wantOrder: 1},
+		{name: "through an election", own: "doris-3.0.3", wait: time.Minute, upgradeBEs: true, recorded: true, electing: true, wantOrder: 1},
 		{name: "bound", own: "doris-3.0.3", wait: 50 * time.Millisecond, recorded: true, wantOrder: 2},
 		{name: "no wait", own: "doris-3.0.3", recorded: true, wantOrder: 1},
 		{name: "stop", own: "doris-3.0.3", wait: time.Minute, recorded: true, cancel: true, wantErr: context.Canceled, wantOrder: 1},
@@ -156,11 +160,20 @@ func TestUpgradeOrder(t *testing.T) {
 			}
 			ev := &events{}
 			node := guardNode(t, feIP(2), addrs)
+			core, logs := observer.New(zap.InfoLevel)
+			node.Logger = zap.New(core)
+			if tt.electing {
+				c.SetCatalogNotReady(true)
+			}
 			o := &cluster.UpgradeOrder{Node: node, Records: recs, Event: ev.add, Version: tt.own, Wait: tt.wait, Poll: 10 * time.Millisecond}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- o.BeforeStart(ctx) }()
+			if tt.electing {
+				waitFor(t, "asking again", func() bool { return logs.FilterMessageSnippet("asking again").Len() > 0 })
+				c.SetCatalogNotReady(false)
+			}
 			if tt.upgradeBEs || tt.cancel {
 				waitFor(t, "the wait", func() bool { return ev.count("UpgradeOrder") == 1 })
 				if tt.upgradeBEs {
