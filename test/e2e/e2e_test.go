@@ -5,7 +5,8 @@
 // a cache outside the repository, etcd and containerd from Debian), with
 // pods that mirror the Doris Operator's: the entrypoint command, the podinfo
 // downward-API volume, tcpSocket liveness/startup, httpGet readiness on
-// /api/health, the preStop hooks, hostNetwork with loopback ports.
+// /api/health, the preStop hooks, on the pod network; and the walk of the
+// cluster-operations page on the operator's own objects (walk_test.go).
 //
 //	make e2e      (root; installs the Debian packages it needs when missing)
 package e2e_test
@@ -79,23 +80,35 @@ type podOpts struct {
 	readiness string // "" = the operator's httpGet /api/health; else a path on the probe endpoint
 }
 
-// probePort is the supervisor's endpoint of each component (both pods
-// share the host network).
+// probePort is the supervisor's endpoint of each component.
 var probePort = map[string]string{"fe": "8099", "be": "8199"}
 
+// podsService is the headless Service that gives the hand-written pods
+// their FQDNs (<pod>.e2e-pods.doris.svc.cluster.local), as the operator's
+// -internal Services do for its StatefulSets.
+const podsService = `apiVersion: v1
+kind: Service
+metadata: {name: e2e-pods, namespace: doris}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: {e2e: pod}
+  ports: [{name: query-port, port: 9030}]
+`
+
 // podSpec renders a pod as the Doris Operator renders FE/BE pods
-// (apache/doris-operator pkg/common/utils/resource/pod.go), on the one node, host network.
+// (apache/doris-operator pkg/common/utils/resource/pod.go), on the pod
+// network, with the readiness probe these tests time (httpGet, period 1 s).
+// The walk (walk_test.go) runs the operator's StatefulSets themselves.
 func podSpec(comp, name string, o podOpts) string {
 	port, httpPort, grace := "9030", "8030", 330
 	if comp == "be" {
 		port, httpPort, grace = "9050", "8040", 200
 	}
-	fqdn := name + "." + comp + "-internal.doris.svc.cluster.local"
+	fqdn := name + ".e2e-pods.doris.svc.cluster.local"
 	envs := map[string]string{"POD_FQDN": fqdn, "FE_QUERY_PORT": "9030", "ELECT_NUMBER": "3",
 		"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "1s", "FAKE_STOP_DELAY": "1s", "DORIS_ENTRYPOINT_KUBE": "off",
-		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s",
-		// No kube-proxy here: the API from a host-network pod (k8s-e2e.md).
-		"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": kubepkg.APIPort}
+		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s"}
 	for k, v := range o.env {
 		envs[k] = v
 	}
@@ -112,18 +125,18 @@ kind: Pod
 metadata:
   name: %[2]s
   namespace: doris
-  labels: {app.kubernetes.io/component: %[1]s}
+  labels: {app.kubernetes.io/component: %[1]s, e2e: pod}
 spec:
-  kubepkg.NodeName: %[3]s
-  hostNetwork: true
-  dnsPolicy: ClusterFirstWithHostNet
+  nodeName: %[3]s
+  hostname: %[2]s
+  subdomain: e2e-pods
   terminationGracePeriodSeconds: %[4]d
   containers:
   - name: %[1]s
     image: localhost/doris-entrypoint-%[1]s:%[5]s
     imagePullPolicy: Never
     command: [/opt/apache-doris/%[1]s_entrypoint.sh]
-    args: ["127.0.0.1:9030"]
+    args: ["fe-0.e2e-pods"]
     env:
     - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
@@ -152,6 +165,7 @@ type pod struct {
 	} `json:"metadata"`
 	Status struct {
 		Phase      string `json:"phase"`
+		PodIP      string `json:"podIP"`
 		Conditions []struct {
 			Type, Status string
 		} `json:"conditions"`
@@ -224,6 +238,9 @@ func waitPod(t *testing.T, name, what string, d time.Duration, cond func(pod) bo
 
 func createPod(t *testing.T, comp, name string, o podOpts) {
 	t.Helper()
+	if out, err := kube.KubectlIn(podsService, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply the e2e-pods Service: %v\n%s", err, out)
+	}
 	if out, err := kube.KubectlIn(podSpec(comp, name, o), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply %s: %v\n%s", name, err, out)
 	}
@@ -314,7 +331,7 @@ func TestDebugRoundTrip(t *testing.T) {
 	if !running(p) || restarts(p) != before {
 		t.Fatalf("in debug mode: %+v (restarts were %d)", p.Status, before)
 	}
-	mysql, err := exec.Command("mysql", "--skip-ssl", "-h127.0.0.1", "-P9030", "-uroot", "--connect-timeout=5", "-e", "select 1").CombinedOutput()
+	mysql, err := exec.Command("mysql", "--skip-ssl", "-h"+getPod(t, "fe-0").Status.PodIP, "-P9030", "-uroot", "--connect-timeout=5", "-e", "select 1").CombinedOutput()
 	if err == nil || !strings.Contains(string(mysql), "ERROR 1105 (HY000): pod is in debug mode") {
 		t.Fatalf("mysql on the original query port: %v %s", err, mysql)
 	}
@@ -341,7 +358,7 @@ func TestDebugRoundTrip(t *testing.T) {
 func TestCrashLoopThenDebug(t *testing.T) {
 	logsOnFailure(t, "be-crash")
 	ensureFE(t)          // a BE registers before its start script runs
-	deletePod(t, "be-0") // the same host ports
+	deletePod(t, "be-0") // one BE at a time (TestWatchBeatsFile makes its own)
 	createPod(t, "be", "be-crash", podOpts{env: map[string]string{"FAKE_CRASH": "1"}})
 	t.Cleanup(func() { deletePod(t, "be-crash") })
 	waitPod(t, "be-crash", "restarting", 120*time.Second, func(p pod) bool { return restarts(p) >= 1 })
@@ -463,10 +480,14 @@ func podEvents(t *testing.T, uid, reason string) []string {
 	return out
 }
 
-// probeBE asks be-0's probe endpoint (host network) for /readyz.
-func probeBE() (int, string) {
+// probeBE asks be-0's probe endpoint (over the pod network) for /readyz.
+func probeBE(t *testing.T) (int, string) {
+	ip := getPod(t, "be-0").Status.PodIP
+	if ip == "" {
+		return 0, "be-0 has no address yet"
+	}
 	hc := http.Client{Timeout: time.Second}
-	resp, err := hc.Get("http://127.0.0.1:" + probePort["be"] + "/readyz")
+	resp, err := hc.Get("http://" + ip + ":" + probePort["be"] + "/readyz")
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -511,7 +532,7 @@ func measureSwitch(t *testing.T, i int, debug bool) switchTimes {
 	var st switchTimes
 	for st.supervisor == 0 || st.pod == 0 {
 		if st.supervisor == 0 {
-			if code, body := probeBE(); code != 0 && strings.Contains(body, "debug mode") == debug {
+			if code, body := probeBE(t); code != 0 && strings.Contains(body, "debug mode") == debug {
 				st.supervisor = time.Since(t0)
 			}
 		}
