@@ -108,7 +108,12 @@ func podSpec(comp, name string, o podOpts) string {
 	fqdn := name + ".e2e-pods.doris.svc.cluster.local"
 	envs := map[string]string{"POD_FQDN": fqdn, "FE_QUERY_PORT": "9030", "ELECT_NUMBER": "3",
 		"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "1s", "FAKE_STOP_DELAY": "1s", "DORIS_ENTRYPOINT_KUBE": "off",
-		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s"}
+		"DORIS_ENTRYPOINT_PROBE_ADDR": ":" + probePort[comp], "DORIS_ENTRYPOINT_PROBE_INTERVAL": "1s",
+		// Readiness includes SHOW BACKENDS listing the BE Alive, which the
+		// FE sets at its next heartbeat after the BE restarted (Doris:
+		// heartbeat_interval_second, 5 s). The fake FE heartbeats every
+		// 100 ms here, so that the switch timings are ours.
+		"FAKE_HEARTBEAT": "100ms"}
 	for k, v := range o.env {
 		envs[k] = v
 	}
@@ -130,6 +135,7 @@ spec:
   nodeName: %[3]s
   hostname: %[2]s
   subdomain: e2e-pods
+  serviceAccountName: doris-entrypoint
   terminationGracePeriodSeconds: %[4]d
   containers:
   - name: %[1]s

@@ -450,7 +450,7 @@ func TestWalkDebugCrashLoopingBE(t *testing.T) {
 				log, _ := execIn(t, name, "cat", "/tmp/debug-run.log")
 				t.Fatalf("%v\n%s", err, log)
 			}
-			execIn(t, name, "kill", "-INT", "-"+strings.TrimSpace(pidOut))
+			execIn(t, name, "kill", "-TERM", "-"+strings.TrimSpace(pidOut)) // SIGINT: ignored by a background job of sh
 			kubepkg.Poll("debug run stopped", time.Minute, func() error {
 				if _, rc := execIn(t, name, "curl", "--fail", "--silent", "http://127.0.0.1:"+web+"/api/health"); rc == 0 {
 					return fmt.Errorf("still answering")

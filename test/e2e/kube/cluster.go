@@ -203,7 +203,7 @@ const workMarker = ".doris-e2e-cluster"
 // (its daemons died with it, Pdeathsig): the containers, kube-proxy's and
 // the kubelet's chains, the pod network (startNetwork sweeps it too), the
 // mounts below /run/containerd-e2e and below any other work directory,
-// and the hard-coded paths. Nothing of a running cluster is touched: one
+// the sandboxes' network namespaces and the hard-coded paths. Nothing of a running cluster is touched: one
 // answering on APIPort makes Start fail later, at the apiserver.
 func sweepStale(bin, current string) {
 	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+APIPort, time.Second); err == nil {
@@ -234,6 +234,9 @@ func sweepStale(bin, current string) {
 		dirs = append(dirs, d)
 	}
 	unmountUnder(dirs...)
+	// No containerd but this harness's runs the CRI on this machine: every
+	// cni-* namespace left is a killed run's.
+	removeNetns(func(string) bool { return true })
 	for _, p := range hardPaths {
 		os.RemoveAll(p)
 	}

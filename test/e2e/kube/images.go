@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/apache/doris-entrypoint/test/internal/harness"
@@ -116,10 +117,15 @@ func Up(repo, dir string) (*Cluster, *Prepared, error) {
 			return nil, nil, err
 		}
 	}
+	// The README's "With the Doris Operator" steps, as written there:
+	//   kubectl -n doris create serviceaccount doris-entrypoint
+	//   sed 's/name: default$/name: doris-entrypoint/' images/deploy/rbac.yaml | kubectl -n doris apply -f -
 	rbac, err := os.ReadFile(filepath.Join(repo, "images", "deploy", "rbac.yaml"))
 	if err == nil {
 		var out string
-		if out, err = c.KubectlIn(string(rbac), "-n", Namespace, "apply", "-f", "-"); err != nil {
+		if out, err = c.Kubectl("-n", Namespace, "create", "serviceaccount", ServiceAccount); err != nil {
+			err = fmt.Errorf("serviceaccount: %v\n%s", err, out)
+		} else if out, err = c.KubectlIn(reDefaultSA.ReplaceAllString(string(rbac), "${1}name: "+ServiceAccount), "-n", Namespace, "apply", "-f", "-"); err != nil {
 			err = fmt.Errorf("rbac: %v\n%s", err, out)
 		}
 	}
@@ -129,6 +135,13 @@ func Up(repo, dir string) (*Cluster, *Prepared, error) {
 	}
 	return c, p, nil
 }
+
+// ServiceAccount is the DorisCluster's spec.<comp>.serviceAccount, bound to
+// images/deploy/rbac.yaml as the README says.
+const ServiceAccount = "doris-entrypoint"
+
+// reDefaultSA is the README's sed 's/name: default$/name: doris-entrypoint/'.
+var reDefaultSA = regexp.MustCompile(`(?m)^(.*)name: default$`)
 
 // Tail is the last n lines of s.
 func Tail(s string, n int) string {

@@ -163,14 +163,20 @@ func (n *network) stop() {
 	run("ip", "link", "del", Bridge)
 	// Network namespaces of sandboxes whose CNI DEL never ran (a killed
 	// kubelet): the CRI names them cni-<uuid>.
+	removeNetns(func(name string) bool { return !n.netnsOld[name] })
+	os.RemoveAll(filepath.Join(n.dir, "cni-ipam"))
+}
+
+// removeNetns removes the CRI's network namespaces (cni-<uuid>; podman's
+// are netns-<uuid>) that which selects.
+func removeNetns(which func(string) bool) {
 	for name := range netnsEntries() {
-		if !n.netnsOld[name] && strings.HasPrefix(name, "cni-") {
+		if strings.HasPrefix(name, "cni-") && which(name) {
 			p := filepath.Join("/run/netns", name)
 			syscall.Unmount(p, syscall.MNT_DETACH)
 			os.Remove(p)
 		}
 	}
-	os.RemoveAll(filepath.Join(n.dir, "cni-ipam"))
 }
 
 func netnsEntries() map[string]bool {

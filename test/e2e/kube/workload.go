@@ -44,7 +44,7 @@ func (c *Cluster) Manifest(w Workload) (string, error) {
 		w.ReadyPeriod = 5
 	}
 	v := map[string]any{"Cluster": w.Cluster, "Name": w.Name, "Comp": w.Comp, "Replicas": w.Replicas, "Env": w.Env, "ElectNumber": w.ElectNumber,
-		"Namespace": Namespace, "ServiceAccount": "default", "FakeDir": filepath.Join(c.Dir, "fake-doris"),
+		"Namespace": Namespace, "ServiceAccount": ServiceAccount, "FakeDir": filepath.Join(c.Dir, "fake-doris"),
 		"StorageClass": StorageClass, "ReadyPeriod": w.ReadyPeriod}
 	// pod.go: FE 330 s, BE and CN 200 s (DEFAULT_*_TERMINATION_GRACE_PERIOD_SECONDS);
 	// the probes' ports: query_port / heartbeat_service_port, http_port / webserver_port.
