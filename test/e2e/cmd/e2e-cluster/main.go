@@ -4,6 +4,8 @@
 //
 //	make e2e-up      (go run ./test/e2e/cmd/e2e-cluster up)
 //	make e2e-down    (go run ./test/e2e/cmd/e2e-cluster down)
+//	go run ./test/e2e/cmd/e2e-cluster manifest fe|be|cn REPLICAS [TAG]
+//	                 (the operator 26.0.0's objects for one component, for kubectl apply -f -)
 //
 // up starts "e2e-cluster serve" in its own session, which holds the daemons
 // (they die with it) until down sends it SIGTERM; serve's log is DIR/up.log.
@@ -30,12 +32,14 @@ func main() {
 	if dir == "" {
 		dir = "/var/tmp/doris-entrypoint-e2e"
 	}
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: e2e-cluster up|down")
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: e2e-cluster up|down|manifest COMP REPLICAS [TAG]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
+	case "manifest":
+		err = manifest(dir, os.Args[2:])
 	case "up":
 		err = up(dir)
 	case "serve":
@@ -133,7 +137,9 @@ func serve(dir string) error {
 		fmt.Fprintf(&b, "  %s\n", img)
 	}
 	fmt.Fprintf(&b, "try:\n  %s --kubeconfig %s -n %s get pods,statefulsets,services\n", filepath.Join(c.Bin, "kubectl"), c.Kubeconfig, kube.Namespace)
-	fmt.Fprintf(&b, "the operator's objects: test/e2e/workload (kube.Workload); down: make e2e-down\n")
+	fmt.Fprintf(&b, "  go run ./test/e2e/cmd/e2e-cluster manifest fe 3 | %s --kubeconfig %s apply -f -   (the operator's objects: fe, be, cn; tags %s, %s, %s)\n",
+		filepath.Join(c.Bin, "kubectl"), c.Kubeconfig, kube.Tag, kube.NextTag, kube.LastTag)
+	fmt.Fprintf(&b, "down: make e2e-down\n")
 	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(b.String()), 0o644); err != nil {
 		c.Stop()
 		return err
@@ -144,6 +150,28 @@ func serve(dir string) error {
 	c.Stop()
 	os.Remove(filepath.Join(dir, "ready"))
 	os.Remove(filepath.Join(dir, "pid"))
+	return nil
+}
+
+// manifest prints the operator's objects for one component
+// (test/e2e/kube/workload), for the cluster in dir.
+func manifest(dir string, args []string) error {
+	if len(args) < 2 || len(args) > 3 {
+		return errors.New("usage: e2e-cluster manifest fe|be|cn REPLICAS [TAG]")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil || n < 0 {
+		return fmt.Errorf("replicas %q: want a number", args[1])
+	}
+	w := kube.Workload{Comp: args[0], Replicas: n, Env: map[string]string{"DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT": "5s"}}
+	if len(args) == 3 {
+		w.Tag = args[2]
+	}
+	m, err := (&kube.Cluster{Dir: dir}).Manifest(w)
+	if err != nil {
+		return err
+	}
+	fmt.Print(m)
 	return nil
 }
 
