@@ -10,6 +10,8 @@ TEXT ·handler(SB),NOSPLIT|NOFRAME,$0
 	SYSCALL
 	CMPQ AX, ·ownerPID(SB)
 	JNE  done                  // a forked child before exec: not ours
+	LOCK
+	INCQ ·inflight(SB)         // (1) Sync waits for this record
 	MOVQ ·targetPGID(SB), R9
 	MOVQ R8, R10               // record word: sig
 	TESTQ R9, R9
@@ -30,6 +32,8 @@ send:
 	MOVQ $8, DX
 	MOVQ $1, AX                // write; EAGAIN on a full pipe drops the record
 	SYSCALL
+	LOCK
+	DECQ ·inflight(SB)         // (3) written
 done:
 	RET
 

@@ -10,6 +10,12 @@ TEXT ·handler(SB),NOSPLIT|NOFRAME,$0
 	MOVD ·ownerPID(SB), R10
 	CMP  R10, R0
 	BNE  done                  // a forked child before exec: not ours
+	MOVD $·inflight(SB), R13   // (1) Sync waits for this record
+inc:
+	LDAXR (R13), R14
+	ADD  $1, R14
+	STLXR R14, (R13), R15
+	CBNZ R15, inc
 	MOVD ·targetPGID(SB), R11
 	MOVD R9, R12               // record word: sig
 	CMP  $0, R11
@@ -31,6 +37,11 @@ send:
 	MOVD $64, R8               // write; EAGAIN on a full pipe drops the record
 	SVC
 	ADD  $16, RSP
+dec:
+	LDAXR (R13), R14           // (3) written
+	SUB  $1, R14
+	STLXR R14, (R13), R15
+	CBNZ R15, dec
 done:
 	RET
 

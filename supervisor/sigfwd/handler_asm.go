@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -79,8 +81,15 @@ func (f *Forwarder) read(r *os.File) {
 	}
 }
 
-// sync writes a zero record to the pipe, behind the handler's records.
+// syncWait bounds how long sync waits for handlers in flight (4).
+const syncWait = 500 * time.Millisecond
+
+// sync writes a zero record to the pipe, behind the handler's records,
+// once no handler is between its kill and its record (4).
 func (f *Forwarder) sync() {
+	for deadline := time.Now().Add(syncWait); atomic.LoadInt64(&inflight) > 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Microsecond)
+	}
 	var rec [8]byte
 	unix.Write(int(pipeFD), rec[:])
 }

@@ -15,6 +15,17 @@
 // on musl and never lets os/signal catch: the default action would kill the
 // supervisor instead of the signal being forwarded.
 //
+// A record and the Sync marker, in order:
+//
+//  1. The handler counts itself in flight (inflight) before its kill.
+//  2. The kill may end the child at once; the supervisor reaps it and, to
+//     log every signal before it exits, calls Sync.
+//  3. The handler writes its record, then counts itself out.
+//  4. Sync waits (bounded) until no handler is in flight, then writes the
+//     marker: a record whose kill came before the Sync is ahead of it. (A
+//     handler preempted between 1 and 3 under load once let the marker
+//     pass it, and the supervisor exited without the SIGTERM's line.)
+//
 // The handler needs package-level variables (a signal handler has no other
 // way to find its state), so there is one Forwarder per process. On
 // architectures without the assembly handler, os/signal is used instead with
@@ -55,6 +66,7 @@ var (
 	targetPGID int64      // 0: no target
 	ownerPID   int64      // the handler acts only in this process, not in a forked child before exec
 	pipeFD     int64 = -1 // write end of the event pipe
+	inflight   int64      // handlers between their kill and their record (amd64, arm64)
 	started    atomic.Bool
 )
 

@@ -168,11 +168,11 @@ func TestSignalsForwardedToGroup(t *testing.T) {
 		if got := p.Wait(t, wait); got != 0 {
 			t.Fatalf("exit %d, want 0; log:\n%s", got, p.Log())
 		}
-		// One line per signal, never two. Under load one line, of any signal,
-		// is missing in about 1 run of 50 while the signal still reaches
-		// both processes once (checked below): the handler's event record
-		// is lost (sigfwd; a known defect, open), so one missing line is
-		// tolerated here, and said.
+		// One line per signal, never two, none missing. (Under load the
+		// SIGTERM's line was missing about 1 run in 75: the handler was
+		// preempted between its kill and its record, and the supervisor's
+		// Sync marker, written when the child it had killed exited, passed
+		// the record; sigfwd's Sync now waits for handlers in flight.)
 		logged := map[string]int{}
 		for _, e := range p.Find("signal forwarded") {
 			name, _ := e["signal"].(string)
@@ -190,13 +190,13 @@ func TestSignalsForwardedToGroup(t *testing.T) {
 			switch n := logged[name]; {
 			case n == 0:
 				missing++
-				t.Logf("no 'signal forwarded' line for %s (the known sigfwd defect)", name)
+				t.Errorf("no 'signal forwarded' line for %s", name)
 			case n > 1:
 				t.Errorf("%d 'signal forwarded' lines for %s, want 1", n, name)
 			}
 		}
-		if missing > 1 {
-			t.Errorf("%d signals without a 'signal forwarded' line; log:\n%s", missing, p.Log())
+		if missing > 0 {
+			t.Logf("log:\n%s", p.Log())
 		}
 		// Each signal arrived exactly once at each process.
 		for _, sig := range sigs {
