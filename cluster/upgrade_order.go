@@ -3,7 +3,6 @@ package cluster
 import (
 	"archive/zip"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -265,10 +264,7 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 	log.Warn("upgrade order: this FE is newer than some BE/CN; waiting for them", zap.String("version", own.Raw),
 		zap.Strings("behind", behind), zap.Duration("wait", o.Wait))
 	o.event("Warning", "UpgradeOrder", fmt.Sprintf("%s (waits up to %s)", msg, o.Wait))
-	poll := o.Poll
-	if poll <= 0 {
-		poll = 2 * time.Second
-	}
+	poll := o.poll()
 	deadline := time.NewTimer(o.Wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(poll)
@@ -296,12 +292,20 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 	}
 }
 
+// poll is how often a wait reads the cluster.
+func (o *UpgradeOrder) poll() time.Duration {
+	if o.Poll <= 0 {
+		return 2 * time.Second
+	}
+	return o.Poll
+}
+
 // viewAgain is (1)'s election case: it reads the cluster every Poll until
 // it can, up to Wait or ctx.
 func (o *UpgradeOrder) viewAgain(ctx context.Context, log *zap.Logger, first error) (*clusterView, error) {
 	log.Info("upgrade order: the FEs answer but list no cluster (an election?); asking again", zap.Duration("wait", o.Wait),
 		zap.Error(first))
-	poll := cmp.Or(o.Poll, 2*time.Second)
+	poll := o.poll()
 	deadline := time.Now().Add(o.Wait)
 	err := first
 	for time.Now().Before(deadline) {

@@ -78,19 +78,11 @@ func upCluster(t *testing.T, fes, followers, bes, replication int) (*fakedoris.C
 	c := fakedoris.NewCluster(fakedoris.Layout21)
 	var addrs []string
 	for i := 0; i < fes; i++ {
-		ln, err := net.Listen("tcp", feIP(i)+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
 		role := "OBSERVER"
 		if i < followers {
 			role = "FOLLOWER"
 		}
-		c.AddFrontend(fakedoris.Frontend{Host: feIP(i), EditLogPort: 9010, QueryPort: ln.Addr().(*net.TCPAddr).Port, Role: role,
-			IsMaster: i == 0, Alive: true, Join: true})
-		fe := fakedoris.ServeFE(ln, c, feIP(i))
-		t.Cleanup(func() { fe.Close() })
-		addrs = append(addrs, ln.Addr().String())
+		addrs = append(addrs, fakedoris.ServeFrontendT(t, c, feIP(i), role, i == 0))
 	}
 	for i := 0; i < bes; i++ {
 		c.AddBackend(fakedoris.Backend{Host: podBE(i), HeartbeatPort: 9050, Alive: true, NodeRole: "mix"})

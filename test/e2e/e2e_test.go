@@ -52,6 +52,10 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer kube.Stop()
+		if out, err := kube.KubectlIn(podsService, "apply", "-f", "-"); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: the e2e-pods Service: %v\n%s\n", err, out)
+			return 1
+		}
 		// An interrupted run tears down too (the daemons would die with
 		// this process, but not the pod network, the mounts or the rules).
 		sig := make(chan os.Signal, 1)
@@ -66,13 +70,11 @@ func TestMain(m *testing.M) {
 		code := m.Run()
 		if code != 0 {
 			log, _ := os.ReadFile(filepath.Join(dir, "daemons.log"))
-			fmt.Fprintf(os.Stderr, "daemons.log (tail):\n%s\n", tail(string(log), 40))
+			fmt.Fprintf(os.Stderr, "daemons.log (tail):\n%s\n", kubepkg.Tail(string(log), 40))
 		}
 		return code
 	}())
 }
-
-func tail(s string, n int) string { return kubepkg.Tail(s, n) }
 
 // podOpts varies a pod from the operator's shape.
 type podOpts struct {
@@ -244,9 +246,6 @@ func waitPod(t *testing.T, name, what string, d time.Duration, cond func(pod) bo
 
 func createPod(t *testing.T, comp, name string, o podOpts) {
 	t.Helper()
-	if out, err := kube.KubectlIn(podsService, "apply", "-f", "-"); err != nil {
-		t.Fatalf("apply the e2e-pods Service: %v\n%s", err, out)
-	}
 	if out, err := kube.KubectlIn(podSpec(comp, name, o), "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply %s: %v\n%s", name, err, out)
 	}

@@ -285,6 +285,23 @@ func splitStatements(q string) []string {
 	return append(out, q[start:])
 }
 
+// ServeFrontendT lists an alive, joined frontend on host (edit_log_port
+// 9010, role FOLLOWER or OBSERVER, master or not) in c and serves c's MySQL
+// side as that frontend on host, a free port, until the test ends; it
+// returns the address.
+func ServeFrontendT(t testing.TB, c *Cluster, host, role string, master bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AddFrontend(Frontend{Host: host, EditLogPort: 9010, QueryPort: ln.Addr().(*net.TCPAddr).Port, Role: role,
+		IsMaster: master, Alive: true, Join: true})
+	fe := ServeFE(ln, c, host)
+	t.Cleanup(func() { fe.Close() })
+	return ln.Addr().String()
+}
+
 // ServeT serves c's MySQL side as master on a loopback port until the test
 // ends, and returns its address.
 func ServeT(t testing.TB, c *Cluster, master string) string {

@@ -50,19 +50,11 @@ func fakeCluster(t *testing.T, followers, repl int, guardedPorts map[string]int)
 	c := fakedoris.NewCluster(fakedoris.Layout21)
 	var addrs []string
 	for i := 0; i < 2; i++ {
-		ln, err := net.Listen("tcp", feIP(i)+":0")
-		if err != nil {
-			t.Fatal(err)
-		}
 		role := "OBSERVER"
 		if i < followers {
 			role = "FOLLOWER"
 		}
-		c.AddFrontend(fakedoris.Frontend{Host: feIP(i), EditLogPort: 9010, QueryPort: ln.Addr().(*net.TCPAddr).Port, Role: role,
-			IsMaster: i == 0, Alive: true, Join: true})
-		fe := fakedoris.ServeFE(ln, c, feIP(i))
-		t.Cleanup(func() { fe.Close() })
-		addrs = append(addrs, ln.Addr().String())
+		addrs = append(addrs, fakedoris.ServeFrontendT(t, c, feIP(i), role, i == 0))
 	}
 	if guardedPorts != nil {
 		c.AddFrontend(fakedoris.Frontend{Host: guarded, EditLogPort: guardedPorts["edit_log_port"], QueryPort: guardedPorts["query_port"],

@@ -175,18 +175,10 @@ func (c *Cluster) Stop() {
 		}
 	}
 	c.procs = nil
-	killShims() // any started meanwhile
-	if _, err := os.Stat(filepath.Join(c.Bin, "kube-proxy")); err == nil {
-		exec.Command(filepath.Join(c.Bin, "kube-proxy"), "--cleanup").Run()
-	}
-	removeKubeChains()
 	if c.net != nil {
 		c.net.stop()
 	}
-	unmountUnder("/run/containerd-e2e", c.Dir)
-	for _, p := range hardPaths {
-		os.RemoveAll(p)
-	}
+	cleanMachine(c.Bin, c.Dir) // the shims started meanwhile too
 	for s, v := range c.sysctls {
 		os.WriteFile("/proc/sys/"+s, []byte(v), 0o644)
 	}
@@ -210,11 +202,6 @@ func sweepStale(bin, current string) {
 		conn.Close()
 		return
 	}
-	killShims()
-	if _, err := os.Stat(filepath.Join(bin, "kube-proxy")); err == nil {
-		exec.Command(filepath.Join(bin, "kube-proxy"), "--cleanup").Run()
-	}
-	removeKubeChains()
 	b, _ := os.ReadFile("/proc/mounts")
 	stale := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -229,14 +216,27 @@ func sweepStale(bin, current string) {
 			}
 		}
 	}
-	dirs := []string{"/run/containerd-e2e"}
+	var dirs []string
 	for d := range stale {
 		dirs = append(dirs, d)
 	}
-	unmountUnder(dirs...)
+	cleanMachine(bin, dirs...)
 	// No containerd but this harness's runs the CRI on this machine: every
 	// cni-* namespace left is a killed run's.
 	removeNetns(func(string) bool { return true })
+}
+
+// cleanMachine is what Stop and sweepStale both undo outside the daemons:
+// the containers (their shims daemonise), kube-proxy's and the kubelet's
+// chains, every mount below /run/containerd-e2e and dirs, and the
+// hard-coded paths.
+func cleanMachine(bin string, dirs ...string) {
+	killShims()
+	if _, err := os.Stat(filepath.Join(bin, "kube-proxy")); err == nil {
+		exec.Command(filepath.Join(bin, "kube-proxy"), "--cleanup").Run()
+	}
+	removeKubeChains()
+	unmountUnder(append([]string{"/run/containerd-e2e"}, dirs...)...)
 	for _, p := range hardPaths {
 		os.RemoveAll(p)
 	}
