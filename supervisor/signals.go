@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"github.com/apache/doris-entrypoint/supervisor/earlystart/hold"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"golang.org/x/sys/unix"
@@ -46,8 +47,9 @@ type Signals struct {
 // forwarded ones are sent on to the main child's process group from inside
 // the signal handler (package sigfwd) as soon as a child runs. Those that
 // arrived since the process started (held by package hold from the entry
-// point on) are raised again once the handler is in place, and come out of
-// the intake as if they had just arrived.
+// point on, or kept blocked, pending in the kernel) are raised again, or
+// unblocked, once the handler is in place, and come out of the intake as if
+// they had just arrived.
 //
 // It also catches SIGPIPE, and drops it: a write to stderr whose reader has
 // gone (the container runtime's log pipe) then fails with EPIPE instead of
@@ -66,6 +68,9 @@ func NotifySignals() (*Signals, error) {
 	self := os.Getpid()
 	for held := hold.Take(); held != 0; held &= held - 1 {
 		unix.Kill(self, syscall.Signal(bits.TrailingZeros64(held)+1))
+	}
+	if err := earlystart.ReceiveKept(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

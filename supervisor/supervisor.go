@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"github.com/apache/doris-entrypoint/supervisor/sigfwd"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -459,7 +460,11 @@ func (s *Supervisor) Start(cmd Command) (*Child, error) {
 	argv := append([]string{cmd.Path}, cmd.Args...)
 
 	s.mu.Lock()
-	pid, err := syscall.ForkExec(path, argv, attr)
+	var pid int
+	err = earlystart.StartChild(func() (err error) {
+		pid, err = syscall.ForkExec(path, argv, attr)
+		return err
+	})
 	if err != nil {
 		s.mu.Unlock()
 		return nil, &ExecError{Path: cmd.Path, Code: execCode(err), Err: err}

@@ -34,9 +34,12 @@
 package earlystart
 
 import (
+	"fmt"
+	"runtime"
 	"syscall"
+	"unsafe"
 
-	_ "github.com/apache/doris-entrypoint/supervisor/earlystart/hold" // the entry point calls it
+	"github.com/apache/doris-entrypoint/supervisor/earlystart/hold" // the entry point calls it
 )
 
 // Written by the assembly entry point before the runtime starts.
@@ -69,4 +72,52 @@ func Kill(pid int) {
 	syscall.Kill(-pid, syscall.SIGKILL)
 	var ws syscall.WaitStatus
 	syscall.Wait4(pid, &ws, 0, nil)
+}
+
+// StartChild runs start, which starts a program (syscall.ForkExec, or
+// syscall.Exec in place), on a thread whose signal mask is the one this
+// process was given, so that the program inherits it: the Go runtime's
+// threads keep hold.KeptBlocked blocked (package hold, step 3), and ForkExec
+// and Exec pass the calling thread's mask on. The supervisor's children and
+// `debug run`'s exec start through it.
+func StartChild(start func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unblockHere(hold.KeptBlocked()); err != nil {
+		return err
+	}
+	return start()
+}
+
+// ReceiveKept starts the thread that receives hold.KeptBlocked (package
+// hold, step 7), once their handler is in place: a goroutine locked to a
+// thread of its own for the life of the process, the one thread with them
+// unblocked (the runtime's keep them blocked, and os/signal sets the mask of
+// the thread it locks as it likes). What the kernel kept pending is
+// delivered there at once. Without the entry point it does nothing.
+func ReceiveKept() error {
+	set := hold.KeptBlocked()
+	if set == 0 {
+		return nil
+	}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread stays this goroutine's
+		started <- unblockHere(set)
+		select {}
+	}()
+	return <-started
+}
+
+// unblockHere unblocks set on the calling thread only (rt_sigprocmask acts
+// on the caller).
+func unblockHere(set uint64) error {
+	if set == 0 {
+		return nil
+	}
+	const sigUnblock, sigsetSize = 1, 8 // SIG_UNBLOCK; the kernel's sigset_t
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigUnblock, uintptr(unsafe.Pointer(&set)), 0, sigsetSize, 0, 0); e != 0 {
+		return fmt.Errorf("unblocking the kept signals: %w", e)
+	}
+	return nil
 }

@@ -137,7 +137,8 @@ carry:
 	CALL _doris_hold_setcarry(SB)
 
 leave:
-	// The mask PID 1 was given, and what was held reaches hold's handler.
+	// The mask the runtime starts with (hold's step 3), and what was held
+	// reaches hold's handler.
 	CALL _doris_hold_leave(SB)
 	JMP _rt0_amd64_linux(SB)
 
@@ -154,7 +155,7 @@ child:
 	XORQ DI, DI
 	XORQ SI, SI
 	SYSCALL
-	CALL _doris_hold_leave(SB) // the mask PID 1 was given
+	CALL _doris_hold_childmask(SB) // the mask PID 1 was given
 	// execve(argv[3], &argv[3], envp); envp = SP + 8*(argc+2)
 	MOVQ 0(SP), CX
 	LEAQ 16(SP)(CX*8), DX

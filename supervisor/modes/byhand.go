@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/apache/doris-entrypoint/confpatch"
+	"github.com/apache/doris-entrypoint/supervisor/earlystart"
 	"github.com/apache/doris-entrypoint/supervisor/modes/holder"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 )
@@ -79,7 +80,7 @@ func DebugRun(stateFile string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "starting %s on the moved ports (%s): %s\n", st.Component, MovedTo(st.Ports), strings.Join(st.Command, " "))
-	err = syscall.Exec(st.Command[0], st.Command, os.Environ())
+	err = earlystart.StartChild(func() error { return syscall.Exec(st.Command[0], st.Command, os.Environ()) })
 	return &ExecFailed{fmt.Errorf("exec %s: %w", st.Command[0], err)}
 }
 

@@ -311,6 +311,19 @@ func TestBEStartInDebugThenLeave(t *testing.T) {
 // moved ports in debug mode, and refuses in normal mode.
 func TestDebugRun(t *testing.T) {
 	s := newSandbox(t, nil)
+	// The FE notes the signal mask it was started with: the one `debug run`
+	// was given (none), though the Go runtime's threads block some.
+	script := filepath.Join(s.root, "fe", "bin", "start_fe.sh")
+	body, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := filepath.Join(s.root, "sigblk")
+	// bash, as Doris' start_fe.sh: dash would clear the mask.
+	body = bytes.Replace(body, []byte("#!/bin/sh\n"), []byte("#!/bin/bash\ngrep SigBlk /proc/self/status >"+mask+"\n"), 1)
+	if err := os.WriteFile(script, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	p := s.start(t)
 	s.ev.Wait(t, s.listening(s.query), wait)
 	run := func() *exec.Cmd {
@@ -329,6 +342,9 @@ func TestDebugRun(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	s.ev.Wait(t, s.listening(s.query+offset), wait)
+	if got, err := os.ReadFile(mask); err != nil || string(got) != "SigBlk:\t0000000000000000\n" {
+		t.Errorf("the FE debug run started was given the mask %q (%v), want none blocked", got, err)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 }

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/apache/doris-entrypoint/test/internal/harness"
+	"golang.org/x/sys/unix"
 )
 
 var entrypoint, instant, holdTest string
@@ -115,7 +116,12 @@ func start(t *testing.T, readStdout bool, args ...string) *pid1 {
 
 // result waits for the exit: "" when it ended as SIGTERM ends it, else what
 // went wrong.
-func (p *pid1) result() string {
+func (p *pid1) result() string { return p.resultFor(syscall.SIGTERM) }
+
+// resultFor waits for the exit: "" when it ended as sig ends it (128+sig:
+// the supervisor's own exit on SIGTERM, or the child's death by the
+// forwarded signal), else what went wrong.
+func (p *pid1) resultFor(sig syscall.Signal) string {
 	exited := make(chan error, 1)
 	go func() { exited <- p.cmd.Wait() }()
 	select {
@@ -125,8 +131,8 @@ func (p *pid1) result() string {
 		<-exited
 		return fmt.Sprintf("lost: still running after %s", lostAfter)
 	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 143 {
-		return fmt.Sprintf("exit %d (%v), want 143", code, p.cmd.ProcessState)
+	if code, want := p.cmd.ProcessState.ExitCode(), 128+int(sig); code != want {
+		return fmt.Sprintf("exit %d (%v), want %d", code, p.cmd.ProcessState, want)
 	}
 	return ""
 }
@@ -175,7 +181,7 @@ func spin(t0 time.Time, d time.Duration) {
 
 func report(t *testing.T, what string, n int, failures []string) {
 	t.Helper()
-	t.Logf("%s: %d of %d SIGTERMs lost", what, len(failures), n)
+	t.Logf("%s: %d of %d signals lost", what, len(failures), n)
 	for i, f := range failures {
 		if i == 5 {
 			break
@@ -232,14 +238,94 @@ func TestTermAtPID1sFirstInstant(t *testing.T) {
 	report(t, "at PID 1's first instant", n, failures)
 }
 
-// TestRescue runs package hold's TestRescue linked with the entry point: a
-// SIGTERM that reaches the runtime's handler before hold's init re-executes
-// the process with the signal still held, the child record, the mask and the
-// environment intact.
+// TestKeptAtPID1sFirstInstant: SIGUSR1, SIGUSR2 and SIGRTMIN+5, which the
+// Go runtime's handler drops while it starts, go to PID 1 the instant it has
+// begun, and every other run a random moment up to 5 ms later; the child of
+// `supervise -- /path` (started at the entry point, there before the signal
+// is handled) must die of the forwarded signal.
+func TestKeptAtPID1sFirstInstant(t *testing.T) {
+	check(t)
+	n := runs(t)
+	sigs := []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.Signal(39)}
+	var failures []string
+	for i := 0; i < n; i++ {
+		sig := sigs[i%len(sigs)]
+		var delay time.Duration
+		if i%2 == 1 {
+			delay = rand.N(5 * time.Millisecond)
+		}
+		p := start(t, false, "supervise", "--", instant)
+		firstInstant(t, p.cmd.Process.Pid)
+		spin(time.Now(), delay)
+		p.cmd.Process.Signal(sig)
+		if r := p.resultFor(sig); r != "" {
+			failures = append(failures, fmt.Sprintf("run %d (%v, +%v): %s; log:\n%s", i, sig, delay, r, p.log.String()))
+		}
+	}
+	report(t, "kept signals at PID 1's first instant", n, failures)
+}
+
+// TestChildMask: the child starts with the signal mask PID 1 was given, on
+// the early path and the ordinary one, whichever thread starts it, though
+// the runtime's threads keep hold.Kept blocked.
+func TestChildMask(t *testing.T) {
+	check(t)
+	const usr2 = 1 << (syscall.SIGUSR2 - 1)
+	for _, given := range []uint64{0, usr2} {
+		for _, args := range [][]string{
+			{"supervise", "--", "/usr/bin/grep", "SigBlk", "/proc/self/status"},
+			{"supervise", "--log-format", "json", "--", "/usr/bin/grep", "SigBlk", "/proc/self/status"},
+		} {
+			for i := 0; i < 20; i++ {
+				got := childMask(t, given, args)
+				if want := fmt.Sprintf("SigBlk:\t%016x\n", given); got != want {
+					t.Fatalf("PID 1 given %#x, %v: the child printed %q, want %q", given, args[1:len(args)-3], got, want)
+				}
+			}
+		}
+	}
+}
+
+// childMask runs args as PID 1 with the signal mask given and returns what
+// the child printed.
+func childMask(t *testing.T, given uint64, args []string) string {
+	t.Helper()
+	cmd := exec.Command(instant, append([]string{"ns", entrypoint}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
+	cmd.Env = append(os.Environ(), "DORIS_ENTRYPOINT_LOG_FORMAT=json")
+	var out, log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &log
+	// ForkExec passes the calling thread's mask on.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.Sigset_t
+	set := unix.Sigset_t{Val: [16]uint64{given}}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Start()
+	unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v: %v; log:\n%s", args, err, log.String())
+	}
+	return out.String()
+}
+
+// TestRescue runs package hold's rescue tests linked with the entry point:
+// a SIGTERM that reaches the runtime's handler before hold's init
+// (TestRescue), or that the runtime raises again on its own thread after
+// init (TestRescueAfterInit, dieFromSignal's raise), re-executes the process
+// with the signal still held, the child record, the mask and the environment
+// intact.
 func TestRescue(t *testing.T) {
 	check(t)
-	out, err := exec.Command(holdTest, "-test.run", "^TestRescue$", "-test.v").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "rescued") {
-		t.Fatalf("hold's TestRescue: %v\n%s", err, out)
+	for _, name := range []string{"TestRescue", "TestRescueAfterInit"} {
+		out, err := exec.Command(holdTest, "-test.run", "^"+name+"$", "-test.v").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "rescued") {
+			t.Errorf("hold's %s: %v\n%s", name, err, out)
+		}
 	}
 }

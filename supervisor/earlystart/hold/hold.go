@@ -15,14 +15,20 @@
 //     PID 1 was given, with every forwarded signal unblocked; the handler,
 //     in a forked child before its exec, re-raises a signal with its
 //     default action.
-//  3. The saved mask is restored before the Go runtime starts (leave). The
-//     Go runtime copies the mask it starts with into every thread it creates
-//     and, through syscall.ForkExec, into every child (runtime/proc.go:
-//     schedinit saves initSigmask, newm gives it to each M,
-//     syscall_runtime_BeforeFork/AfterForkInChild pass the forking thread's
-//     mask to the child): left blocked, SIGUSR1 and the rest would stay
-//     blocked in every child the supervisor starts. The handler keeps
-//     instead: it sets the signal's bit in a word, nothing else.
+//  3. Before the Go runtime starts (leave), the mask becomes the saved one
+//     plus [Kept]: SIGUSR1, SIGUSR2, SIGWINCH and 35-64, which the
+//     runtime's handler would drop in step 5's window, stay blocked, so
+//     the kernel keeps them pending; every other forwarded signal reaches
+//     the handler, which sets the signal's bit in a word, nothing else. The
+//     runtime copies the mask it starts with into every thread it creates
+//     (runtime/proc.go: schedinit saves initSigmask, newm gives it to each
+//     M), so Kept stays blocked on its threads; syscall.ForkExec and
+//     syscall.Exec pass on the calling thread's mask
+//     (syscall_runtime_BeforeFork saves it, AfterForkInChild restores it in
+//     the child), so the supervisor's children and `debug run`'s exec start
+//     through earlystart.StartChild, on a thread [UnblockKept] has given
+//     the mask the process was given. (cluster's `doris_be --version`,
+//     which prints a line and exits, does without.)
 //  4. The runtime unblocks SIGHUP, SIGINT, SIGQUIT, SIGTERM and 34 on every
 //     thread whatever the inherited mask (runtime/signal_unix.go:
 //     minitSignalMask drops what blockableSig refuses: _SigUnblock and, in a
@@ -34,7 +40,7 @@
 //     fwdSig, and until this package's init takes them back (the second
 //     package initialised after the runtime: it imports nothing; some
 //     0.3-0.5 ms of runtime.main: sysmon, gcenable) the runtime handles
-//     them. SIGHUP, SIGINT and SIGTERM, not Notify'd, go to dieFromSignal,
+//     those that are not blocked (Kept is). SIGHUP, SIGINT and SIGTERM, not Notify'd, go to dieFromSignal,
 //     which clears handlingSig and raises the signal again, so sigfwdgo
 //     forwards it to fwdSig: this handler, called from the runtime rather
 //     than by the kernel (its return address is not our restorer). It then
@@ -51,26 +57,39 @@
 //  6. init takes the handlers back (the runtime keeps thinking it handles
 //     them, as it does once package sigfwd has installed its own). The
 //     rescue stays armed: a thread whose SIGTERM the runtime's handler
-//     caught just before may forward it after init; nothing else reaches
-//     the runtime's handler any more.
+//     caught just before may forward it after init, or raise it again on
+//     its own thread (dieFromSignal's tgkill), which the kernel now delivers
+//     to this handler directly. So once init has begun, a signal this
+//     process raised on its own thread (siginfo: SI_TKILL, its own pid) is
+//     rescued as well; missed, dieFromSignal would next make it SIG_DFL,
+//     raise it once more (dropped by PID 1) and exit 2 (about one run in a
+//     thousand of a SIGTERM at the child's first instant did). Nothing else
+//     reaches the runtime's handler any more.
 //  7. NotifySignals (package supervisor) installs sigfwd's handler for the
-//     same signals, then [Take]s what was held and raises it again: the
-//     supervisor sees it as if it had just arrived (a SIGTERM is a stop
-//     request; forwarded to the child once one runs).
+//     same signals, then [Take]s what was held and raises it again, and
+//     starts the thread that receives Kept (earlystart.ReceiveKept: a
+//     goroutine locked to a thread of its own, the one with them unblocked,
+//     as os/signal sets the mask of the thread it locks as it likes), where
+//     what the kernel kept pending is delivered at once: the supervisor sees
+//     it as if it had just arrived (a SIGTERM is a stop request; forwarded
+//     to the child once one runs).
 //  8. The commands that do not supervise (status, probe, prestop, ...)
 //     [Release] the hold at the top of main: the rescue is disarmed, the
 //     runtime's handlers and the original dispositions come back
 //     (os/signal.Notify would otherwise not reinstall the runtime's handler,
 //     as handlingSig is still set) and what was held is raised again, with
-//     Go's default effect.
+//     Go's default effect. Kept stays blocked, pending, as good as dropped,
+//     which is Go's default for them too.
 //
-// What remains: in step 5's window the runtime drops SIGUSR1, SIGUSR2,
-// SIGWINCH and 35-64 (sighandler: not Notify'd, not fatal, nothing forwarded)
-// and SIGQUIT (_SigThrow) ends the program with a goroutine dump, as Go's
-// SIGQUIT does. A real-time signal is kept once however often it came (a
-// bit each). Other architectures have no entry point: there a signal before
-// NotifySignals has Go's default effect (SIGHUP, SIGINT, SIGTERM: exit 2 as
-// PID 1, from dieFromSignal; SIGQUIT: a dump; the others: dropped).
+// What remains: in step 5's window SIGQUIT, which the runtime unblocks
+// on every thread and whose handler it replaces (_SigThrow, not
+// blockable in a program), ends the program with a goroutine dump, as
+// Go's SIGQUIT does: holding it would take the runtime's own tables. A
+// real-time signal is kept once however often it came (a bit each, or one
+// pending instance). Other architectures have no entry point: there a
+// signal before NotifySignals has Go's default effect (SIGHUP, SIGINT,
+// SIGTERM: exit 2 as PID 1, from dieFromSignal; SIGQUIT: a dump; the
+// others: dropped).
 package hold
 
 // Forwarded is the set of signals held and forwarded, bit sig-1: SIGHUP,
@@ -78,6 +97,17 @@ package hold
 // (supervisor.ForwardedSignals, which a test holds to it).
 const Forwarded uint64 = 1<<(1-1) | 1<<(2-1) | 1<<(3-1) | 1<<(10-1) | 1<<(12-1) |
 	1<<(15-1) | 1<<(18-1) | 1<<(28-1) | (1<<64 - 1<<(34-1)) // 34–64
+
+// Kept is the part of [Forwarded] that stays blocked while the Go runtime
+// starts (step 3): SIGUSR1, SIGUSR2, SIGWINCH and 35–64, the ones its
+// handler would drop.
+const Kept uint64 = 1<<(10-1) | 1<<(12-1) | 1<<(28-1) | (1<<64 - 1<<(35-1))
+
+// KeptBlocked returns the signals of [Kept] that the runtime's threads keep
+// blocked (step 3): Kept less what the process was given blocked; 0 without
+// the entry point. earlystart unblocks them on a thread of their own once they
+// can be handled, and on the thread that starts a program.
+func KeptBlocked() uint64 { return keptBlocked() }
 
 // sigaction is struct sigaction as rt_sigaction(2) takes it on amd64.
 type sigaction struct {

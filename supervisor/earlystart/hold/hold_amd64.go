@@ -7,12 +7,14 @@ var (
 	entered    uint32 // 1: the entry point ran (linked with -E)
 	armed      uint32 // 1 from the entry point until Release: a signal forwarded by the runtime is rescued (step 5)
 	reexeced   uint32 // 1: this image was started by a rescue
+	initBegun  uint32 // 1 once init takes the handlers back: a self-raised signal is then the runtime's dieFromSignal (step 6)
 	rescuing   uint32 // a thread is rescuing
 	inflight   int32  // handlers between their start and their last write
 	ownerPID   int64  // the handler acts in this process only, not in a forked child before its exec
 	rescuerTID int64
 	pending    uint64 // held signals, bit sig-1
 	fwdMask    uint64 = Forwarded
+	keptMask   uint64 = Kept
 	// What a rescue carries to the next image: [0] the signal mask at
 	// entry, [1:] earlystart's record of its child.
 	carried [4]uint64
@@ -51,7 +53,9 @@ func init() {
 	if entered == 0 {
 		return
 	}
-	// Step 6: take the handlers back from the runtime.
+	// Step 6: take the handlers back from the runtime. Set before the
+	// first one is: from then on the runtime's raise reaches this handler.
+	initBegun = 1
 	for sig := uintptr(1); sig <= 64; sig++ {
 		if Forwarded&(1<<(sig-1)) == 0 || origAct[sig].handler == sigIgn {
 			continue
@@ -92,6 +96,13 @@ func release() {
 	for p := take(); p != 0; p &= p - 1 {
 		raise(uintptr(trailingZeros(p)) + 1)
 	}
+}
+
+func keptBlocked() uint64 {
+	if entered == 0 {
+		return 0
+	}
+	return keptMask &^ carried[0]
 }
 
 func trailingZeros(x uint64) int {

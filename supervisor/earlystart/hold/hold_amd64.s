@@ -119,7 +119,7 @@ handlers:
 	MOVQ AX, ·ownerPID(SB)
 	LEAQ _doris_hold_handler(SB), AX
 	MOVQ AX, ·holdAct+0(SB)
-	MOVQ $0x1C000000, ·holdAct+8(SB) // SA_ONSTACK|SA_RESTART|SA_RESTORER
+	MOVQ $0x1C000004, ·holdAct+8(SB) // SA_ONSTACK|SA_RESTART|SA_RESTORER|SA_SIGINFO
 	LEAQ _doris_hold_restorer(SB), AX
 	MOVQ AX, ·holdAct+16(SB)
 	MOVQ $-1, ·holdAct+24(SB)  // every signal masked while it runs
@@ -160,9 +160,24 @@ unarmed:
 	MOVL ·reexeced(SB), AX
 	RET
 
-// _doris_hold_leave restores the mask saved at entry (step 3; also the early
-// child's before its exec, step 2): what was held reaches the handler.
+// _doris_hold_leave sets the mask the runtime starts with (step 3): the one
+// saved at entry, plus the signals kept blocked through the runtime's
+// start-up (keptMask); the rest of what was held reaches the handler.
 TEXT _doris_hold_leave(SB),NOSPLIT|NOFRAME,$0
+	MOVQ ·carried+0(SB), AX
+	ORQ  ·keptMask(SB), AX
+	MOVQ AX, -16(SP)           // scratch below SP: nothing else runs on this stack
+	MOVQ $SYS_rt_sigprocmask, AX // rt_sigprocmask(SIG_SETMASK, &mask, NULL, 8)
+	MOVQ $2, DI
+	LEAQ -16(SP), SI
+	XORQ DX, DX
+	MOVQ $8, R10
+	SYSCALL
+	RET
+
+// _doris_hold_childmask restores the mask saved at entry exactly, in the
+// early child before its exec (step 2).
+TEXT _doris_hold_childmask(SB),NOSPLIT|NOFRAME,$0
 	MOVQ $SYS_rt_sigprocmask, AX // rt_sigprocmask(SIG_SETMASK, &carried[0], NULL, 8)
 	MOVQ $2, DI
 	LEAQ ·carried(SB), SI
@@ -194,6 +209,7 @@ TEXT _doris_hold_restorer(SB),NOSPLIT|NOFRAME,$0
 // kernel, or in step 5 by the runtime's sigfwd, which expects the
 // callee-saved registers kept (only AX, CX, DX, SI, DI, R8-R11 are used).
 // Every signal is masked while it runs (its sa_mask, or the runtime's).
+// SI is the siginfo (SA_SIGINFO; sigfwd passes the runtime's).
 // Scratch space: the red zone below SP.
 TEXT _doris_hold_handler(SB),NOSPLIT|NOFRAME,$0
 	MOVQ DI, R8
@@ -220,6 +236,15 @@ TEXT _doris_hold_handler(SB),NOSPLIT|NOFRAME,$0
 	LEAQ _doris_hold_restorer(SB), AX
 	CMPQ AX, 0(SP)
 	JNE  rescue
+	// Delivered by the kernel, but raised by this process on its own thread
+	// (si_code SI_TKILL, si_pid ours) once init has begun: dieFromSignal's
+	// raise for a signal the runtime's handler caught just before (step 6).
+	CMPL ·initBegun(SB), $0
+	JEQ  done
+	CMPL 8(SI), $-6            // siginfo.si_code == SI_TKILL
+	JNE  done
+	CMPL 16(SI), R9            // siginfo.si_pid == getpid()
+	JEQ  rescue
 done:
 	LOCK
 	DECL ·inflight(SB)

@@ -8,3 +8,5 @@ package hold
 func take() uint64 { return 0 }
 
 func release() {}
+
+func keptBlocked() uint64 { return 0 }

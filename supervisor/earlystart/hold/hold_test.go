@@ -1,7 +1,9 @@
 package hold_test
 
 import (
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,12 +47,17 @@ func TestRescue(t *testing.T) {
 				t.Errorf("the rescue's variable is left in the environment: %s", kv)
 			}
 		}
+		// Started with none blocked: the runtime's threads block Kept
+		// alone (step 3).
+		if got := hold.KeptBlocked(); got != hold.Kept {
+			t.Errorf("KeptBlocked() = %#x after the rescue, want Kept (%#x): the carried mask is not the one it started with", got, hold.Kept)
+		}
 		status, err := os.ReadFile("/proc/self/status")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(status), "\nSigBlk:\t0000000000000000\n") {
-			t.Errorf("mask after the rescue, want the one it started with (none):\n%s", status)
+		if want := fmt.Sprintf("\nSigBlk:\t%016x\n", hold.Kept); !strings.Contains(string(status), want) {
+			t.Errorf("mask after the rescue, want Kept alone (%q):\n%s", want, status)
 		}
 		t.Log("rescued")
 		return
@@ -61,4 +68,28 @@ func TestRescue(t *testing.T) {
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	time.Sleep(10 * time.Second) // a deadline: the rescue replaces this process at once
 	t.Fatal("no rescue: still running 10 s after SIGTERM")
+}
+
+// The rescue after init, driven by hand (test/startsignal runs it as it runs
+// TestRescue): the runtime's handler caught a SIGTERM just before init took
+// the handlers back, and its dieFromSignal raises it again on its own thread
+// (tgkill) once init has: the kernel calls this package's handler directly,
+// which must rescue, as the runtime would next make SIGTERM SIG_DFL, raise it
+// once more (dropped by PID 1) and exit 2.
+func TestRescueAfterInit(t *testing.T) {
+	if !hold.Entered() {
+		t.Skip("needs the entry point: go test -ldflags '-E github.com/apache/doris-entrypoint/supervisor/earlystart.entry'")
+	}
+	if hold.Reexeced() {
+		if got := hold.Take(); got&(1<<(syscall.SIGTERM-1)) == 0 {
+			t.Errorf("held %#x after the rescue, want SIGTERM", got)
+		}
+		t.Log("rescued")
+		return
+	}
+	// As after init: the handlers are this package's, the rescue armed.
+	runtime.LockOSThread()
+	syscall.Tgkill(os.Getpid(), syscall.Gettid(), syscall.SIGTERM) // as dieFromSignal's raise
+	time.Sleep(10 * time.Second)                                   // a deadline: the rescue replaces this process at once
+	t.Fatalf("no rescue: still running 10 s after a SIGTERM raised on its own thread after init (held %#x)", hold.Take())
 }
