@@ -9,6 +9,4 @@
 //	                    becomes PID 1
 package main
 
-func entry()
-
 func main() {}

@@ -1,0 +1,4 @@
+package main
+
+// entry is instant_amd64.s.
+func entry()
