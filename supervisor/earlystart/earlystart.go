@@ -30,7 +30,10 @@
 // hold, which blocks the forwarded signals with its first system call and
 // keeps whatever arrives until the supervisor's handlers exist (see its
 // numbered steps); a rescue there may start this image again, which then
-// adopts the child the first one started instead of forking another.
+// adopts the child the first one started instead of forking another. The
+// signals hold keeps blocked while the runtime starts are received by
+// [ReceiveKept]'s thread, and every later child starts through [StartChild]
+// with the mask the process was given.
 package earlystart
 
 import (
@@ -91,10 +94,11 @@ func StartChild(start func() error) error {
 
 // ReceiveKept starts the thread that receives hold.KeptBlocked (package
 // hold, step 7), once their handler is in place: a goroutine locked to a
-// thread of its own for the life of the process, the one thread with them
-// unblocked (the runtime's keep them blocked, and os/signal sets the mask of
-// the thread it locks as it likes). What the kernel kept pending is
-// delivered there at once. Without the entry point it does nothing.
+// thread of its own for the life of the process, with them unblocked (the
+// runtime's threads keep them blocked, StartChild's only unblock them in
+// passing, and os/signal sets the mask of the thread it locks as it likes).
+// What the kernel kept pending is delivered there at once. Without the entry
+// point it does nothing.
 func ReceiveKept() error {
 	set := hold.KeptBlocked()
 	if set == 0 {
