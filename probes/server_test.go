@@ -25,10 +25,12 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// switchable is a check whose outcome the test sets.
+// switchable is a check whose outcome the test sets, and which the test can
+// hold back (gate).
 type switchable struct {
 	mu   sync.Mutex
 	err  error
+	gate chan struct{} // non-nil: the check waits until it is closed
 	runs atomic.Int64
 }
 
@@ -38,9 +40,36 @@ func (s *switchable) set(err error) {
 	s.mu.Unlock()
 }
 
+// hold makes the checks from now on wait, past their round's timeout too,
+// until the returned func is called (at the latest when the test ends).
+func (s *switchable) hold(t *testing.T) (release func()) {
+	t.Helper()
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.gate = gate
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.gate = nil
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(release) // before the fixture's: its Run must not stay held
+	return release
+}
+
 func (s *switchable) check(name string) probes.Check {
 	return probes.Check{Name: name, Run: func(context.Context) error {
 		s.runs.Add(1)
+		s.mu.Lock()
+		gate := s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.err
@@ -115,6 +144,11 @@ func TestProbeSemantics(t *testing.T) {
 	f.assert(t, "starting child", probeWant{true, false, true}, "not ready: health: GET")
 
 	f.port.set(nil)
+	// A passing port check first: a round whose port check ran before the
+	// set and whose health check after it is ready, but has not seen the
+	// port accept, and liveness would then never fail on the port.
+	n := f.port.runs.Load()
+	waitFor(t, "a passing port check", func() bool { return f.port.runs.Load() > n })
 	f.ready.set(nil)
 	waitFor(t, "ready", func() bool { ok, _ := f.srv.Ready(); return ok })
 	f.assert(t, "healthy", probeWant{true, true, true}, "ready: pid 42, health ok")
@@ -132,11 +166,15 @@ func TestProbeSemantics(t *testing.T) {
 	// A new child: results of rounds before its start do not count.
 	f.srv.SetState(modes.State{Mode: "normal", Phase: modes.PhaseBootstrapping})
 	f.assert(t, "bootstrapping again", probeWant{true, false, false}, "bootstrapping")
+	// The new child's health check is held back, so that only the passed
+	// one of the child before is there to (wrongly) count.
+	release := f.ready.hold(t)
 	f.srv.SetState(running(43))
 	ok, why := f.srv.Ready()
 	if ok || !strings.Contains(why, "no health check since the child started") {
 		t.Fatalf("ready right after the start: %v %s", ok, why)
 	}
+	release()
 	waitFor(t, "ready again", func() bool { ok, _ := f.srv.Ready(); return ok })
 
 	close(f.stop)
