@@ -113,6 +113,15 @@ func (c *Client) timeouts() (time.Duration, time.Duration) {
 // that logged in last first, the other after a 1045 — and returns the
 // column names and rows (all as strings).
 func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string, error) {
+	res, err := c.execAll(ctx, addr, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res[0].cols, res[0].rows, nil
+}
+
+// execAll is exec of several statements on one connection.
+func (c *Client) execAll(ctx context.Context, addr string, qs ...string) ([]result, error) {
 	creds := []Credentials{{User: "root"}}
 	admin := c.Admin.User != "" && c.Admin != (Credentials{User: "root"})
 	if admin {
@@ -123,7 +132,7 @@ func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string
 	}
 	var denied []string
 	for _, cr := range creds {
-		cols, rows, loggedIn, err := c.query(ctx, addr, cr, q)
+		res, loggedIn, err := c.queries(ctx, addr, cr, qs...)
 		if loggedIn && admin {
 			c.adminFirst.Store(cr == c.Admin)
 		}
@@ -132,9 +141,9 @@ func (c *Client) exec(ctx context.Context, addr, q string) ([]string, [][]string
 			denied = append(denied, cr.User)
 			continue
 		}
-		return cols, rows, err
+		return res, err
 	}
-	return nil, nil, fmt.Errorf("%s: %w for %s", addr, ErrAccessDenied, strings.Join(denied, ", then "))
+	return nil, fmt.Errorf("%s: %w for %s", addr, ErrAccessDenied, strings.Join(denied, ", then "))
 }
 
 // Answered says err came from the FE itself (an error packet, access
@@ -158,6 +167,23 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 // query runs q on addr as cr; loggedIn says the FE accepted the account,
 // whatever became of q.
 func (c *Client) query(ctx context.Context, addr string, cr Credentials, q string) (cols []string, out [][]string, loggedIn bool, err error) {
+	res, loggedIn, err := c.queries(ctx, addr, cr, q)
+	if err != nil {
+		return nil, nil, loggedIn, err
+	}
+	return res[0].cols, res[0].rows, true, nil
+}
+
+// result is one statement's answer.
+type result struct {
+	cols []string
+	rows [][]string
+}
+
+// queries runs qs in order on one connection to addr as cr (one FE answers
+// them all: SHOW FRONTENDS' CurrentConnected then tells which); it stops at
+// the first error.
+func (c *Client) queries(ctx context.Context, addr string, cr Credentials, qs ...string) (out []result, loggedIn bool, err error) {
 	quietDriver.Do(func() { mysql.SetLogger(&mysql.NopLogger{}) })
 	ct, qt := c.timeouts()
 	cfg := mysql.NewConfig()
@@ -168,26 +194,40 @@ func (c *Client) query(ctx context.Context, addr string, cr Credentials, q strin
 	cfg.MultiStatements = true
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
-	ctx, cancel := context.WithTimeout(ctx, ct+qt)
+	ctx, cancel := context.WithTimeout(ctx, ct+time.Duration(len(qs))*qt)
 	defer cancel()
-	// The connection first (its handshake is the login), then the query.
+	// The connection first (its handshake is the login), then the queries.
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	defer conn.Close()
+	for _, q := range qs {
+		r, err := readRows(ctx, conn, q)
+		if err != nil {
+			return nil, true, err
+		}
+		out = append(out, r)
+	}
+	return out, true, nil
+}
+
+// readRows runs q on conn and reads every row as strings (NULL as "").
+func readRows(ctx context.Context, conn *sql.Conn, q string) (result, error) {
 	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
-		return nil, nil, true, err
+		return result{}, err
 	}
 	defer rows.Close()
-	if cols, err = rows.Columns(); err != nil {
-		return nil, nil, true, err
+	cols, err := rows.Columns()
+	if err != nil {
+		return result{}, err
 	}
+	var out [][]string
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
 		ptrs := make([]any, len(cols))
@@ -195,7 +235,7 @@ func (c *Client) query(ctx context.Context, addr string, cr Credentials, q strin
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, nil, true, err
+			return result{}, err
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
@@ -203,7 +243,7 @@ func (c *Client) query(ctx context.Context, addr string, cr Credentials, q strin
 		}
 		out = append(out, row)
 	}
-	return cols, out, true, rows.Err()
+	return result{cols, out}, rows.Err()
 }
 
 // table indexes rows by column name.
