@@ -438,20 +438,25 @@ func (u *Upgrade) End(ctx context.Context, force bool) *UpgradeReport {
 	if v == nil {
 		return r
 	}
-	versions := map[string]bool{}
+	// One version is one release number: the prefix, release candidate
+	// and commit (a vendor's build, a re-spun candidate) do not count.
+	versions := map[string][]string{} // number → the Version columns
 	for _, n := range r.Nodes {
 		if !n.Alive {
 			r.add(Unsafe, "%s %s:%d is not alive", n.Kind, n.Host, n.Port)
 		}
 		if n.VersionError != "" {
 			r.add(Unsafe, "%s %s:%d: %s", n.Kind, n.Host, n.Port, n.VersionError)
+			continue
 		}
-		versions[n.Version] = true
+		if num := n.v.Number(); !slices.Contains(versions[num], n.Version) {
+			versions[num] = append(versions[num], n.Version)
+		}
 	}
 	if len(versions) > 1 {
 		var vs []string
-		for ver := range versions {
-			vs = append(vs, cmpOr(ver, "(none)"))
+		for _, raws := range versions {
+			vs = append(vs, strings.Join(raws, " / "))
 		}
 		sort.Strings(vs)
 		r.add(Unsafe, "the nodes run %d versions (%s): not every node is upgraded", len(vs), strings.Join(vs, ", "))
@@ -473,8 +478,8 @@ func (u *Upgrade) End(ctx context.Context, force bool) *UpgradeReport {
 	}
 	msg := fmt.Sprintf("upgrade ended: %s off again at the master %s", strings.Join(UpgradeFlags, ", "), st.Master)
 	if len(versions) == 1 {
-		for ver := range versions {
-			msg += "; every node runs " + ver
+		for num := range versions {
+			msg += "; every node runs " + num
 		}
 	}
 	u.event("Normal", "UpgradeEnded", msg)

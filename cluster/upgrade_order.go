@@ -117,8 +117,12 @@ func detectVersion(root string) (string, string, error) {
 // ("doris-2.1.5-rc02(AVX2) RELEASE (build …)").
 var reVersionIn = regexp.MustCompile(`(?:[A-Za-z][A-Za-z0-9]*-)*\d{1,4}\.\d{1,4}(?:\.\d{1,4}){0,2}(?:-[A-Za-z0-9][A-Za-z0-9._-]*)?`)
 
-// jarVersion reads DORIS_BUILD_VERSION_PREFIX, DORIS_BUILD_VERSION and
-// DORIS_BUILD_SHORT_HASH from Version.class in jar: "doris-2.1.5-rc02-d5a02e095d".
+// jarVersion reads DORIS_BUILD_VERSION and DORIS_BUILD_SHORT_HASH (and,
+// for a version without one, DORIS_BUILD_VERSION_PREFIX) from Version.class
+// in jar, as the FE's heartbeat reports its version (apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/service/FrontendServiceImpl.java
+// ping: DORIS_BUILD_VERSION + "-" + DORIS_BUILD_SHORT_HASH):
+// "doris-2.1.5-rc02-d5a02e095d".
 func jarVersion(jar string) (string, error) {
 	zr, err := zip.OpenReader(jar)
 	if err != nil {
@@ -142,7 +146,12 @@ func jarVersion(jar string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("%s: Version.class has no DORIS_BUILD_VERSION", jar)
 	}
-	if p := consts["DORIS_BUILD_VERSION_PREFIX"]; p != "" {
+	// gen_build_version.sh builds DORIS_BUILD_VERSION as
+	// "${build_version_prefix}-${major}.${minor}.${patch}-${rc}": the prefix
+	// is already in it. Only a version that starts with its numbers (a
+	// build that dropped it) gets the prefix, so that SHOW FRONTENDS and
+	// this read alike.
+	if p := consts["DORIS_BUILD_VERSION_PREFIX"]; p != "" && v[0] >= '0' && v[0] <= '9' {
 		v = p + "-" + v
 	}
 	if h := consts["DORIS_BUILD_SHORT_HASH"]; h != "" {

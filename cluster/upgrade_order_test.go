@@ -100,8 +100,16 @@ func TestOwnVersion(t *testing.T) {
 		want     string
 		wantErr  string
 	}{
-		{name: "jar", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "doris", "DORIS_BUILD_VERSION": "2.1.5-rc02",
+		// A 2.1 build: DORIS_BUILD_VERSION carries the prefix (apache/doris
+		// gensrc/script/gen_build_version.sh), never "doris-doris-…".
+		{name: "jar 2.1", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "doris", "DORIS_BUILD_VERSION": "doris-2.1.5-rc02",
 			"DORIS_BUILD_SHORT_HASH": "d5a02e095d"}), want: "doris-2.1.5-rc02-d5a02e095d"},
+		{name: "jar without the prefix", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "doris", "DORIS_BUILD_VERSION": "2.1.5-rc02",
+			"DORIS_BUILD_SHORT_HASH": "d5a02e095d"}), want: "doris-2.1.5-rc02-d5a02e095d"},
+		{name: "jar of a vendor", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "selectdb", "DORIS_BUILD_VERSION": "doris-2.1.6-b3",
+			"DORIS_BUILD_SHORT_HASH": "0123456789"}), want: "doris-2.1.6-b3-0123456789"},
+		{name: "jar 4 numbers", class: versionClass(map[string]string{"DORIS_BUILD_VERSION_PREFIX": "doris", "DORIS_BUILD_VERSION": "doris-1.2.7.1"}),
+			want: "doris-1.2.7.1"},
 		{name: "override", override: "doris-3.0.3", want: "doris-3.0.3"},
 		{name: "no jar", wantErr: "set DORIS_ENTRYPOINT_DORIS_VERSION"},
 		{name: "not a class", class: []byte("PK garbage"), wantErr: "not a class file"},

@@ -426,3 +426,40 @@ func TestUpgradeBadInput(t *testing.T) {
 		}
 	})
 }
+
+// "Same version" is the numbers: end accepts nodes that differ only in
+// their release candidate or commit, and refuses another patch release.
+func TestUpgradeEndSameVersion(t *testing.T) {
+	tests := []struct {
+		name     string
+		fe, be   string
+		ok       bool
+		findings string
+	}{
+		{name: "rc and hash", fe: "doris-2.1.7-rc01-0123456789", be: "doris-2.1.7-rc02-d5a02e095d", ok: true},
+		{name: "no build details", fe: "doris-2.1.7-rc01-0123456789", be: "doris-2.1.7", ok: true},
+		{name: "vendor prefix", fe: "selectdb-doris-2.1.7-b3", be: "doris-2.1.7-rc01-0123456789", ok: true},
+		{name: "patch differs", fe: "doris-2.1.7-rc01-0123456789", be: "doris-2.1.6-rc01-0123456789", findings: "the nodes run 2 versions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, addrs := upCluster(t, 3, 3, 3, 3)
+			recs := &memRecords{}
+			u := upgrade(addrs, recs, nil)
+			if r := u.Begin(context.Background(), nil, false); !r.OK {
+				t.Fatal(r.Result)
+			}
+			for i := 0; i < 3; i++ {
+				c.SetVersion(feIP(i), tt.fe)
+				c.SetVersion(podBE(i), tt.be)
+			}
+			r := u.End(context.Background(), false)
+			if r.OK != tt.ok || (tt.findings != "" && !strings.Contains(findings(r, cluster.Unsafe), tt.findings)) {
+				t.Errorf("end: ok %v, want %v: %s\n%s", r.OK, tt.ok, r.Result, findings(r, cluster.Unsafe))
+			}
+			if want := map[bool]string{true: allOff, false: allOn}[tt.ok]; flags(c) != want {
+				t.Errorf("flags %s, want %s", flags(c), want)
+			}
+		})
+	}
+}
