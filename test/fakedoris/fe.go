@@ -252,9 +252,23 @@ func dorisError(err error) error {
 	return mysql.NewError(mysql.ER_UNKNOWN_ERROR, "errCode = 2, detailMessage = "+err.Error())
 }
 
+// resultset builds a text result set as Doris sends one: a nil cell is
+// NULL, an empty string is an empty string (apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/qe/StmtExecutor.java
+// sendResultSet / sendShowResult: writeNull only for null or "\N"). go-mysql
+// would send "" as NULL (its StringToByteSlice("") is a nil slice, which
+// BuildSimpleTextResultset writes as 0xfb), which fails a client scanning
+// ErrMsg into a string, as the operator does.
 func resultset(names []string, rows [][]any) (*mysql.Result, error) {
 	if rows == nil {
 		rows = [][]any{}
+	}
+	for _, row := range rows {
+		for j, v := range row {
+			if s, ok := v.(string); ok && s == "" {
+				row[j] = []byte{}
+			}
+		}
 	}
 	rs, err := mysql.BuildSimpleTextResultset(names, rows)
 	if err != nil {
