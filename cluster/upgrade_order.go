@@ -41,6 +41,9 @@ import (
 //     begins to wait and, if the wait ends at its bound, again when it
 //     starts anyway. A patch-level difference is one log line. The wait
 //     ends with ctx (debug mode, a stop), as every bootstrap wait does.
+//     A BE/CN that is not alive is not waited for (it still lists the
+//     version of its last heartbeat): Warning UpgradeOrderNotAlive names
+//     each one on an older line once.
 type UpgradeOrder struct {
 	Node    *Node
 	Records UpgradeRecords // nil: (2) is not judged
@@ -256,7 +259,9 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 	if !o.Node.Component.MySQLLiveness {
 		return nil
 	}
-	behind, total, lowest := backendsBehind(v, own)
+	behind, total, lowest, dead := backendsBehind(v, own)
+	told := map[string]bool{}
+	o.notAlive(log, own, dead, told)
 	if len(behind) == 0 {
 		if lowest != nil && own.Compare(*lowest) > 0 {
 			log.Warn("upgrade order: this FE is a patch release ahead of some BE/CN; starting", zap.String("version", own.Raw),
@@ -294,7 +299,9 @@ func (o *UpgradeOrder) BeforeStart(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if behind, total, lowest = backendsBehind(v, own); len(behind) == 0 {
+		behind, total, lowest, dead = backendsBehind(v, own)
+		o.notAlive(log, own, dead, told)
+		if len(behind) == 0 {
 			log.Info("upgrade order: every BE/CN runs this FE's line; starting", zap.Duration("waited", time.Since(start).Round(time.Millisecond)))
 			return nil
 		}
@@ -331,12 +338,23 @@ func (o *UpgradeOrder) viewAgain(ctx context.Context, log *zap.Logger, first err
 	return nil, err
 }
 
-// backendsBehind lists the BE/CN on an older line than own, how many
-// BE/CN there are, and the lowest version among them.
-func backendsBehind(v *clusterView, own Version) (behind []string, total int, lowest *Version) {
+// backendsBehind lists the alive BE/CN on an older line than own, how
+// many alive BE/CN there are, and the lowest version among them; dead are
+// the BE/CN not alive on an older line, "host (version)". A dead backend
+// still lists the version of its last heartbeat (apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/system/Backend.java keeps it
+// when the heartbeat fails), and it cannot report a new one until it is
+// back: waiting for it would hold every FE start for the whole bound.
+func backendsBehind(v *clusterView, own Version) (behind []string, total int, lowest *Version, dead []string) {
 	for i := range v.Nodes {
 		n := &v.Nodes[i]
 		if n.Kind == "fe" || n.VersionError != "" {
+			continue
+		}
+		if !n.Alive {
+			if own.CompareLine(n.v) > 0 {
+				dead = append(dead, fmt.Sprintf("%s (%s)", n.Host, n.Version))
+			}
 			continue
 		}
 		total++
@@ -347,7 +365,25 @@ func backendsBehind(v *clusterView, own Version) (behind []string, total int, lo
 			behind = append(behind, n.Host)
 		}
 	}
-	return behind, total, lowest
+	return behind, total, lowest, dead
+}
+
+// notAlive is the Warning for the BE/CN on an older line that are not
+// alive, each named once.
+func (o *UpgradeOrder) notAlive(log *zap.Logger, own Version, dead []string, told map[string]bool) {
+	var fresh []string
+	for _, d := range dead {
+		if !told[d] {
+			told[d] = true
+			fresh = append(fresh, d)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	log.Warn("upgrade order: BE/CN on an older line are not alive; not waiting for them", zap.String("version", own.Raw), zap.Strings("not_alive", fresh))
+	o.event("Warning", "UpgradeOrderNotAlive", fmt.Sprintf("FE %s does not wait for %d BE/CN that are not alive and last reported an older line: %s; "+
+		"upgrade them before this FE's line serves them", own.Raw, len(fresh), strings.Join(fresh, ", ")))
 }
 
 // withoutBegin is (2).

@@ -146,6 +146,9 @@ func TestUpgradeOrder(t *testing.T) {
 		recorded    bool
 		cancel      bool
 		electing    bool // the FEs answer "Node catalog is not ready" at first
+		setup       func(c *fakedoris.Cluster)
+		dies        bool // the BE behind stops while the FE waits
+		wantDead    int  // UpgradeOrderNotAlive Events naming podBE(1)
 		wantErr     error
 		wantOrder   int // UpgradeOrder Events
 		wantWithout bool
@@ -158,6 +161,15 @@ func TestUpgradeOrder(t *testing.T) {
 		{name: "no wait", own: "doris-3.0.3", recorded: true, wantOrder: 1},
 		{name: "stop", own: "doris-3.0.3", wait: time.Minute, recorded: true, cancel: true, wantErr: context.Canceled, wantOrder: 1},
 		{name: "without begin", own: "doris-2.1.7", wait: time.Minute, wantWithout: true},
+		// A dead BE still lists the version it last heartbeated with: it
+		// is not waited for (it cannot upgrade while it is down), it is
+		// named.
+		{name: "dead be on the old line", own: "doris-3.0.3", wait: time.Minute, recorded: true, wantDead: 1,
+			setup: func(c *fakedoris.Cluster) { oneBehind(c, "doris-3.0.3"); c.SetAlive(podBE(1), false) }},
+		{name: "be dies while waited for", own: "doris-3.0.3", wait: time.Minute, recorded: true, dies: true, wantOrder: 1, wantDead: 1,
+			setup: func(c *fakedoris.Cluster) { oneBehind(c, "doris-3.0.3") }},
+		{name: "dead be on the same line", own: "doris-3.0.3", wait: time.Minute, recorded: true,
+			setup: func(c *fakedoris.Cluster) { c.SetBackendsVersion("doris-3.0.3"); c.SetAlive(podBE(1), false) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +185,9 @@ func TestUpgradeOrder(t *testing.T) {
 			if tt.electing {
 				c.SetCatalogNotReady(true)
 			}
+			if tt.setup != nil {
+				tt.setup(c)
+			}
 			o := &cluster.UpgradeOrder{Node: node, Records: recs, Event: ev.add, Version: tt.own, Wait: tt.wait, Poll: 10 * time.Millisecond}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -182,11 +197,14 @@ func TestUpgradeOrder(t *testing.T) {
 				waitFor(t, "asking again", func() bool { return logs.FilterMessageSnippet("asking again").Len() > 0 })
 				c.SetCatalogNotReady(false)
 			}
-			if tt.upgradeBEs || tt.cancel {
+			if tt.upgradeBEs || tt.cancel || tt.dies {
 				waitFor(t, "the wait", func() bool { return ev.count("UpgradeOrder") == 1 })
-				if tt.upgradeBEs {
+				switch {
+				case tt.upgradeBEs:
 					c.SetBackendsVersion(tt.own)
-				} else {
+				case tt.dies:
+					c.SetAlive(podBE(1), false)
+				default:
 					cancel()
 				}
 			}
@@ -201,9 +219,30 @@ func TestUpgradeOrder(t *testing.T) {
 			if n := ev.count("UpgradeOrder"); n != tt.wantOrder {
 				t.Errorf("%d UpgradeOrder Events, want %d: %q", n, tt.wantOrder, ev.msgs)
 			}
+			if n := ev.count("UpgradeOrderNotAlive"); n != tt.wantDead || (n > 0 && !strings.Contains(ev.last("UpgradeOrderNotAlive"), podBE(1))) {
+				t.Errorf("%d UpgradeOrderNotAlive Events naming %s, want %d: %q", n, podBE(1), tt.wantDead, ev.msgs)
+			}
 			if got := ev.has("UpgradeWithoutBegin"); got != tt.wantWithout {
 				t.Errorf("UpgradeWithoutBegin %v, want %v: %q", got, tt.wantWithout, ev.msgs)
 			}
 		})
 	}
+}
+
+// oneBehind puts every BE on version but BE 1, which stays on the default.
+func oneBehind(c *fakedoris.Cluster, version string) {
+	c.SetBackendsVersion(version)
+	c.SetVersion(podBE(1), fakedoris.DefaultVersion)
+}
+
+// last is the message of the last Event of reason.
+func (e *events) last(reason string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := len(e.reasons) - 1; i >= 0; i-- {
+		if e.reasons[i] == reason {
+			return e.msgs[i]
+		}
+	}
+	return ""
 }

@@ -278,12 +278,23 @@ func TestUpgradeOrder(t *testing.T) {
 		order      int  // UpgradeOrder Events
 		without    bool
 		log        string
+		setup      func(c *fakedoris.Cluster)
+		notAlive   int // UpgradeOrderNotAlive Events
 	}{
 		{name: "waits for the bes", version: "doris-3.0.3", wait: "60s", recorded: true, upgradeBEs: true, order: 1,
 			log: "upgrade order: every BE/CN runs this FE's line; starting"},
 		{name: "bound", version: "doris-3.0.3", wait: "1s", recorded: true, order: 2, log: "upgrade order: the wait ended; starting anyway"},
 		{name: "without begin", version: "doris-2.1.7", wait: "60s", without: true,
 			log: "upgrade without upgrade begin: this node restarts on another version than the cluster lists for it"},
+		// A BE that is dead on the old line is named, not waited for: the
+		// FE starts at once although the bound is a minute.
+		{name: "dead old be", version: "doris-3.0.3", wait: "60s", recorded: true, notAlive: 1,
+			log: "upgrade order: BE/CN on an older line are not alive; not waiting for them",
+			setup: func(c *fakedoris.Cluster) {
+				c.SetBackendsVersion("doris-3.0.3")
+				c.SetVersion(beHost(1), fakedoris.DefaultVersion)
+				c.SetAlive(beHost(1), false)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -293,6 +304,9 @@ func TestUpgradeOrder(t *testing.T) {
 			if tt.recorded {
 				a.srv.SetConfigMapData(kubeapi.UpgradeConfigMap, "cluster-"+fakedoris.ClusterID,
 					`{"cluster_id":"`+fakedoris.ClusterID+`","begun_at":"2026-01-02T03:04:05Z","from":{}}`)
+			}
+			if tt.setup != nil {
+				tt.setup(c)
 			}
 			p, ev, root := startFE(t, a, fe, strings.Split(fe, ",")[0], ports,
 				"DORIS_ENTRYPOINT_DORIS_VERSION="+tt.version, "DORIS_ENTRYPOINT_UPGRADE_WAIT="+tt.wait)
@@ -311,6 +325,8 @@ func TestUpgradeOrder(t *testing.T) {
 				t.Errorf("status lacks the version %s:\n%s", tt.version, st.Log())
 			}
 			harness.WaitFor(t, fmt.Sprintf("%d UpgradeOrder Events", tt.order), wait, func() bool { return events(a, "UpgradeOrder") == tt.order })
+			harness.WaitFor(t, fmt.Sprintf("%d UpgradeOrderNotAlive Events", tt.notAlive), wait,
+				func() bool { return events(a, "UpgradeOrderNotAlive") == tt.notAlive })
 			if tt.without {
 				harness.WaitFor(t, "Warning UpgradeWithoutBegin", wait, func() bool { return events(a, "UpgradeWithoutBegin") == 1 })
 			} else if n := events(a, "UpgradeWithoutBegin"); n != 0 {
