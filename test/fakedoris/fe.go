@@ -205,8 +205,8 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 		}
 		return &mysql.Result{}, nil
 	}
-	if strings.HasPrefix(upper, "ADMIN SET FRONTEND CONFIG") {
-		return &mysql.Result{}, nil
+	if strings.HasPrefix(upper, "ADMIN SET FRONTEND CONFIG") || strings.HasPrefix(upper, "ADMIN SET ALL FRONTENDS CONFIG") {
+		return nil, dorisError(errors.New("config parameter size is not equal to 1")) // no ("k" = "v"): setConfig's refusal
 	}
 	if m := reShowConfig.FindStringSubmatch(q); m != nil {
 		return resultset(c.configRows(m[1]+m[2], m[1]+m[2] != "" || strings.Contains(upper, " LIKE ")))

@@ -1,9 +1,11 @@
 package fakedoris
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -66,24 +68,56 @@ var (
 	reConfigPair = regexp.MustCompile(`\s*(?:"([^"]*)"|'([^']*)')\s*=\s*(?:"([^"]*)"|'([^']*)')\s*(?:,|$)`)
 )
 
-// setConfig applies ADMIN SET FRONTEND CONFIG ("key" = "value"): a known
-// boolean takes true or false (any case), as ConfigBase.setConfigField
-// does; other keys are accepted and ignored.
+// otherConfigs are mutable FE configs of Doris' Config.java that the fake
+// accepts and ignores, with their Java types (apache/doris
+// fe/fe-common/src/main/java/org/apache/doris/common/Config.java); a key
+// that is neither these nor configDefaults' does not exist for the fake.
+var otherConfigs = map[string]string{
+	"max_bytes_per_broker_scanner": "long", // mutable, masterOnly
+}
+
+// setConfig applies ADMIN SET FRONTEND CONFIG ("key" = "value") with
+// Doris' refusals: exactly one pair (AdminSetConfigStmt / apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/nereids/trees/plans/commands/AdminSetFrontendConfigCommand.java
+// validate: "config parameter size is not equal to 1"), a key that exists
+// ("Config 'k' does not exist") and a value of its type ("Failed to set
+// config 'k'. err: type mismatch" for a boolean that is not true or false
+// in any case; Java's NumberFormatException text for a number), as
+// apache/doris fe/fe-common/src/main/java/org/apache/doris/common/ConfigBase.java
+// setMutableConfig / setConfigField / isBoolean do.
 func (c *Cluster) setConfig(props string) error {
+	pairs := reConfigPair.FindAllStringSubmatch(props, -1)
+	if len(pairs) != 1 {
+		return errors.New("config parameter size is not equal to 1")
+	}
+	key, val := pairs[0][1]+pairs[0][2], strings.TrimSpace(pairs[0][3]+pairs[0][4])
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, m := range reConfigPair.FindAllStringSubmatch(props, -1) {
-		key, val := m[1]+m[2], m[3]+m[4]
-		if _, ok := c.config[key]; !ok {
-			continue
-		}
-		switch strings.ToLower(val) {
-		case "true":
-			c.config[key] = true
-		case "false":
-			c.config[key] = false
-		default:
+	typ := otherConfigs[key]
+	if _, ok := c.config[key]; ok {
+		typ = "boolean"
+	}
+	switch typ {
+	case "":
+		return fmt.Errorf("Config '%s' does not exist", key)
+	case "boolean":
+		if !strings.EqualFold(val, "true") && !strings.EqualFold(val, "false") {
 			return fmt.Errorf("Failed to set config '%s'. err: type mismatch", key)
+		}
+		if _, ok := c.config[key]; ok {
+			c.config[key] = strings.EqualFold(val, "true")
+		}
+	case "int", "long":
+		bits := 32
+		if typ == "long" {
+			bits = 64
+		}
+		if _, err := strconv.ParseInt(val, 10, bits); err != nil {
+			return fmt.Errorf("Failed to set config '%s'. err: For input string: \"%s\"", key, val)
+		}
+	case "double":
+		if _, err := strconv.ParseFloat(val, 64); err != nil {
+			return fmt.Errorf("Failed to set config '%s'. err: For input string: \"%s\"", key, val)
 		}
 	}
 	return nil
