@@ -31,7 +31,9 @@ import (
 //     judged.
 //  2. A node the cluster lists on another version than its own while no
 //     upgrade is recorded: Warning UpgradeWithoutBegin (balance is on, the
-//     cluster repairs and rebalances needlessly).
+//     cluster repairs and rebalances needlessly). A node that lists no
+//     version (just added, no heartbeat yet: its first start) is not
+//     judged.
 //     When the FEs answer but cannot list the cluster (an election: this FE
 //     may be the master that just restarted in an FE roll), it asks again,
 //     up to Wait; when none answers at all (this may be the only FE), it
@@ -403,6 +405,10 @@ func (o *UpgradeOrder) withoutBegin(ctx context.Context, log *zap.Logger, own Ve
 		return
 	}
 	for _, n := range v.Nodes {
+		// Only a real restart is judged: a row that lists a version, which
+		// Doris takes from heartbeats alone. A node that has just joined
+		// (ALTER SYSTEM ADD, no heartbeat yet) lists none (NULL or ""),
+		// and has no earlier version to differ from.
 		if n.Host != host || n.Port != port || n.VersionError != "" || (n.Kind == "fe") != o.Node.Component.MySQLLiveness {
 			continue
 		}

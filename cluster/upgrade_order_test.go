@@ -246,3 +246,66 @@ func (e *events) last(reason string) string {
 	}
 	return ""
 }
+
+// A node on its first start has no earlier version: the row ALTER SYSTEM
+// ADD just made lists none until its first heartbeat (a scale-out's
+// observer, a BE at the first deploy, on whatever image the cluster runs
+// now), so no UpgradeWithoutBegin; a node the cluster saw on another
+// version (a real restart), alive or not since, posts it.
+func TestUpgradeWithoutBeginFirstStart(t *testing.T) {
+	tests := []struct {
+		name    string
+		be      bool
+		added   bool   // the row comes from ALTER SYSTEM ADD, no heartbeat yet
+		listed  string // else the version the cluster lists for it
+		alive   bool
+		without bool
+	}{
+		{name: "observer just added", added: true},
+		{name: "be just added", be: true, added: true},
+		{name: "fe restarts", listed: fakedoris.DefaultVersion, alive: true, without: true},
+		{name: "be restarts, seen dead", be: true, listed: fakedoris.DefaultVersion, without: true},
+		{name: "be restarts on its version", be: true, listed: "doris-3.1.0-rc01-0123456789", alive: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, addrs := upCluster(t, 1, 1, 0, 0)
+			host := "doris-new-0.doris-internal.doris.svc.cluster.local"
+			node := guardNode(t, host, addrs)
+			ctx := context.Background()
+			switch {
+			case tt.be && tt.added:
+				if err := node.Client.AddBackend(ctx, addrs[0], host, 9050); err != nil {
+					t.Fatal(err)
+				}
+			case tt.added:
+				if err := node.Client.AddFrontend(ctx, addrs[0], false, host, 9010); err != nil {
+					t.Fatal(err)
+				}
+			case tt.be:
+				c.AddBackend(fakedoris.Backend{Host: host, HeartbeatPort: 9050, Alive: tt.alive, NodeRole: "mix", Version: tt.listed})
+			default:
+				c.AddFrontend(fakedoris.Frontend{Host: host, EditLogPort: 9010, QueryPort: 9030, Role: "OBSERVER", Alive: tt.alive, Join: true,
+					Version: tt.listed})
+			}
+			if tt.be {
+				node.Component = cluster.BE
+				conf := filepath.Join(node.Root, cluster.BE.Conf)
+				if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(conf, []byte("heartbeat_service_port = 9050\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ev := &events{}
+			o := &cluster.UpgradeOrder{Node: node, Records: &memRecords{}, Event: ev.add, Version: "doris-3.1.0-rc01-0123456789"}
+			if err := o.BeforeStart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := ev.has("UpgradeWithoutBegin"); got != tt.without {
+				t.Errorf("UpgradeWithoutBegin %v, want %v: %q", got, tt.without, ev.msgs)
+			}
+		})
+	}
+}

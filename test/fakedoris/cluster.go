@@ -269,7 +269,7 @@ func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 			row = append(row, fe.ArrowPort)
 		}
 		row = append(row, fe.Role, tf(master), ClusterID, tf(fe.Join), tf(fe.Alive), "15443", stamp, stampOr(fe.LastHeartbeat),
-			tf(fe.Role == "FOLLOWER"), "", versionOr(fe.Version), yesNo(fe.Host == self))
+			tf(fe.Role == "FOLLOWER"), "", frontendVersion(fe.Version), yesNo(fe.Host == self))
 		rows = append(rows, row)
 	}
 	return c.onlyColumns(names, rows)
@@ -310,7 +310,7 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 			errMsg = "java.net.ConnectException: Connection refused"
 		}
 		row = append(row, stamp, stampOr(be.LastHeartbeat), tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
-			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, errMsg, versionOr(be.Version), status, be.HeartbeatFailures)
+			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, errMsg, backendVersion(be.Version), status, be.HeartbeatFailures)
 		if c.layout == Layout3 {
 			row = append(row, 8, "31.00 GB", 0)
 		}
@@ -345,7 +345,7 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			if idx >= 0 {
 				return fmt.Errorf("frontend already exists: %s", hostPort)
 			}
-			fe := Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030, RPCPort: 9020, ArrowPort: -1, Role: kind}
+			fe := Frontend{Host: host, EditLogPort: port, HTTPPort: 8030, QueryPort: 9030, RPCPort: 9020, ArrowPort: -1, Role: kind, Version: Unreported}
 			if c.fePorts != nil {
 				fe.HTTPPort, fe.QueryPort, fe.RPCPort = c.fePorts.HTTPPort, c.fePorts.QueryPort, c.fePorts.RPCPort
 			}
@@ -395,7 +395,7 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 				return fmt.Errorf("Same backend already exists[%s]", hostPort)
 			}
 			c.backends = append(c.backends, Backend{ID: c.nextBE, Host: host, HeartbeatPort: port, BePort: 9060, HTTPPort: 8040,
-				BrpcPort: 8060, ArrowPort: -1, Alive: true, NodeRole: "mix"})
+				BrpcPort: 8060, ArrowPort: -1, Alive: true, NodeRole: "mix", Version: Unreported})
 			c.nextBE++
 		case "DROPP":
 			ids := map[int]bool{}
