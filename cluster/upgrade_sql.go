@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"time"
 )
 
 // What the upgrade commands and the guard read from Doris: every node with
@@ -207,13 +209,56 @@ type clusterView struct {
 	master    *UpgradeNode
 }
 
+// lookupAttempts is how many times view asks the FEs while every one of
+// them failed on a transient name lookup (one resolver timeout under load
+// must not end `upgrade begin`); each attempt is bounded by the connect
+// timeout, so the whole is a few of them.
+const lookupAttempts = 3
+
 // view reads SHOW FRONTENDS and, with backends, SHOW BACKENDS from the
 // first FE in addrs that answers. An FE that answered with an error (access
-// denied) ends the search: the others would say the same.
+// denied) ends the search: the others would say the same. When no FE
+// answered only because their names could not be looked up for a moment
+// (DNS timeout, temporary failure), it asks again, up to lookupAttempts.
 func (c *Client) view(ctx context.Context, addrs []string, backends bool) (*clusterView, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("no FE address to ask (give --fe, or set ENV_FE_ADDR)")
 	}
+	ct, _ := c.timeouts()
+	return retryLookups(ctx, lookupAttempts, ct/4, func() (*clusterView, error) { return c.viewOnce(ctx, addrs, backends) })
+}
+
+// retryLookups runs round until it returns a view, fails for another
+// reason than a transient lookup, attempts are used up, or ctx ends; it
+// pauses between rounds, doubling each time. The error says how many
+// rounds were tried.
+func retryLookups(ctx context.Context, attempts int, pause time.Duration, round func() (*clusterView, error)) (*clusterView, error) {
+	for i := 1; ; i++ {
+		v, err := round()
+		if err == nil || !errors.As(err, new(*lookupError)) || ctx.Err() != nil {
+			return v, err
+		}
+		if i >= attempts {
+			return nil, fmt.Errorf("%w (name lookups failed %d times in a row)", err, i)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
+// transientLookup says err is a name lookup that may succeed if asked
+// again: a resolver timeout or temporary failure, never "no such host".
+func transientLookup(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && !de.IsNotFound && (de.IsTimeout || de.IsTemporary)
+}
+
+// viewOnce is one round of view over addrs.
+func (c *Client) viewOnce(ctx context.Context, addrs []string, backends bool) (*clusterView, error) {
 	var errs []error
 	for _, addr := range addrs {
 		fes, id, err := c.frontendNodes(ctx, addr)
@@ -239,8 +284,21 @@ func (c *Client) view(ctx context.Context, addrs []string, backends bool) (*clus
 		}
 		return v, nil
 	}
-	return nil, fmt.Errorf("no FE answered: %w", errors.Join(errs...))
+	err := errors.Join(errs...)
+	for _, e := range errs {
+		if !transientLookup(e) {
+			return nil, fmt.Errorf("no FE answered: %w", err)
+		}
+	}
+	return nil, &lookupError{fmt.Errorf("no FE answered: %w", err)}
 }
+
+// lookupError is a round in which every FE failed on a transient name
+// lookup (a round with one FE that failed otherwise is not retried).
+type lookupError struct{ err error }
+
+func (e *lookupError) Error() string { return e.err.Error() }
+func (e *lookupError) Unwrap() error { return e.err }
 
 // masterFlags reads the flags on the master's own query port or, when the
 // master cannot be named or reached, through the FE that answered (it
