@@ -132,7 +132,7 @@ func (c *Client) execAll(ctx context.Context, addr string, qs ...string) ([]resu
 	}
 	var denied []string
 	for _, cr := range creds {
-		res, loggedIn, err := c.queries(ctx, addr, cr, qs...)
+		res, loggedIn, err := c.queriesPastNotReady(ctx, addr, cr, qs...)
 		if loggedIn && admin {
 			c.adminFirst.Store(cr == c.Admin)
 		}
@@ -153,6 +153,17 @@ func Answered(err error) bool {
 	return errors.As(err, &me) || errors.Is(err, ErrAccessDenied)
 }
 
+// NotReady says err is Doris' answer of an FE whose catalog is not ready
+// (it has not replayed the journal yet, or lost its master): ERROR 1105
+// "errCode = 2, detailMessage = Node catalog is not ready, please wait for a
+// while." (apache/doris fe/fe-core/src/main/java/org/apache/doris/qe/MasterOpExecutor.java
+// forward, as ConnectProcessor reports it). That FE will answer the same on
+// that connection; another connection through a Service may reach another.
+func NotReady(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1105 && strings.Contains(me.Message, "Node catalog is not ready")
+}
+
 // quietDriver keeps the driver's own stderr logger (a global of
 // go-sql-driver) quiet: every error is returned to the caller, which logs it
 // once, in its own format.
@@ -167,11 +178,30 @@ func (c *Client) execAs(ctx context.Context, addr string, cr Credentials, q stri
 // query runs q on addr as cr; loggedIn says the FE accepted the account,
 // whatever became of q.
 func (c *Client) query(ctx context.Context, addr string, cr Credentials, q string) (cols []string, out [][]string, loggedIn bool, err error) {
-	res, loggedIn, err := c.queries(ctx, addr, cr, q)
+	res, loggedIn, err := c.queriesPastNotReady(ctx, addr, cr, q)
 	if err != nil {
 		return nil, nil, loggedIn, err
 	}
 	return res[0].cols, res[0].rows, true, nil
+}
+
+// notReadyConns is how many connections queriesPastNotReady opens at
+// most: through a Service over 3 FEs of which 2 are not ready, each
+// reaches the ready one with 1/3 at least, so 8 miss all with 4%.
+const notReadyConns = 8
+
+// queriesPastNotReady is queries, asked again on a new connection (a new
+// sql.DB: never a pooled one) while the FE answers "not ready": that FE
+// answers so on that connection until its replay is done, and a Service
+// may route a new connection to another FE. A not-ready FE ran none of qs
+// (Doris refuses before it forwards), so they are sent again from the first.
+func (c *Client) queriesPastNotReady(ctx context.Context, addr string, cr Credentials, qs ...string) ([]result, bool, error) {
+	for n := 1; ; n++ {
+		res, loggedIn, err := c.queries(ctx, addr, cr, qs...)
+		if !NotReady(err) || n >= notReadyConns || ctx.Err() != nil {
+			return res, loggedIn, err
+		}
+	}
 }
 
 // result is one statement's answer.
