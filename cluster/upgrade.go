@@ -38,6 +38,9 @@ import (
 //     whatever a master change or restart turned back on: log line and
 //     Event UpgradeFlagsReapplied each time. The master's own supervisor
 //     acts at once, the others when the flags stay off a second round.
+//     After setting them it reads the record again: if upgrade end removed
+//     it meanwhile, it sets them back to false (never balance off after
+//     the end).
 //  4. status: versions per kind, the flags on the current master, the
 //     record, and what runs next in the seed's order: BE/CN, then FE
 //     (followers and observers, the master last), then brokers.

@@ -152,6 +152,24 @@ func (g *UpgradeGuard) round(ctx context.Context, st *guardState) {
 			"trying again", strings.Join(off, ", "), master, err))
 		return
 	}
+	// upgrade end may have removed the record since it was read (it then
+	// sets the flags false): read it again, and undo what was just set if
+	// it is gone, so that no round that began before the end turns the
+	// balance off after it.
+	if again := readRecord(ctx, g.Records, v.ClusterID); again.known() && !again.Found {
+		back, err := c.setFlags(ctx, flags.Master, off, false)
+		if err != nil {
+			log.Warn("upgrade guard: the upgrade ended while the flags were set again; cannot set them back to false", zap.String("master", master),
+				zap.Strings("flags", off), zap.String("flags_now", back.String()), zap.Error(err))
+			g.event("Warning", "UpgradeFlagsNotReapplied", fmt.Sprintf("the upgrade ended while %s were set again on the master %s, and they could "+
+				"not be set back to false (%v): they read %s; run doris-entrypoint upgrade end", strings.Join(off, ", "), master, err, back))
+			return
+		}
+		log.Info("upgrade guard: the upgrade ended while the flags were set again; set back to false", zap.String("master", master),
+			zap.Strings("flags", off), zap.String("flags_now", back.String()))
+		*st = guardState{}
+		return
+	}
 	st.master, st.offAt = master, ""
 	log.Info("upgrade guard: flags re-applied on the master", zap.String("master", master), zap.Strings("flags", off),
 		zap.String("why", why), zap.String("flags_now", after.String()))

@@ -463,3 +463,83 @@ func TestUpgradeEndSameVersion(t *testing.T) {
 		})
 	}
 }
+
+// hookRecords is memRecords with a hook run once, at the first GetUpgrade
+// after arm: the caller gets the record as it was before the hook.
+type hookRecords struct {
+	*memRecords
+	mu   sync.Mutex
+	hook func()
+}
+
+func (h *hookRecords) arm(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hook = f
+}
+
+func (h *hookRecords) GetUpgrade(ctx context.Context, key string) (string, bool, error) {
+	data, found, err := h.memRecords.GetUpgrade(ctx, key)
+	h.mu.Lock()
+	f := h.hook
+	h.hook = nil
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return data, found, err
+}
+
+// upgrade end, then FE master changes: the balance is never turned off
+// again, even when end runs in the middle of a guard's round (the guard
+// read the record before end removed it, and the flags after end set them
+// false).
+func TestUpgradeEndThenMasterChange(t *testing.T) {
+	c, addrs := upCluster(t, 3, 3, 3, 3)
+	recs := &memRecords{}
+	u := upgrade(addrs, recs, nil)
+	ctx := context.Background()
+	if r := u.Begin(ctx, nil, false); !r.OK {
+		t.Fatal(r.Result)
+	}
+	hooked := &hookRecords{memRecords: recs}
+	gev := &events{}
+	// The master's own supervisor: it acts at once on flags seen off.
+	g := &cluster.UpgradeGuard{Node: guardNode(t, feIP(0), addrs), Records: hooked, Event: gev.add, Interval: 20 * time.Millisecond}
+	gctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(gctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	rounds := func(n int) {
+		t.Helper()
+		k := countStatements(c, "SHOW FRONTENDS")
+		waitFor(t, fmt.Sprintf("%d guard rounds", n), func() bool { return countStatements(c, "SHOW FRONTENDS") >= k+n })
+	}
+	rounds(2)
+
+	ended := make(chan *cluster.UpgradeReport, 1)
+	hooked.arm(func() { ended <- u.End(ctx, false) })
+	var r *cluster.UpgradeReport
+	select {
+	case r = <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no guard round ran upgrade end")
+	}
+	if !r.OK || recs.has() {
+		t.Fatalf("end: ok %v recorded %v: %s", r.OK, recs.has(), r.Result)
+	}
+	rounds(3)
+	if flags(c) != allOff {
+		t.Errorf("after end, the guard's round left the flags %s", flags(c))
+	}
+	for _, m := range []string{feIP(1), feIP(2), feIP(0)} {
+		c.SetMaster(m)
+		rounds(3)
+		if flags(c) != allOff {
+			t.Errorf("after the master moved to %s: flags %s", m, flags(c))
+		}
+	}
+	if n := gev.count("UpgradeFlagsReapplied"); n != 0 {
+		t.Errorf("%d UpgradeFlagsReapplied after end: %q", n, gev.msgs)
+	}
+}
