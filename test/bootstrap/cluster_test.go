@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/doris-entrypoint/cluster"
 	"github.com/apache/doris-entrypoint/test/internal/harness"
@@ -75,6 +76,23 @@ func (n *node) stop(t *testing.T) {
 	}
 }
 
+// untilAnswered calls ask until it returns no error, for up to wait.
+func untilAnswered(t *testing.T, what string, ask func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		err := ask(ctx)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: no answer within %s: %v", what, wait, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // A cluster from nothing: 3 FE followers (ELECT_NUMBER=3) + 1 observer +
 // 3 BE + 1 CN, each doris-entrypoint as PID 1 of its own namespace with its
 // own DORIS_ROOT; FE-0 bootstraps it, everyone else joins; then every node
@@ -117,12 +135,14 @@ func TestSimulatedCluster(t *testing.T) {
 		ev.Wait(t, "fake-be "+be.fqdn, wait)
 	}
 
-	// Ask a follower: it forwards to the master, so it shows the cluster.
+	// Ask a follower: it forwards to the master, so it shows the cluster
+	// once its replay is done (its query port opens only then, as Doris').
 	var cl cluster.Client
-	got, err := cl.ShowFrontends(context.Background(), addrs[2])
-	if err != nil {
-		t.Fatal(err)
-	}
+	var got []cluster.Frontend
+	untilAnswered(t, "a follower's SHOW FRONTENDS", func(ctx context.Context) (err error) {
+		got, err = cl.ShowFrontends(ctx, addrs[2])
+		return err
+	})
 	roles := map[string]string{}
 	for _, f := range got {
 		roles[f.Host] = f.Role
@@ -136,9 +156,13 @@ func TestSimulatedCluster(t *testing.T) {
 			t.Errorf("%s: role %q, want %s; frontends %+v", fe.fqdn, roles[fe.fqdn], want, got)
 		}
 	}
-	backends, err := cl.ShowBackends(context.Background(), addrs[1])
-	if err != nil || len(backends) != 4 {
-		t.Fatalf("backends %+v, %v", backends, err)
+	var backends []cluster.Backend
+	untilAnswered(t, "a follower's SHOW BACKENDS", func(ctx context.Context) (err error) {
+		backends, err = cl.ShowBackends(ctx, addrs[1])
+		return err
+	})
+	if len(backends) != 4 {
+		t.Fatalf("backends %+v, want 4", backends)
 	}
 
 	// Restart everyone (BEs first, as the operator upgrades): FEs now have

@@ -81,11 +81,14 @@ type FENode struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	helper string // --helper's HOST:EDIT_LOG_PORT ("": none)
+
 	mu     sync.Mutex
 	c      *Cluster // this FE's own (master: the cluster's; forwarder: unused)
 	master bool
 	epoch  int
 	saved  []byte // cluster.json as last written
+	ready  bool   // serving: a master at once, a forwarder after its replay (replay)
 }
 
 // RunFE runs a fake FE for conf with start_fe.sh's arguments; self is its
@@ -134,46 +137,74 @@ func StartFE(o FEOptions) (*FENode, error) {
 	n := &FENode{o: o, c: NewCluster(Layout21), done: make(chan struct{})}
 	n.ports = Frontend{Host: o.Self, QueryPort: confPort(data, "query_port", 9030), HTTPPort: confPort(data, "http_port", 8030),
 		EditLogPort: confPort(data, "edit_log_port", 9010), RPCPort: confPort(data, "rpc_port", 9020), ArrowPort: -1}
-	helper := ""
 	for i, a := range o.Args {
 		if a == "--helper" && i+1 < len(o.Args) {
-			helper = o.Args[i+1]
+			n.helper = o.Args[i+1]
 		}
 	}
-	n.ln, err = net.Listen("tcp", net.JoinHostPort(o.Bind, strconv.Itoa(n.ports.QueryPort)))
-	if err != nil {
-		return nil, err
-	}
-	n.addr = n.ln.Addr().String()
+	n.addr = net.JoinHostPort(o.Bind, strconv.Itoa(n.ports.QueryPort))
 	if o.Advertise != "" {
 		n.addr = net.JoinHostPort(o.Advertise, strconv.Itoa(n.ports.QueryPort))
 	}
-	if helper == "" {
+	if n.helper == "" {
 		prev, _ := os.ReadFile(filepath.Join(o.Dir, "master"))
 		st, err := loadState(o.Dir)
 		if err != nil {
-			n.ln.Close()
 			return nil, err
 		}
 		if len(prev) == 0 || string(prev) == n.addr || (st != nil && st.Master == o.Self) {
+			if err := n.listen(); err != nil {
+				return nil, err
+			}
 			if _, err := n.takeOver(); err != nil {
 				n.ln.Close()
 				return nil, err
 			}
 		}
 	}
-	go serveMySQL(n.ln, n, n.open)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go n.heartbeats(ctx)
 	return n, nil
 }
 
+// listen opens the query port and serves it: a Doris FE opens it only
+// once its catalog is ready (apache/doris fe/fe-core/src/main/java/org/apache/doris/DorisFE.java:
+// Env.waitForReady before QeService starts), so a joining forwarder's is
+// closed until its replay is done.
+func (n *FENode) listen() error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(n.o.Bind, strconv.Itoa(n.ports.QueryPort)))
+	if err != nil {
+		return fmt.Errorf("fake fe: query port: %w", err)
+	}
+	if n.o.Advertise == "" && n.ports.QueryPort == 0 {
+		n.addr = ln.Addr().String()
+	}
+	n.mu.Lock()
+	n.ln, n.ready = ln, true
+	n.mu.Unlock()
+	go serveMySQL(ln, n, n.open)
+	return nil
+}
+
+// Ready says the node serves its query port.
+func (n *FENode) Ready() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ready
+}
+
 // Close stops the node (its state is on disk already).
 func (n *FENode) Close() error {
 	n.cancel()
 	<-n.done
-	return n.ln.Close()
+	n.mu.Lock()
+	ln := n.ln
+	n.mu.Unlock()
+	if ln == nil {
+		return nil
+	}
+	return ln.Close()
 }
 
 // IsMaster says whether the node is master now.
@@ -326,12 +357,16 @@ func (n *FENode) heartbeats(ctx context.Context) {
 	defer close(n.done)
 	t := time.NewTicker(n.o.Heartbeat)
 	defer t.Stop()
-	fails, last := 0, ""
+	fails, last, learned := 0, "", ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !n.Ready() {
+			learned = n.replay(ctx, learned)
+			continue
 		}
 		if n.IsMaster() {
 			fails, last = 0, ""
@@ -357,6 +392,16 @@ func (n *FENode) heartbeats(ctx context.Context) {
 			continue
 		}
 		fails++
+		if highestEpoch(n.o.Dir) == 0 && fails >= 3 {
+			// FAKE_DIR is this FE's own (no master ever wrote it): find
+			// the master again as the joining FE did.
+			if m, err := n.findMaster(ctx); err == nil && m != string(addr) {
+				if err := writeFileAtomic(filepath.Join(n.o.Dir, "master"), []byte(m)); err == nil {
+					fmt.Fprintf(os.Stderr, "fake fe: %s follows the master at %s\n", n.o.Self, m)
+					fails = 0
+				}
+			}
+		}
 		if rank := n.candidateRank(); rank >= 0 && fails >= 3*(rank+1) {
 			if ok, err := n.takeOver(); err != nil {
 				fmt.Fprintf(os.Stderr, "fake fe: take over: %v\n", err)
@@ -366,6 +411,130 @@ func (n *FENode) heartbeats(ctx context.Context) {
 			fails = 0
 		}
 	}
+}
+
+// replay is a forwarder's start before it serves, one step per heartbeat
+// interval: find the master (FAKE_DIR/master, else ask the helper) and
+// check that it lists this FE, as Doris' Env.getFeNodeTypeAndNameFromHelpers
+// asks the helper for this node's role and, while it is not listed, logs
+// "current node is not added to the group. please add it first." and asks
+// again (apache/doris fe/fe-core/src/main/java/org/apache/doris/catalog/Env.java);
+// then, one interval later (its journal replayed), open the query port.
+// learned is the master found at the previous step; it returns this step's.
+func (n *FENode) replay(ctx context.Context, learned string) string {
+	if learned != "" {
+		if err := n.listen(); err != nil {
+			fmt.Fprintf(os.Stderr, "fake fe: %v\n", err)
+			return learned
+		}
+		fmt.Fprintf(os.Stderr, "fake fe: %s ready, forwarding to the master at %s\n", n.o.Self, learned)
+		return learned
+	}
+	m, err := n.findMaster(ctx)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fake fe: %s not ready: %v\n", n.o.Self, err)
+		return ""
+	}
+	path := filepath.Join(n.o.Dir, "master")
+	if prev, _ := os.ReadFile(path); string(prev) != m {
+		// FAKE_DIR is this FE's own (an unmodified operator shares none):
+		// keep the master for a restart without --helper, as Doris keeps
+		// the group in its metadata.
+		if err := writeFileAtomic(path, []byte(m)); err != nil {
+			fmt.Fprintf(os.Stderr, "fake fe: %v\n", err)
+			return ""
+		}
+	}
+	if n.helper != "" && highestEpoch(n.o.Dir) == 0 {
+		writeFileAtomic(filepath.Join(n.o.Dir, "helper"), []byte(n.helper))
+	}
+	return m
+}
+
+// findMaster is the master's query address and whether it lists this FE:
+// FAKE_DIR/master when a master wrote it (a shared FAKE_DIR), else the
+// IsMaster row of SHOW FRONTENDS asked of the helper (--helper, or the one
+// a first start kept) at this FE's query port (Doris assumes every FE has
+// the same ports: the helper's http_port is dialled at Config.http_port),
+// or of the master last known.
+func (n *FENode) findMaster(ctx context.Context) (string, error) {
+	known, _ := os.ReadFile(filepath.Join(n.o.Dir, "master"))
+	if len(known) > 0 && highestEpoch(n.o.Dir) > 0 {
+		// Shared: the master's own word (POD_IP:port), checked for this
+		// FE's row.
+		if _, err := n.masterFrom(ctx, string(known)); err != nil {
+			return "", fmt.Errorf("%s: %w", known, err)
+		}
+		return string(known), nil
+	}
+	var seeds []string
+	helper := n.helper
+	if helper == "" {
+		b, _ := os.ReadFile(filepath.Join(n.o.Dir, "helper"))
+		helper = string(b)
+	}
+	if h, _, err := net.SplitHostPort(helper); err == nil {
+		seeds = append(seeds, net.JoinHostPort(h, strconv.Itoa(n.ports.QueryPort)))
+	}
+	if len(known) > 0 {
+		seeds = append(seeds, string(known))
+	}
+	if len(seeds) == 0 {
+		return "", errors.New("no master known and no helper")
+	}
+	var errs []error
+	for _, seed := range seeds {
+		m, err := n.masterFrom(ctx, seed)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", seed, err))
+	}
+	return "", errors.Join(errs...)
+}
+
+// masterFrom reads SHOW FRONTENDS on addr: the master's Host:QueryPort
+// (addr itself when it is the master), once it lists this FE.
+func (n *FENode) masterFrom(ctx context.Context, addr string) (string, error) {
+	conn, err := client.ConnectWithDialer(ctx, "tcp", addr, "root", "", "", func(ctx context.Context, _, a string) (net.Conn, error) {
+		return n.dial(ctx, a)
+	})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	r, err := conn.Execute("SHOW FRONTENDS")
+	if err != nil {
+		return "", err
+	}
+	col := map[string]int{}
+	for i, f := range r.Fields {
+		col[string(f.Name)] = i
+	}
+	cell := func(row int, name string) string {
+		i, ok := col[name]
+		if !ok {
+			return ""
+		}
+		s, _ := r.GetString(row, i)
+		return s
+	}
+	master, listed := "", false
+	for i := range r.RowNumber() {
+		if cell(i, "Host") == n.o.Self && cell(i, "EditLogPort") == strconv.Itoa(n.ports.EditLogPort) {
+			listed = true
+		}
+		if cell(i, "IsMaster") == "true" {
+			master = net.JoinHostPort(cell(i, "Host"), cell(i, "QueryPort"))
+		}
+	}
+	switch {
+	case master == "":
+		return "", errors.New("no master in SHOW FRONTENDS")
+	case !listed:
+		return "", errors.New("current node is not added to the group. please add it first.")
+	}
+	return master, nil
 }
 
 // candidateRank is this node's place among the alive followers (but the

@@ -91,6 +91,7 @@ type feCluster struct {
 	prefix string
 	port   int
 	nodes  map[string]*FENode
+	own    bool // each FE its own FAKE_DIR (fake/HOST), as under an unmodified operator
 }
 
 func (fc *feCluster) host(i int) string { return fc.prefix + strconv.Itoa(i) }
@@ -101,7 +102,12 @@ func (fc *feCluster) start(i int, args ...string) *FENode {
 	fc.t.Helper()
 	conf := filepath.Join(fc.dir, fmt.Sprintf("fe%d.conf", i))
 	os.WriteFile(conf, []byte(fmt.Sprintf("query_port = %d\nhttp_port = 8030\nedit_log_port = 9010\n", fc.port)), 0o644)
-	n, err := StartFE(FEOptions{Conf: conf, Args: args, Dir: filepath.Join(fc.dir, "fake"), Self: fc.host(i), Bind: fc.host(i),
+	dir := filepath.Join(fc.dir, "fake")
+	if fc.own {
+		dir = filepath.Join(dir, fc.host(i))
+		os.MkdirAll(dir, 0o755)
+	}
+	n, err := StartFE(FEOptions{Conf: conf, Args: args, Dir: dir, Self: fc.host(i), Bind: fc.host(i),
 		Heartbeat: 100 * time.Millisecond, Version: "doris-2.1.5-rc02-fe" + strconv.Itoa(i)})
 	if err != nil {
 		fc.t.Fatal(err)
