@@ -10,6 +10,7 @@ package cluster
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -60,6 +61,7 @@ type Backend struct {
 	NodeRole                string // mix, or computation (a CN)
 	Decommissioned          bool   // SystemDecommissioned
 	TabletNum               int
+	Location                string // the Tag column's location ("default"); "": unreadable
 }
 
 // ErrAccessDenied wraps a 1045 refusal with every credential tried.
@@ -339,14 +341,33 @@ func (c *Client) ShowBackends(ctx context.Context, addr string) ([]Backend, erro
 	if err != nil {
 		return nil, fmt.Errorf("show backends on %s: %w", addr, err)
 	}
+	return parseBackends(cols, rows), nil
+}
+
+// parseBackends reads SHOW BACKENDS by column name.
+func parseBackends(cols []string, rows [][]string) []Backend {
 	t := newTable(cols, rows)
 	var out []Backend
 	for _, r := range rows {
 		out = append(out, Backend{ID: t.get(r, "BackendId"), Host: t.get(r, "Host"), HeartbeatPort: atoi(t.get(r, "HeartbeatPort")),
 			HTTPPort: atoi(t.get(r, "HttpPort")), Alive: t.get(r, "Alive") == "true", NodeRole: t.get(r, "NodeRole"),
-			Decommissioned: t.get(r, "SystemDecommissioned") == "true", TabletNum: atoi(t.get(r, "TabletNum"))})
+			Decommissioned: t.get(r, "SystemDecommissioned") == "true", TabletNum: atoi(t.get(r, "TabletNum")),
+			Location: tagLocation(t.get(r, "Tag"))})
 	}
-	return out, nil
+	return out
+}
+
+// tagLocation is the location tag of a SHOW BACKENDS Tag cell, which
+// Backend.getTagMapString prints as a JSON object ({"location" : "default"};
+// apache/doris fe/fe-core/src/main/java/org/apache/doris/system/Backend.java);
+// "" when it cannot be read.
+func tagLocation(tag string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(tag), &m) != nil {
+		return ""
+	}
+	s, _ := m["location"].(string)
+	return s
 }
 
 // AddFrontend sends ALTER SYSTEM ADD FOLLOWER|OBSERVER "host:port".

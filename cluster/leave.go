@@ -277,53 +277,98 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 		zap.Duration("budget", time.Until(deadline).Round(time.Second)), zap.String("fe", fe))
 	n.Leave.event("Normal", "DecommissionStarted", msg)
 	n.Leave.report(prog)
-	return n.followDecommission(ctx, prog)
+	return n.followDecommission(ctx, prog, self)
 }
 
-// followDecommission reads SHOW BACKENDS until the FE dropped the backend
-// (3) or ctx ends (4).
-func (n *Node) followDecommission(ctx context.Context, prog Progress) (done bool) {
+// followDecommission reads SHOW BACKENDS until the drain of the backend is
+// over (3; drain.go says when) or ctx ends (4).
+func (n *Node) followDecommission(ctx context.Context, prog Progress, self Backend) (done bool) {
 	log := n.log()
-	tick := time.NewTicker(n.Leave.poll())
+	tick := time.NewTimer(n.Leave.poll())
 	defer tick.Stop()
+	d := NewDrain(self)
+	node := d.Nodes[0]
 	var lastLog time.Time
 	for {
+		tick.Reset(d.NextPoll(n.Leave.poll(), prog.RatePerSec))
 		select {
 		case <-ctx.Done():
 			prog.State = "incomplete"
 			n.Leave.report(prog)
-			log.Warn("decommission incomplete: the stop budget ended; stopping decommissioned", zap.Int("tablets", prog.Tablets))
-			n.Leave.event("Warning", "DecommissionIncomplete", fmt.Sprintf("stop budget ended with %d tablets left on this backend; "+
+			left := fmt.Sprintf("%d tablets left on this backend", prog.Tablets)
+			log.Warn("decommission incomplete: the stop budget ended; stopping decommissioned", zap.Int("tablets", prog.Tablets),
+				zap.String("outcome", node.Outcome))
+			n.Leave.event("Warning", "DecommissionIncomplete", fmt.Sprintf("stop budget ended with %s; "+
 				"it stays decommissioned and the FE goes on moving what has replicas elsewhere (raise grace_shutdown_wait_seconds, "+
-				"or decommission before scaling in: doris-entrypoint scale-in)", prog.Tablets))
+				"or decommission before scaling in: doris-entrypoint scale-in)", left))
 			return false
 		case <-tick.C:
 		}
-		_, self, _, found, err := n.backendSelf(ctx)
+		v, err := n.Client.MasterBackends(ctx, n.FEAddrs)
 		if err != nil {
 			log.Warn("decommission: cannot read SHOW BACKENDS", zap.Error(err))
 			continue
 		}
-		if !found {
+		d.Observe(v, time.Now())
+		prog.Tablets = node.Tablets
+		switch node.Outcome {
+		case Dropped, Kept:
 			prog.State, prog.Tablets = "done", 0
 			n.Leave.report(prog)
-			log.Info("decommission done: the FE dropped this backend", zap.Int("tablets", 0), zap.Duration("took", time.Since(prog.StartedAt).Round(time.Second)))
-			n.Leave.event("Normal", "DecommissionDone", fmt.Sprintf("%d tablets moved in %s; the FE dropped this backend",
-				prog.Initial, time.Since(prog.StartedAt).Round(time.Second)))
+			took := time.Since(prog.StartedAt).Round(time.Second)
+			msg := fmt.Sprintf("%d tablets moved in %s; the FE dropped this backend", prog.Initial, took)
+			if node.Outcome == Kept {
+				msg = fmt.Sprintf("%d tablets moved in %s; the backend is empty (SystemDecommissioned, TabletNum 0 on the master "+
+					"for %s); %s", prog.Initial, took, ConfirmSpan, keptRow(ctx, n.Client, v.FE, self))
+			}
+			// outcome: dropped (the FE dropped the row) or kept (empty, the row still listed).
+			log.Info("decommission done", zap.String("outcome", node.Outcome), zap.Int("tablets", 0), zap.Duration("took", took))
+			n.Leave.event("Normal", "DecommissionDone", msg)
 			return true
+		case Cancelled:
+			prog.State = "cancelled"
+			n.Leave.report(prog)
+			log.Warn("decommission cancelled by someone else; stopping as before", zap.Int("tablets", node.Tablets))
+			n.Leave.event("Warning", "DecommissionCancelled", fmt.Sprintf("the decommission of %s:%d was cancelled with %d tablets "+
+				"left on it (CANCEL DECOMMISSION BACKEND); the pod stops as before, its data stays on the retained volume",
+				self.Host, self.HeartbeatPort, node.Tablets))
+			return false
+		case Vanished:
+			prog.State = "vanished"
+			n.Leave.report(prog)
+			log.Warn("decommission: the master no longer lists this backend, whose last row held tablets; not done, stopping as before",
+				zap.Int("tablets", node.Tablets))
+			n.Leave.event("Warning", "BackendVanished", fmt.Sprintf("the master no longer lists %s:%d, whose last row held %d tablets: "+
+				"not counted as done (dropped by hand, or emptied and dropped between two reads); the pod stops as before, "+
+				"its data stays on the retained volume", self.Host, self.HeartbeatPort, node.Tablets))
+			return false
 		}
-		prog.Tablets = self.TabletNum
 		prog.RatePerSec, prog.ETASeconds = drainRate(prog.Initial, prog.Tablets, prog.StartedAt)
-		if d, ok := ctx.Deadline(); ok {
-			prog.BudgetLeft = time.Until(d).Seconds()
+		if dl, ok := ctx.Deadline(); ok {
+			prog.BudgetLeft = time.Until(dl).Seconds()
 		}
 		n.Leave.report(prog)
 		if time.Since(lastLog) >= 10*time.Second {
 			log.Info("decommission in progress", zap.Int("tablets", prog.Tablets), zap.Float64("tablets_per_second", prog.RatePerSec),
-				zap.Float64("eta_seconds", prog.ETASeconds), zap.Float64("budget_left_seconds", prog.BudgetLeft))
+				zap.Float64("eta_seconds", prog.ETASeconds), zap.Float64("budget_left_seconds", prog.BudgetLeft), zap.Bool("master_read", v.Master))
 			lastLog = time.Now()
 		}
 	}
+}
+
+// keptRow says what becomes of an emptied backend's row, after the
+// master's drop_backend_after_decommission (SystemHandler.runAlterJobV2).
+func keptRow(ctx context.Context, c *Client, fe string, be Backend) string {
+	hp := fmt.Sprintf("%s:%d", be.Host, be.HeartbeatPort)
+	switch v, ok, err := c.FrontendConfig(ctx, fe, "drop_backend_after_decommission"); {
+	case err == nil && ok && strings.EqualFold(v, "false"):
+		return "its row stays, decommissioned, because drop_backend_after_decommission is false on the master " +
+			"(ALTER SYSTEM DROPP BACKEND \"" + hp + "\" removes it)"
+	case err == nil && ok:
+		return "the FE drops its row at its next round (SystemHandler, every 10 s)"
+	}
+	return "its row stays until the FE drops it (drop_backend_after_decommission unknown); " +
+		"ALTER SYSTEM DROPP BACKEND \"" + hp + "\" removes it"
 }
 
 // unsafe is (2)'s refusal.

@@ -67,6 +67,9 @@ func backendCluster(t *testing.T, n, replication int, cns ...int) (*fakedoris.Cl
 		t.Fatal(err)
 	}
 	c.SetDecommissionRate(500)
+	// The FE drops an emptied backend at its next round: well after the
+	// drain, so that the node sees TabletNum 0 first (drain.go).
+	c.SetAlterInterval(2 * time.Second)
 	return c, fakedoris.ServeT(t, c, feMaster)
 }
 
@@ -292,6 +295,76 @@ func TestFrontendScaleIn(t *testing.T) {
 			}
 			if !ev.has(tt.want) || gone != tt.dropped {
 				t.Fatalf("events %q, dropped %v; want %s, %v", ev.reasons, gone, tt.want, tt.dropped)
+			}
+		})
+	}
+}
+
+// A decommission is done only from the master's answers over time, with
+// the last row seen empty (drain.go): never from one answer.
+func TestDecommissionDoneOnlyWhenConfirmed(t *testing.T) {
+	tests := []struct {
+		name  string
+		rate  float64 // replicas per second the FE moves
+		fault func(t *testing.T, c *fakedoris.Cluster, host, master string)
+		want  string // the event that ends it
+		left  bool   // BeforeStop's answer
+		gone  bool
+	}{
+		{name: "a partial answer while tablets are left", rate: 0, want: "DecommissionIncomplete",
+			fault: func(t *testing.T, c *fakedoris.Cluster, host, _ string) { c.HideBackend(host, cluster.ConfirmReads-1) }},
+		{name: "a follower's view without the row", rate: 0, want: "DecommissionIncomplete",
+			fault: func(t *testing.T, c *fakedoris.Cluster, host, _ string) { c.HideBackendOnFollowers(host, true) }},
+		{name: "a follower's view without the row, the master's drop", rate: 500, want: "DecommissionDone", left: true, gone: true,
+			fault: func(t *testing.T, c *fakedoris.Cluster, host, _ string) { c.HideBackendOnFollowers(host, true) }},
+		{name: "dropped by hand with tablets on it", rate: 0, want: "BackendVanished", gone: true,
+			fault: func(t *testing.T, c *fakedoris.Cluster, host, master string) {
+				if err := (&cluster.Client{}).DropComputeNode(context.Background(), master, host, 9050); err != nil {
+					t.Error(err)
+				}
+			}},
+		{name: "drop_backend_after_decommission false: empty and kept", rate: 500, want: "DecommissionDone", left: true,
+			fault: func(t *testing.T, c *fakedoris.Cluster, _, _ string) {
+				c.SetFrontendConfig("drop_backend_after_decommission", false)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakedoris.NewCluster(fakedoris.Layout21)
+			for i := 0; i < 3; i++ {
+				c.AddBackend(fakedoris.Backend{Host: podBE(i), Alive: true})
+			}
+			if err := c.AddTable("sales", "orders", fakedoris.Partition{Name: "p2026", ReplicationNum: 1, Buckets: 30}); err != nil {
+				t.Fatal(err)
+			}
+			c.SetAlterInterval(2 * time.Second)
+			c.SetDecommissionRate(tt.rate)
+			master := fakedoris.ServeFrontendT(t, c, "127.0.0.1", "FOLLOWER", true)
+			follower := fakedoris.ServeFrontendT(t, c, "127.0.0.2", "FOLLOWER", false)
+			host := podBE(2)
+			ev := &events{}
+			n := node(t, cluster.BE, host, follower, cluster.Placement{StatefulSet: "doris-be", Ordinal: 2, Replicas: 2}, nil, ev)
+			// The fault comes once the decommission is under way.
+			go func() {
+				for len(statements(c, "DECOMMISSION")) == 0 {
+					time.Sleep(time.Millisecond)
+				}
+				tt.fault(t, c, host, master)
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+			defer cancel()
+			left := n.BeforeStop(ctx)
+			if !ev.has(tt.want) || left != tt.left {
+				t.Fatalf("events %q, left %v; want %s, %v; %q", ev.reasons, left, tt.want, tt.left, ev.msgs)
+			}
+			if tt.want != "DecommissionDone" && ev.has("DecommissionDone") {
+				t.Fatalf("done with tablets on it: %q", ev.msgs)
+			}
+			if listed(c, host) == tt.gone {
+				t.Fatalf("listed %v, want gone %v", listed(c, host), tt.gone)
+			}
+			if tt.left && c.TabletsOn(host) != 0 {
+				t.Fatalf("left with %d tablets on it", c.TabletsOn(host))
 			}
 		})
 	}

@@ -68,6 +68,10 @@ type Cluster struct {
 	notReady bool              // every query: Doris' "Node catalog is not ready" (an FE electing)
 	feCols   []string          // SHOW FRONTENDS: only these columns (an answer we cannot read)
 	refuse   map[string]string // statements containing the key: refused with the message
+	// SHOW BACKENDS answers without some rows (faults.go): the next n
+	// answers by host, and every non-master's answer by host.
+	hidden         map[string]int
+	followerHidden map[string]bool
 	// Tablets (tablets.go) and the master's in-memory configs (feconfig.go).
 	dbs      []*database
 	nextID   int64            // catalog ids, from 10000 as Doris' (Env.NEXT_ID_INIT_VALUE)
@@ -77,7 +81,11 @@ type Cluster struct {
 	carry    float64          // fraction of a replica owed to the next look
 	now      func() time.Time // the scheduler's clock
 	lastTick time.Time
-	config   map[string]bool
+	// SystemHandler's rounds (tablets.go): every alterEvery, the next at
+	// alterNext.
+	alterEvery time.Duration
+	alterNext  time.Time
+	config     map[string]bool
 	// A fake FE process (node.go): the ports of a frontend ALTER SYSTEM
 	// ADD creates (Doris assumes every FE has the master's: HeartbeatMgr
 	// dials a frontend at Config.rpc_port), and what to call after each
@@ -93,7 +101,7 @@ type Cluster struct {
 // password.
 func NewCluster(layout Layout) *Cluster {
 	return &Cluster{layout: layout, users: map[string]string{"root": ""}, nextBE: 10001, nextID: 10000,
-		rate: DefaultDecommissionRate, now: time.Now, config: defaultConfig()}
+		rate: DefaultDecommissionRate, now: time.Now, config: defaultConfig(), alterEvery: DefaultAlterInterval}
 }
 
 // AddFrontend adds a frontend row (the first master decides the master).
@@ -276,9 +284,14 @@ func (c *Cluster) frontendRows(self string) ([]string, [][]any) {
 }
 
 // backendRows renders SHOW BACKENDS, sorted by host as Doris does.
-func (c *Cluster) backendRows() ([]string, [][]any) {
+func (c *Cluster) backendRows() ([]string, [][]any) { return c.backendRowsFor("") }
+
+// backendRowsFor renders SHOW BACKENDS as the FE on self answers it, with
+// the partial-answer faults (faults.go).
+func (c *Cluster) backendRowsFor(self string) ([]string, [][]any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.answeredLocked()
 	names := []string{"BackendId", "Host", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort"}
 	if c.layout != Layout20 {
 		names = append(names, "ArrowFlightSqlPort")
@@ -295,6 +308,9 @@ func (c *Cluster) backendRows() ([]string, [][]any) {
 	load := c.loadLocked()
 	var rows [][]any
 	for _, be := range bes {
+		if c.hiddenLocked(self, be.Host) {
+			continue
+		}
 		row := []any{be.ID, be.Host, be.HeartbeatPort, be.BePort, be.HTTPPort, be.BrpcPort}
 		if c.layout != Layout20 {
 			row = append(row, be.ArrowPort)

@@ -78,3 +78,58 @@ func (c *Cluster) refused(q string) error {
 	}
 	return nil
 }
+
+// HideBackend makes the next answers SHOW BACKENDS answers (on any FE)
+// omit the rows of host: a partial answer, as from a master that has not
+// replayed its journal yet, or a proxy.
+func (c *Cluster) HideBackend(host string, answers int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hidden == nil {
+		c.hidden = map[string]int{}
+	}
+	c.hidden[host] = answers
+}
+
+// HideBackendOnFollowers makes every FE but the master omit the rows of
+// host from SHOW BACKENDS, until called with false: a follower or observer
+// answering from its own view of the catalog, which lags the master's
+// journal (SHOW BACKENDS is forwarded to the master only while the
+// session's forward_to_master is true: apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/analysis/ShowBackendsStmt.java).
+func (c *Cluster) HideBackendOnFollowers(host string, hide bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.followerHidden == nil {
+		c.followerHidden = map[string]bool{}
+	}
+	c.followerHidden[host] = hide
+}
+
+// hiddenLocked says whether the answer an FE on self is writing omits the
+// backend on host; it counts the answer down once per call with count.
+func (c *Cluster) hiddenLocked(self, host string) bool {
+	if c.followerHidden[host] && !c.isMasterLocked(self) {
+		return true
+	}
+	return c.hidden[host] > 0
+}
+
+// isMasterLocked says whether the FE on self is the master now.
+func (c *Cluster) isMasterLocked(self string) bool {
+	for _, fe := range c.frontends {
+		if fe.Host == self {
+			return fe.IsMaster && !c.noMaster
+		}
+	}
+	return false
+}
+
+// answeredLocked counts one answer off every partial-answer fault.
+func (c *Cluster) answeredLocked() {
+	for h, n := range c.hidden {
+		if n > 0 {
+			c.hidden[h] = n - 1
+		}
+	}
+}

@@ -170,7 +170,7 @@ func (h *handler) one(q string) (*mysql.Result, error) {
 	case upper == "SHOW FRONTENDS":
 		return resultset(c.frontendRows(h.fe.host))
 	case upper == "SHOW BACKENDS":
-		return resultset(c.backendRows())
+		return resultset(c.backendRowsFor(h.fe.host))
 	case upper == "SHOW BROKER":
 		return resultset(c.brokerRows())
 	case upper == "SHOW DATABASES":

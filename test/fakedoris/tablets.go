@@ -171,6 +171,21 @@ func (c *Cluster) SetDecommissionRate(replicasPerSecond float64) {
 	c.rate = replicasPerSecond
 }
 
+// DefaultAlterInterval is how often the fake's SystemHandler looks for
+// decommissioned backends to drop, as Doris' (10 s).
+const DefaultAlterInterval = 10 * time.Second
+
+// SetAlterInterval sets how often decommissioned backends without tablets
+// are dropped (with drop_backend_after_decommission); the next round is d
+// from now.
+func (c *Cluster) SetAlterInterval(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advanceLocked()
+	c.alterEvery = d
+	c.alterNext = c.now().Add(d)
+}
+
 // SetClock makes the scheduler read time from now (a test's fake clock);
 // time counts from this call.
 func (c *Cluster) SetClock(now func() time.Time) {
@@ -179,6 +194,7 @@ func (c *Cluster) SetClock(now func() time.Time) {
 	c.advanceLocked()
 	c.now = now
 	c.lastTick = now()
+	c.alterNext = c.lastTick.Add(c.alterEvery)
 }
 
 func (c *Cluster) newIDLocked() int64 {
@@ -300,6 +316,18 @@ func (c *Cluster) advanceLocked() {
 			c.carry = budget - float64(n)
 		}
 	}
+	// SystemHandler is an AlterHandler, a MasterDaemon that runs
+	// runAlterJobV2 once per FeConstants.default_scheduler_interval_millisecond
+	// (10 s; apache/doris fe/fe-core/src/main/java/org/apache/doris/alter/AlterHandler.java,
+	// common/FeConstants.java): a decommissioned backend shows TabletNum 0
+	// until the next round drops it.
+	if c.alterNext.IsZero() {
+		c.alterNext = now.Add(c.alterEvery)
+	}
+	if now.Before(c.alterNext) {
+		return
+	}
+	c.alterNext = now.Add(c.alterEvery)
 	if !c.config["drop_backend_after_decommission"] {
 		return
 	}

@@ -188,11 +188,24 @@ func TestDecommission(t *testing.T) {
 				t.Fatalf("after CANCEL: %v, want TabletNum %d", r, before-5)
 			}
 		}},
-		{"a decommissioned backend without replicas goes at once", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
+		{"a decommissioned backend without replicas goes at the checker's next round", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
 			c.AddBackend(Backend{Host: "cn-0.internal", Alive: true, NodeRole: "computation"})
 			mustSQL(t, port, `ALTER SYSTEM DECOMMISSION BACKEND "cn-0.internal:9050"`)
+			if r := backendRow(t, port, "cn-0.internal"); r == nil || r["TabletNum"] != "0" || r["SystemDecommissioned"] != "true" {
+				t.Fatalf("before the checker's round: %v, want listed, decommissioned, TabletNum 0", r)
+			}
+			clk.advance(DefaultAlterInterval)
 			if r := backendRow(t, port, "cn-0.internal"); r != nil {
-				t.Fatalf("empty decommissioned backend listed: %v", r)
+				t.Fatalf("empty decommissioned backend listed after a round: %v", r)
+			}
+		}},
+		{"drop_backend_after_decommission false: the empty row stays", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
+			mustSQL(t, port, `ADMIN SET FRONTEND CONFIG ("drop_backend_after_decommission" = "false")`)
+			mustSQL(t, port, "ALTER SYSTEM DECOMMISSION BACKEND "+be3)
+			clk.advance(24 * time.Hour)
+			clk.advance(24 * time.Hour)
+			if r := backendRow(t, port, "be-3.internal"); r == nil || r["TabletNum"] != "0" || r["SystemDecommissioned"] != "true" {
+				t.Fatalf("with drop_backend_after_decommission false: %v, want the row, decommissioned, TabletNum 0", r)
 			}
 		}},
 		{"unknown backend", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
