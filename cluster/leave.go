@@ -227,7 +227,7 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 	case !found:
 		log.Info("scale-in: this backend is not registered; nothing to decommission", zap.String("backend", self.Host))
 		return
-	case self.NodeRole == "computation":
+	case n.computeNode(self):
 		return // a CN: dropped after it stopped (5)
 	}
 	prog := Progress{Action: "decommission", Replicas: p.Replicas, Ordinal: p.Ordinal, Tablets: self.TabletNum, Initial: self.TabletNum,
@@ -380,14 +380,16 @@ func (n *Node) unsafe(p Placement, reason string) {
 		"its data stays on the retained volume", p.Replicas, reason))
 }
 
-// backendAfterStop is (5) for a CN.
+// backendAfterStop is (5) for a CN. By now the FE may have marked it dead,
+// and SHOW BACKENDS shows a dead backend's NodeRole as "" (BackendsProcDir.java):
+// the role comes from be.conf then (computeNode), the TabletNum from the row.
 func (n *Node) backendAfterStop(ctx context.Context, p Placement) {
 	fe, self, _, found, err := n.backendSelf(ctx)
 	switch {
 	case err != nil:
 		n.log().Warn("scale-in: cannot read SHOW BACKENDS to drop the compute node", zap.Error(err))
 		return
-	case !found || self.NodeRole != "computation":
+	case !found || !n.computeNode(self):
 		return
 	case self.TabletNum != 0:
 		n.log().Warn("scale-in: a compute node that holds tablets is not dropped", zap.Int("tablets", self.TabletNum))

@@ -369,3 +369,134 @@ func TestDecommissionDoneOnlyWhenConfirmed(t *testing.T) {
 		})
 	}
 }
+
+// SHOW BACKENDS shows a dead backend's NodeRole as "" (apache/doris
+// BackendsProcDir.java; the fake mirrors it): a CN that the FE marked dead
+// once it stopped is still known as a CN, from its be.conf, and dropped; a
+// mix backend is never dropped nor taken for a CN.
+func TestComputeNodeDroppedAfterMarkedDead(t *testing.T) {
+	tests := []struct {
+		name        string
+		conf        string // the pod's be.conf
+		cn          bool   // listed as a CN (NodeRole computation while alive)
+		deadBefore  bool   // the FE marked it dead before its stop came (it crashed)
+		wantDropped bool
+	}{
+		{name: "a CN marked dead after it stopped", conf: "be_node_role = computation\n", cn: true, wantDropped: true},
+		{name: "a CN already dead when the stop came", conf: "be_node_role=computation\n", cn: true, deadBefore: true, wantDropped: true},
+		{name: "a CN without be_node_role in its conf, its row read alive", conf: "", cn: true, wantDropped: true},
+		{name: "a mix backend marked dead", conf: "be_node_role = mix\n", wantDropped: false},
+		{name: "a mix backend, be_node_role unset, marked dead", conf: "", wantDropped: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mix, cns := 3, []int(nil) // be-0..be-2 mix
+			if tt.cn {
+				mix, cns = 2, []int{2} // be-0, be-1 mix; be-2 a CN
+			}
+			c, fe := backendCluster(t, mix, 1, cns...)
+			host := podBE(2)
+			ev := &events{}
+			n := node(t, cluster.BE, host, fe, cluster.Placement{StatefulSet: "doris-be", Ordinal: 2, Replicas: 2}, nil, ev)
+			if err := os.WriteFile(n.ConfPath(), []byte(tt.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			t.Cleanup(cancel)
+			if tt.deadBefore {
+				c.SetAlive(host, false)
+			}
+			if tt.cn || tt.deadBefore {
+				n.BeforeStop(ctx)
+				if d := statements(c, "DECOMMISSION"); len(d) != 0 {
+					t.Fatalf("a compute node decommissioned: %q", d)
+				}
+			}
+			// The process stopped: the master's heartbeats fail and it
+			// marks the backend dead before AfterStop reads the row (the
+			// CN case that always holds alive rows too: conf unset).
+			if tt.conf != "" || !tt.cn {
+				c.SetAlive(host, false)
+			}
+			n.AfterStop(ctx)
+			if gone := !listed(c, host); gone != tt.wantDropped {
+				t.Fatalf("dropped %v, want %v; events %q %q; statements %q", gone, tt.wantDropped, ev.reasons, ev.msgs, statements(c, "DROP"))
+			}
+			if tt.wantDropped != ev.has("ComputeNodeDropped") {
+				t.Fatalf("events %q", ev.reasons)
+			}
+			if lost := c.LostTablets(); lost != 0 {
+				t.Fatalf("%d tablets lost", lost)
+			}
+		})
+	}
+}
+
+func podCN(i int) string {
+	return fmt.Sprintf("doris-cn-%d.doris-cn-internal.doris.svc.cluster.local", i)
+}
+
+// `scale-in be|cn --to N` plans by the role a row shows while alive and,
+// for a dead row (NodeRole "": BackendsProcDir.java), by its StatefulSet:
+// a dead CN is planned as a CN, a dead mix backend as a BE, and neither is
+// taken for the other; a backend listed by its IP (HOST_TYPE=IP) is a
+// refusal, never "nothing to do".
+func TestPlanScaleInDeadRows(t *testing.T) {
+	tests := []struct {
+		name    string
+		kind    string
+		to      int
+		dead    []string
+		ip      bool // a backend registered by its IP
+		want    []string
+		wantErr error
+	}{
+		{name: "a dead CN is a CN", kind: "cn", to: 1, dead: []string{podCN(1)}, want: []string{podCN(1)}},
+		{name: "alive CNs", kind: "cn", to: 1, want: []string{podCN(1)}},
+		{name: "a dead CN is no BE", kind: "be", to: 2, dead: []string{podCN(1)}, want: []string{podBE(2)}},
+		{name: "a dead BE is a BE", kind: "be", to: 2, dead: []string{podBE(2)}, want: []string{podBE(2)}},
+		{name: "a dead BE is no CN", kind: "cn", to: 2, dead: []string{podBE(2)}, want: nil},
+		{name: "HOST_TYPE=IP is refused", kind: "be", to: 2, ip: true, wantErr: cluster.ErrHostIsIP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakedoris.NewCluster(fakedoris.Layout21)
+			c.AddFrontend(fakedoris.Frontend{Host: feMaster, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+			for i := 0; i < 3; i++ {
+				c.AddBackend(fakedoris.Backend{Host: podBE(i), Alive: true})
+			}
+			for i := 0; i < 2; i++ {
+				c.AddBackend(fakedoris.Backend{Host: podCN(i), Alive: true, NodeRole: "computation"})
+			}
+			if tt.ip {
+				c.AddBackend(fakedoris.Backend{Host: "10.244.1.7", Alive: true})
+			}
+			fe := fakedoris.ServeT(t, c, feMaster)
+			for _, h := range tt.dead {
+				c.SetAlive(h, false)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			t.Cleanup(cancel)
+			p, err := cluster.PlanScaleIn(ctx, &cluster.Client{ConnectTimeout: time.Second, QueryTimeout: 2 * time.Second}, fe, tt.kind, tt.to)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range p.Going {
+				got = append(got, n.Host)
+				if want := map[string]string{"be": "mix", "cn": "computation"}[tt.kind]; n.Role != want {
+					t.Errorf("%s planned with role %q, want %q", n.Host, n.Role, want)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("going %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

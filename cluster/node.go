@@ -216,3 +216,60 @@ func (n *Node) backendMember(ctx context.Context) error {
 	}
 	return BackendMember(ctx, n.Client, n.FEAddrs, host, p[0])
 }
+
+// BackendRole is this BE/CN's be_node_role as its be.conf sets it, read as
+// the BE reads be.conf ([confpatch.BESyntax]), "mix" when unset or empty
+// (apache/doris be/src/common/config.cpp: be_node_role defaults to mix). The
+// BE sends it in every heartbeat answer (be/src/agent/heartbeat_server.cpp),
+// and that is where SHOW BACKENDS' NodeRole comes from.
+func (n *Node) BackendRole() (string, error) {
+	data, err := n.conf()
+	if err != nil {
+		return "", err
+	}
+	if v, ok := confpatch.BESyntax.Value(data, "be_node_role"); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v), nil
+	}
+	return "mix", nil
+}
+
+// computeNode says whether self, this backend's own row, is a CN. SHOW
+// BACKENDS shows NodeRole only while the backend is alive, "" otherwise
+// (apache/doris fe/fe-core/src/main/java/org/apache/doris/common/proc/BackendsProcDir.java:
+// `backend.isAlive() ? backend.getNodeRoleTag().value : ""`): an alive row
+// says what the running BE sent; else be.conf says what it ran with.
+func (n *Node) computeNode(self Backend) bool {
+	if self.Alive && self.NodeRole != "" {
+		return self.NodeRole == "computation"
+	}
+	role, err := n.BackendRole()
+	if err != nil {
+		n.log().Warn("cannot read be_node_role: taken as a mix backend", zap.String("conf", n.ConfPath()), zap.Error(err))
+		return false
+	}
+	return role == "computation"
+}
+
+// rowRole is a SHOW BACKENDS row's role as far as it can be told from the
+// row alone: NodeRole while it is alive (BackendsProcDir.java shows "" for
+// a dead one); for a dead row, the operator's StatefulSet the pod belongs to
+// (apache/doris-operator names them <cluster>-be for beSpec and <cluster>-cn
+// for cnSpec, pkg/common/utils/resource/statefulset.go): a pod of a -cn
+// StatefulSet is a computation node, of a -be one a mix backend; "" when
+// neither tells.
+func rowRole(host string, alive bool, nodeRole string) string {
+	if alive && nodeRole != "" {
+		return nodeRole
+	}
+	if nodeRole != "" {
+		return nodeRole // a Doris that shows it for a dead backend too
+	}
+	set, _, ok := statefulSetOf(host)
+	switch {
+	case ok && strings.HasSuffix(set, "-cn"):
+		return "computation"
+	case ok && strings.HasSuffix(set, "-be"):
+		return "mix"
+	}
+	return ""
+}

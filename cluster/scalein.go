@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,10 +53,38 @@ type PlannedNode struct {
 	Decommissioned bool
 }
 
+// ErrHostIsIP is PlanScaleIn's refusal when the cluster lists a node of
+// the kind by its IP (HOST_TYPE=IP, or an FE without enable_fqdn_mode):
+// its pod and ordinal cannot be told from SHOW BACKENDS/FRONTENDS, so
+// which nodes go cannot be planned.
+var ErrHostIsIP = errors.New("registered by IP")
+
+// hostIsIP is ErrHostIsIP for a node listed as host; why says what lists
+// it so.
+func hostIsIP(what, host string, port int, why string) error {
+	if net.ParseIP(host) == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s is listed by its IP address (%s): which pod and ordinal it is cannot be told, "+
+		"so the nodes with ordinal N and above cannot be found; nothing was changed. Scale in by lowering the replicas: "+
+		"each pod being removed leaves the cluster in its preStop hook", ErrHostIsIP, what, net.JoinHostPort(host, strconv.Itoa(port)), why)
+}
+
 // PlanScaleIn is step (1), asked of the FE at fe.
 func PlanScaleIn(ctx context.Context, c *Client, fe, kind string, to int) (*ScaleInPlan, error) {
 	if to < 0 {
 		return nil, fmt.Errorf("--to %d: want 0 or more", to)
+	}
+	if kind == "fe" { // be, cn: in their row loop
+		fes, err := c.ShowFrontends(ctx, fe)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fes {
+			if err := hostIsIP("frontend", f.Host, f.EditLogPort, "enable_fqdn_mode is false"); err != nil {
+				return nil, err
+			}
+		}
 	}
 	p := &ScaleInPlan{Kind: kind, To: to, fe: fe, Safe: true}
 	switch kind {
@@ -68,13 +98,19 @@ func PlanScaleIn(ctx context.Context, c *Client, fe, kind string, to int) (*Scal
 			role = "computation"
 		}
 		for _, be := range bes {
+			if err := hostIsIP("backend", be.Host, be.HeartbeatPort, "HOST_TYPE=IP"); err != nil {
+				return nil, err
+			}
 			set, ord, ok := statefulSetOf(be.Host)
-			mix := be.NodeRole != "computation"
-			if ok && strings.HasSuffix(set, "-"+kind) && ord >= to && mix == (role == "mix") {
+			// NodeRole is "" for a backend that is not alive (BackendsProcDir.java):
+			// a dead row's role is its StatefulSet's (rowRole: -cn a CN, -be mix),
+			// and a row whose role cannot be told is never planned.
+			r := rowRole(be.Host, be.Alive, be.NodeRole)
+			if ok && strings.HasSuffix(set, "-"+kind) && ord >= to && r == role {
 				p.Cluster = strings.TrimSuffix(set, "-"+kind)
 				p.Going = append(p.Going, PlannedNode{Host: be.Host, Port: be.HeartbeatPort, Ordinal: ord, Tablets: be.TabletNum,
-					Role: be.NodeRole, Decommissioned: be.Decommissioned})
-			} else if mix && be.Alive && !be.Decommissioned {
+					Role: r, Decommissioned: be.Decommissioned})
+			} else if be.Alive && !be.Decommissioned && be.NodeRole != "computation" {
 				p.Remaining++ // a mix backend that stays
 			}
 		}

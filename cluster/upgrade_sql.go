@@ -87,8 +87,11 @@ func (c *Client) backendNodes(ctx context.Context, addr string) ([]UpgradeNode, 
 	t := newTable(cols, rows)
 	var out []UpgradeNode
 	for _, r := range rows {
-		n := UpgradeNode{Kind: "be", Host: t.get(r, "Host"), Port: atoi(t.get(r, "HeartbeatPort")), Role: t.get(r, "NodeRole"),
+		n := UpgradeNode{Kind: "be", Host: t.get(r, "Host"), Port: atoi(t.get(r, "HeartbeatPort")),
 			Version: t.get(r, "Version"), Alive: t.get(r, "Alive") == "true", Decommissioned: t.get(r, "SystemDecommissioned") == "true"}
+		// NodeRole is "" for a dead backend (BackendsProcDir.java): rowRole
+		// tells a dead CN by its StatefulSet; "" when nothing tells.
+		n.Role = rowRole(n.Host, n.Alive, t.get(r, "NodeRole"))
 		if n.Role == "computation" {
 			n.Kind = "cn"
 		}
