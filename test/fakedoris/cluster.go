@@ -49,6 +49,7 @@ type Backend struct {
 	Version                                              string    // "": DefaultVersion (versions.go)
 	LastHeartbeat                                        time.Time // zero: a fixed stamp
 	HeartbeatFailures                                    int       // in a row (HeartbeatFailureCounter)
+	Location                                             string    // location tag; "": default (placement.go)
 }
 
 // Cluster is the state the fake FEs share.
@@ -86,6 +87,10 @@ type Cluster struct {
 	alterEvery time.Duration
 	alterNext  time.Time
 	config     map[string]bool
+	// placement.go, internal.go: hooks before statements, and whether
+	// the FE's InternalSchemaInitializer runs.
+	hooks          []statementHook
+	internalSchema bool
 	// A fake FE process (node.go): the ports of a frontend ALTER SYSTEM
 	// ADD creates (Doris assumes every FE has the master's: HeartbeatMgr
 	// dials a frontend at Config.rpc_port), and what to call after each
@@ -326,7 +331,7 @@ func (c *Cluster) backendRowsFor(self string) ([]string, [][]any) {
 			errMsg = "java.net.ConnectException: Connection refused"
 		}
 		row = append(row, stamp, stampOr(be.LastHeartbeat), tf(be.Alive), tf(be.Decommissioned), load[be.ID], "0.000 ", "0.000 ", "12.719 GB", "19.575 GB",
-			"35.02 %", "35.02 %", "0.000 ", `{"location" : "default"}`, errMsg, backendVersion(be.Version), status, be.HeartbeatFailures)
+			"35.02 %", "35.02 %", "0.000 ", tagString(location(be)), errMsg, backendVersion(be.Version), status, be.HeartbeatFailures)
 		if c.layout == Layout3 {
 			row = append(row, 8, "31.00 GB", 0)
 		}
@@ -424,6 +429,11 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 				}
 			}
 		case "DECOMMISSION", "CANCEL":
+			if verb == "DECOMMISSION" {
+				if err := c.checkDecommissionLocked(idxs); err != nil { // placement.go
+					return err
+				}
+			}
 			for _, i := range idxs {
 				c.backends[i].Decommissioned = verb == "DECOMMISSION"
 			}

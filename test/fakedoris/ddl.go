@@ -21,7 +21,8 @@ var (
 	reCreateTable = regexp.MustCompile("(?is)^CREATE\\s+TABLE\\s+(IF\\s+NOT\\s+EXISTS\\s+)?((?:`[^`]+`|[A-Za-z_][A-Za-z0-9_-]*)(?:\\.(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*))?)\\s*(.*)$")
 	reBuckets     = regexp.MustCompile(`(?is)\bDISTRIBUTED\s+BY\s+(?:HASH\s*\([^)]*\)|RANDOM)(?:\s+BUCKETS\s+(\d+|AUTO))?`)
 	reReplNum     = regexp.MustCompile(`(?is)["']replication_num["']\s*=\s*["'](\d+)["']`)
-	reReplAlloc   = regexp.MustCompile(`(?is)["']replication_allocation["']\s*=\s*["']\s*tag\.location\.default\s*:\s*(\d+)\s*["']`)
+	reReplAlloc   = regexp.MustCompile(`(?is)["']replication_allocation["']\s*=\s*["']([^"']*)["']`)
+	reAllocItem   = regexp.MustCompile(`^\s*tag\.location\.([a-z][a-z0-9_]{0,32})\s*:\s*(\d+)\s*$`)
 	rePartBy      = regexp.MustCompile(`(?is)\bPARTITION\s+BY\s+(?:RANGE|LIST)\s*\([^)]*\)\s*\((.*)\)\s*DISTRIBUTED\b`)
 	rePartName    = regexp.MustCompile("(?is)\\bPARTITION\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\\s+VALUES\\b")
 )
@@ -71,10 +72,21 @@ func (h *handler) ddl(q string) (*mysql.Result, bool, error) {
 	}
 	rest := m[3]
 	repl, buckets := defaultReplicationNum, defaultBuckets
+	var alloc map[string]int
 	if r := reReplNum.FindStringSubmatch(rest); r != nil {
 		repl, _ = strconv.Atoi(r[1])
 	} else if r := reReplAlloc.FindStringSubmatch(rest); r != nil {
-		repl, _ = strconv.Atoi(r[1])
+		// "tag.location.a: 1, tag.location.b: 2" (PropertyAnalyzer.analyzeReplicaAllocation).
+		alloc, repl = map[string]int{}, 0
+		for _, item := range strings.Split(r[1], ",") {
+			m := reAllocItem.FindStringSubmatch(item)
+			if m == nil {
+				return nil, true, ddlError(mysql.ER_UNKNOWN_ERROR, "Invalid replication allocation property: %s", r[1])
+			}
+			n, _ := strconv.Atoi(m[2])
+			alloc[m[1]] += n
+			repl += n
+		}
 	}
 	if b := reBuckets.FindStringSubmatch(rest); b != nil && b[1] != "" && !strings.EqualFold(b[1], "AUTO") {
 		buckets, _ = strconv.Atoi(b[1])
@@ -85,11 +97,11 @@ func (h *handler) ddl(q string) (*mysql.Result, bool, error) {
 	if buckets < 1 {
 		return nil, true, ddlError(mysql.ER_UNKNOWN_ERROR, "Number of hash distribution should be greater than zero.")
 	}
-	parts := []Partition{{ReplicationNum: repl, Buckets: buckets}}
+	parts := []Partition{{ReplicationNum: repl, Buckets: buckets, Allocation: alloc}}
 	if p := rePartBy.FindStringSubmatch(rest); p != nil {
 		parts = nil
 		for _, n := range rePartName.FindAllStringSubmatch(p[1], -1) {
-			parts = append(parts, Partition{Name: unquoteIdent(n[1]), ReplicationNum: repl, Buckets: buckets})
+			parts = append(parts, Partition{Name: unquoteIdent(n[1]), ReplicationNum: repl, Buckets: buckets, Allocation: alloc})
 		}
 		if len(parts) == 0 {
 			return nil, true, ddlError(mysql.ER_UNKNOWN_ERROR, "fakedoris: a partitioned table needs at least one named partition")
@@ -120,12 +132,15 @@ func (h *handler) ddl(q string) (*mysql.Result, bool, error) {
 
 // notEnoughBackends is SystemInfoService.selectBackendIdsForReplicaCreation's
 // refusal (apache/doris fe/fe-core/src/main/java/org/apache/doris/system/SystemInfoService.java, 2.1).
-type notEnoughBackends struct{ replicas int }
+type notEnoughBackends struct {
+	replicas int
+	tag      string // location
+}
 
 func (e notEnoughBackends) Error() string {
 	return "Failed to find enough backend, please check the replication num,replication tag and storage medium and avail " +
 		"capacity of backends or maybe all be on same host.\nCreate failed replications:\n" +
-		fmt.Sprintf(`replication tag: {"location" : "default"}, replication num: %d, storage medium: HDD`, e.replicas)
+		fmt.Sprintf(`replication tag: %s, replication num: %d, storage medium: HDD`, tagString(e.tag), e.replicas)
 }
 
 // showDatabases and showTables list the catalog, as SHOW DATABASES and

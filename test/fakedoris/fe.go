@@ -141,6 +141,7 @@ func (h *handler) HandleQuery(query string) (*mysql.Result, error) {
 			continue
 		}
 		c.record(q)
+		c.runHooks(q) // placement.go
 		c.tick()
 		if err := c.refused(q); err != nil {
 			return nil, err

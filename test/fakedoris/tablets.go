@@ -19,10 +19,14 @@ import (
 
 // Partition is one partition of an OLAP table: Buckets tablets of
 // ReplicationNum replicas each. An empty Name is the single partition of
-// an unpartitioned table, which Doris names after the table.
+// an unpartitioned table, which Doris names after the table. Allocation,
+// when set, is its replication_allocation by location tag ({"group_a": 1,
+// "default": 2}), and ReplicationNum may be 0 (it is the sum, as Doris
+// shows it); nil: ReplicationNum on tag default.
 type Partition struct {
 	Name                    string
 	ReplicationNum, Buckets int
+	Allocation              map[string]int
 }
 
 type database struct {
@@ -34,21 +38,24 @@ type database struct {
 type olapTable struct {
 	id          int64
 	name        string
-	partitioned bool // RANGE partitioned (else one partition named after the table)
+	typ         string // OLAP, or MATERIALIZED_VIEW (an MTMV: placement.go)
+	partitioned bool   // RANGE partitioned (else one partition named after the table)
 	partitions  []*partition
 }
 
 type partition struct {
 	id      int64
 	name    string
-	want    int // ReplicationNum
+	want    int            // ReplicationNum: the allocation's sum
+	alloc   map[string]int // replicas per location tag, shared with its tablets
 	tablets []*tablet
 }
 
 type tablet struct {
 	id       int64
-	want     int   // ReplicationNum of its partition
-	replicas []int // BackendIds, distinct
+	want     int            // ReplicationNum of its partition
+	alloc    map[string]int // its partition's
+	replicas []int          // BackendIds, distinct
 }
 
 // The system databases SHOW PROC '/dbs' lists before the user's ones
@@ -61,24 +68,55 @@ var systemDBs = []database{{id: 0, name: "information_schema"}, {id: 1, name: "m
 const DefaultDecommissionRate = 50
 
 // AddTable creates db (if new) and an OLAP table in it with these
-// partitions. Each bucket is a tablet whose ReplicationNum replicas go to
-// distinct alive, non-decommissioned mix backends, round-robin by
-// BackendId. It fails, creating nothing, when a partition asks for more
-// replicas than there are such backends, or the table exists.
+// partitions. Each bucket is a tablet whose replicas go to distinct alive,
+// non-decommissioned mix backends of their location tag, round-robin by
+// BackendId. It fails, creating nothing, when a partition asks a tag for
+// more replicas than there are such backends, or the table exists.
 func (c *Cluster) AddTable(db, table string, partitions ...Partition) error {
+	return c.AddTableWith(db, table, TableOptions{Partitions: partitions})
+}
+
+// TableOptions is what AddTableWith makes.
+type TableOptions struct {
+	// Type is OLAP (""), or MATERIALIZED_VIEW: an async materialized view
+	// (MTMV), whose tablets are an OLAP table's (placement.go).
+	Type       string
+	Partitions []Partition
+}
+
+// AddTableWith is AddTable with the table's type.
+func (c *Cluster) AddTableWith(db, table string, o TableOptions) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.advanceLocked()
+	return c.addTableLocked(db, table, o)
+}
+
+func (c *Cluster) addTableLocked(db, table string, o TableOptions) error {
+	partitions := o.Partitions
+	typ := o.Type
+	switch typ {
+	case "":
+		typ = "OLAP"
+	case "OLAP", "MATERIALIZED_VIEW":
+	default:
+		return fmt.Errorf("fakedoris: table %s.%s of type %q", db, table, typ)
+	}
 	if len(partitions) == 0 {
 		return fmt.Errorf("fakedoris: table %s.%s without partitions", db, table)
 	}
-	elig := c.eligibleLocked(nil)
-	for _, p := range partitions {
-		if p.ReplicationNum < 1 || p.Buckets < 1 {
-			return fmt.Errorf("fakedoris: partition %q of %s.%s: ReplicationNum %d, Buckets %d", p.Name, db, table, p.ReplicationNum, p.Buckets)
+	allocs := make([]map[string]int, len(partitions))
+	for i, p := range partitions {
+		a, err := allocationOf(p)
+		if err != nil || p.Buckets < 1 {
+			return fmt.Errorf("fakedoris: partition %q of %s.%s: ReplicationNum %d, Allocation %v, Buckets %d", p.Name, db, table,
+				p.ReplicationNum, p.Allocation, p.Buckets)
 		}
-		if p.ReplicationNum > len(elig) {
-			return notEnoughBackends{p.ReplicationNum} // ddl.go
+		allocs[i] = a
+		for _, tag := range sortedTags(a) {
+			if a[tag] > len(c.eligibleLocked(nil, tag)) {
+				return notEnoughBackends{replicas: a[tag], tag: tag} // ddl.go
+			}
 		}
 	}
 	d := c.dbLocked(db)
@@ -91,17 +129,21 @@ func (c *Cluster) AddTable(db, table string, partitions ...Partition) error {
 			return fmt.Errorf("Table '%s' already exists", table)
 		}
 	}
-	t := &olapTable{id: c.newIDLocked(), name: table, partitioned: len(partitions) > 1 || (partitions[0].Name != "" && partitions[0].Name != table)}
+	t := &olapTable{id: c.newIDLocked(), name: table, typ: typ,
+		partitioned: len(partitions) > 1 || (partitions[0].Name != "" && partitions[0].Name != table)}
 	c.newIDLocked() // the base index, as Doris numbers it
-	for _, p := range partitions {
-		part := &partition{id: c.newIDLocked(), name: p.Name, want: p.ReplicationNum}
+	for i, p := range partitions {
+		part := &partition{id: c.newIDLocked(), name: p.Name, want: total(allocs[i]), alloc: allocs[i]}
 		if part.name == "" {
 			part.name = table
 		}
 		for b := 0; b < p.Buckets; b++ {
-			tb := &tablet{id: c.newIDLocked(), want: p.ReplicationNum}
-			for r := 0; r < p.ReplicationNum; r++ {
-				tb.replicas = append(tb.replicas, elig[(c.rr+r)%len(elig)].ID)
+			tb := &tablet{id: c.newIDLocked(), want: part.want, alloc: part.alloc}
+			for _, tag := range sortedTags(part.alloc) {
+				elig := c.eligibleLocked(nil, tag)
+				for r := 0; r < part.alloc[tag]; r++ {
+					tb.replicas = append(tb.replicas, elig[(c.rr+r)%len(elig)].ID)
+				}
 			}
 			c.rr++
 			part.tablets = append(part.tablets, tb)
@@ -235,13 +277,16 @@ func (c *Cluster) loadLocked() map[int]int {
 	return load
 }
 
-// eligibleLocked lists, by BackendId, the backends that can take a new
-// replica of tb (nil: of a new tablet): alive, not decommissioned, storing
-// data (not a compute node), and not holding one already.
-func (c *Cluster) eligibleLocked(tb *tablet) []Backend {
+// eligibleLocked lists, by BackendId, the backends of location tag that
+// can take a new replica of tb (nil: of a new tablet): alive, not
+// decommissioned, storing data (not a compute node), and not holding one
+// already. Replicas go only to backends of their tag (apache/doris
+// fe/fe-core/src/main/java/org/apache/doris/clone/TabletScheduler.java
+// chooseProperTag, system/SystemInfoService.java selectBackendIdsByPolicy).
+func (c *Cluster) eligibleLocked(tb *tablet, tag string) []Backend {
 	var out []Backend
 	for _, be := range c.backends {
-		if !be.Alive || be.Decommissioned || be.NodeRole == "computation" || (tb != nil && tb.has(be.ID)) {
+		if !be.Alive || be.Decommissioned || be.NodeRole == "computation" || (tb != nil && tb.has(be.ID)) || location(be) != tag {
 			continue
 		}
 		out = append(out, be)
@@ -279,11 +324,12 @@ func (c *Cluster) cloneSource(tb *tablet) bool {
 	return false
 }
 
-// destinationLocked picks where a new replica of tb goes: the eligible
-// backend with the fewest replicas (then the lowest id); -1 if none.
-func (c *Cluster) destinationLocked(tb *tablet, load map[int]int) int {
+// destinationLocked picks where a new replica of tb on tag goes: the
+// eligible backend with the fewest replicas (then the lowest id); -1 if
+// none.
+func (c *Cluster) destinationLocked(tb *tablet, tag string, load map[int]int) int {
 	best := -1
-	for _, be := range c.eligibleLocked(tb) {
+	for _, be := range c.eligibleLocked(tb, tag) {
 		if best < 0 || load[be.ID] < load[best] {
 			best = be.ID
 		}
@@ -299,6 +345,7 @@ func (c *Cluster) destinationLocked(tb *tablet, load map[int]int) int {
 // drop_backend_after_decommission, a decommissioned backend without
 // replicas is dropped (SystemHandler.runAlterJobV2).
 func (c *Cluster) advanceLocked() {
+	c.internalSchemaLocked() // internal.go
 	now := c.now()
 	elapsed := now.Sub(c.lastTick).Seconds()
 	if c.lastTick.IsZero() || elapsed < 0 {
@@ -341,19 +388,26 @@ func (c *Cluster) advanceLocked() {
 	c.backends = kept
 }
 
-// scheduleLocked does up to n clone tasks and returns how many it did.
+// scheduleLocked does up to n clone tasks and returns how many it did:
+// repairs per location tag, moves off decommissioned backends to a
+// backend of the replica's tag, then the balance (placement.go).
 func (c *Cluster) scheduleLocked(n int) int {
 	done := 0
 	load := c.loadLocked()
 	c.tabletsLocked(func(tb *tablet) {
-		for done < n && len(tb.replicas) > 0 && len(tb.replicas) < tb.want && c.cloneSource(tb) {
-			dst := c.destinationLocked(tb, load)
-			if dst < 0 {
-				break
+		if len(tb.replicas) == 0 || !c.cloneSource(tb) {
+			return
+		}
+		for _, tag := range sortedTags(tb.alloc) {
+			for done < n && c.onTagLocked(tb, tag) < tb.alloc[tag] {
+				dst := c.destinationLocked(tb, tag, load)
+				if dst < 0 {
+					break
+				}
+				tb.replicas = append(tb.replicas, dst)
+				load[dst]++
+				done++
 			}
-			tb.replicas = append(tb.replicas, dst)
-			load[dst]++
-			done++
 		}
 	})
 	c.tabletsLocked(func(tb *tablet) {
@@ -361,10 +415,11 @@ func (c *Cluster) scheduleLocked(n int) int {
 			if done >= n {
 				return
 			}
-			if be := c.backendLocked(id); be == nil || !be.Decommissioned || !c.cloneSource(tb) {
+			be := c.backendLocked(id)
+			if be == nil || !be.Decommissioned || !c.cloneSource(tb) {
 				continue
 			}
-			dst := c.destinationLocked(tb, load)
+			dst := c.destinationLocked(tb, location(*be), load)
 			if dst < 0 {
 				continue
 			}
@@ -374,6 +429,9 @@ func (c *Cluster) scheduleLocked(n int) int {
 			done++
 		}
 	})
+	if done < n && !c.config["disable_balance"] {
+		done += c.balanceLocked(n-done, load)
+	}
 	return done
 }
 
@@ -487,6 +545,12 @@ func (h *handler) showProc(path string) ([]string, [][]any, error) {
 		var rows [][]any
 		for _, t := range d.tables {
 			key, num := nullString, 1
+			if t.typ != "OLAP" {
+				// TablesProcDir details only TableType.OLAP: an MTMV shows
+				// \N, one partition and ReplicaCount 0, tablets or not.
+				rows = append(rows, []any{t.id, t.name, nullString, key, num, nullString, t.typ, nullString, 0})
+				continue
+			}
 			if t.partitioned {
 				key, num = "dt", len(t.partitions)
 			}
@@ -515,7 +579,7 @@ func (h *handler) showProc(path string) ([]string, [][]any, error) {
 			rng = fmt.Sprintf("[types: [DATEV2]; keys: [%04d-01-01]; ..types: [DATEV2]; keys: [%04d-01-01]; )", 2000+i, 2001+i)
 		}
 		rows = append(rows, []any{p.id, p.name, 1, stamp, "NORMAL", key, rng, "k1", len(p.tablets), p.want, "HDD",
-			"9999-12-31 23:59:59", "", nullString, "0.000 ", "false", fmt.Sprintf("tag.location.default: %d", p.want), "true",
+			"9999-12-31 23:59:59", "", nullString, "0.000 ", "false", allocationString(p.alloc), "true",
 			"true", nullString})
 	}
 	return partitionsTitles, rows, nil

@@ -176,16 +176,22 @@ func TestDecommission(t *testing.T) {
 				t.Fatalf("re-enabled, still listed: %v", r)
 			}
 		}},
-		{"cancel stops the moves", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
+		// The balancer then brings replicas back (apache/doris-website
+		// CANCEL-DECOMMISSION-BACKEND.md: "The cluster will slowly migrate
+		// the tablets from other nodes back to the current BE").
+		{"cancel stops the moves, the balance refills", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
 			c.SetDecommissionRate(5)
 			before := c.TabletsOn("be-3.internal") // 7
 			mustSQL(t, port, "ALTER SYSTEM DECOMMISSION BACKEND "+be3)
 			clk.advance(time.Second)
 			mustSQL(t, port, "CANCEL DECOMMISSION BACKEND "+be3)
-			clk.advance(time.Hour)
 			r := backendRow(t, port, "be-3.internal")
 			if r == nil || r["SystemDecommissioned"] != "false" || r["TabletNum"] != itoa(before-5) {
 				t.Fatalf("after CANCEL: %v, want TabletNum %d", r, before-5)
+			}
+			clk.advance(time.Hour)
+			if n := c.TabletsOn("be-3.internal"); n < before-1 {
+				t.Fatalf("an hour after CANCEL: %d tablets, want the balance to bring it near %d", n, before)
 			}
 		}},
 		{"a decommissioned backend without replicas goes at the checker's next round", 4, func(t *testing.T, c *Cluster, port int, clk *fakeClock) {
