@@ -178,8 +178,8 @@ func (n *DrainNode) Describe() string {
 	case Dropped:
 		return hp + ": empty, and the FE dropped it"
 	case Kept:
-		return hp + ": empty; its row stays, decommissioned (drop_backend_after_decommission = false): " +
-			"ALTER SYSTEM DROPP BACKEND \"" + hp + "\" removes it"
+		return hp + ": empty (decommissioned, TabletNum 0); the FE drops its row at its next round, or keeps it while " +
+			"drop_backend_after_decommission is false (then ALTER SYSTEM DROPP BACKEND \"" + hp + "\" removes it)"
 	case Vanished:
 		return fmt.Sprintf("%s: its row is gone while it still held %d tablets (dropped by hand?): not counted as done", hp, n.Tablets)
 	case Cancelled:

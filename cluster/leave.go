@@ -43,7 +43,10 @@ import (
 //     least two and an odd number; else Warning FollowerScaleInUnsafe.
 //  6. At start, a BE/CN that is not being removed but finds itself
 //     decommissioned (an interrupted scale-in, or scaled back out) sends
-//     CANCEL DECOMMISSION BACKEND (Event DecommissionCancelled).
+//     CANCEL DECOMMISSION BACKEND (Event DecommissionCancelled) — unless a
+//     scale-in by hand is under way for it (its record, scalein_record.go:
+//     Event DecommissionKept), or the record cannot be read (Warning
+//     DecommissionLeft): a restart never undoes what a person asked for.
 
 // Placement is where the pod's StatefulSet puts it.
 type Placement struct {
@@ -84,6 +87,9 @@ type Leave struct {
 	Placement func(ctx context.Context) (Placement, error)
 	Event     func(eventType, reason, message string)
 	Report    func(Progress)
+	// Records holds the scale-in record (scalein_record.go) the start path
+	// reads; nil: none can be kept.
+	Records UpgradeRecords
 	// Poll is how often the decommission's progress is read; 0: 0.5 s
 	// (the BE leaves SHOW BACKENDS → its stop begins within that).
 	Poll time.Duration
@@ -195,15 +201,19 @@ func statefulSetOf(host string) (string, int, bool) {
 	return label[:i], n, true
 }
 
-// remainingBackends counts the backends that hold replicas after the
-// scale-in (2): alive, not decommissioned, not compute nodes, not this one,
-// and not another pod of this StatefulSet at or above replicas.
-func remainingBackends(bes []Backend, self Backend, p Placement) (int, error) {
+// remainingBackends counts, per location tag (replicas.go), the backends
+// that hold replicas after the scale-in (2): alive, not decommissioned, not
+// compute nodes, not this one, and not another pod of this StatefulSet at
+// or above replicas. A backend whose tag cannot be read counts for none.
+func remainingBackends(bes []Backend, self Backend, p Placement) (map[string]int, error) {
 	selfSet, _, ok := statefulSetOf(self.Host)
 	if !ok {
-		return 0, fmt.Errorf("cannot tell the remaining backends: %q is not a StatefulSet pod's FQDN (IP mode?)", self.Host)
+		return nil, fmt.Errorf("cannot tell the remaining backends: %q is not a StatefulSet pod's FQDN (IP mode?)", self.Host)
 	}
-	n := 0
+	if self.Location == "" {
+		return nil, fmt.Errorf("cannot tell the location tag of %s:%d (SHOW BACKENDS Tag)", self.Host, self.HeartbeatPort)
+	}
+	n := map[string]int{}
 	for _, be := range bes {
 		if be.Host == self.Host && be.HeartbeatPort == self.HeartbeatPort || !be.Alive || be.Decommissioned || be.NodeRole == "computation" {
 			continue
@@ -211,7 +221,9 @@ func remainingBackends(bes []Backend, self Backend, p Placement) (int, error) {
 		if set, ord, ok := statefulSetOf(be.Host); ok && set == selfSet && ord >= p.Replicas {
 			continue // leaving too, in parallel
 		}
-		n++
+		if be.Location != "" {
+			n[be.Location]++
+		}
 	}
 	return n, nil
 }
@@ -243,17 +255,13 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 			n.unsafe(p, "cannot read the partitions' replication numbers: "+err.Error())
 			return
 		}
-		maxRepl, single := 0, 0
+		maxRepl := 0
 		for _, part := range parts {
-			maxRepl = max(maxRepl, part.ReplicationNum)
-			if part.ReplicationNum == 1 {
-				single++
-			}
+			maxRepl = max(maxRepl, part.Allocation[self.Location])
 		}
-		prog.Remaining, prog.Replication = remaining, maxRepl
-		if remaining < maxRepl {
-			n.unsafe(p, fmt.Sprintf("%d backends would remain, and a partition has %d replicas (%d single-replica partitions); "+
-				"the decommission could never finish", remaining, maxRepl, single))
+		prog.Remaining, prog.Replication = remaining[self.Location], maxRepl
+		if why := ReplicaShortfall(parts, remaining, []string{self.Location}); why != "" {
+			n.unsafe(p, why)
 			return
 		}
 		if v, ok, err := n.Client.FrontendConfig(ctx, fe, "disable_tablet_scheduler"); err != nil {
@@ -264,7 +272,10 @@ func (n *Node) backendBeforeStop(ctx context.Context, p Placement) (left bool) {
 			return
 		}
 		if err := n.Client.Decommission(ctx, fe, self.Host, self.HeartbeatPort); err != nil {
-			n.unsafe(p, "the FE refused the decommission: "+err.Error())
+			// Refused at once (a 3.x FE's own replica check, apache/doris
+			// fe/fe-core/src/main/java/org/apache/doris/alter/SystemHandler.java
+			// checkDecommissionWithReplicaAllocation): final, never retried.
+			n.unsafe(p, "cannot decommission: the FE refused ALTER SYSTEM DECOMMISSION BACKEND: "+err.Error())
 			return
 		}
 	}
@@ -404,26 +415,58 @@ func (n *Node) backendAfterStop(ctx context.Context, p Placement) {
 	n.Leave.event("Normal", "ComputeNodeDropped", fmt.Sprintf("scale-in to %d replicas: compute node %s:%d dropped", p.Replicas, self.Host, self.HeartbeatPort))
 }
 
-// cancelStaleDecommission is (6), after a BE/CN registered.
+// cancelStaleDecommission is (6), after a BE/CN registered; a scale-in by
+// hand that is under way (its record holds this backend: scalein_record.go)
+// keeps the decommission.
 func (n *Node) cancelStaleDecommission(ctx context.Context) {
 	if n.Leave == nil || n.Leave.Placement == nil {
 		return
 	}
-	fe, self, _, found, err := n.backendSelf(ctx)
-	if err != nil || !found || !self.Decommissioned {
+	host, ports, err := n.Address(n.Component.Liveness)
+	if err != nil {
+		return
+	}
+	v, err := n.Client.MasterBackends(ctx, n.FEAddrs)
+	if err != nil {
+		return
+	}
+	self, found := v.Find(host, ports[0])
+	if !found || !self.Decommissioned {
 		return
 	}
 	p, err := n.Leave.Placement(ctx)
 	if err != nil || p.Removed() {
 		return // being removed, or unknown: leave the decommission alone
 	}
-	if err := n.Client.CancelDecommission(ctx, fe, self.Host, self.HeartbeatPort); err != nil {
+	rec, err := readScaleInRecord(ctx, n.Leave.Records, v.ClusterID)
+	switch {
+	case rec.Holds(self.Host, self.HeartbeatPort, time.Now()):
+		n.log().Info("decommission kept: a scale-in by hand is under way", zap.Int("to", rec.To), zap.String("begun_by", rec.BegunBy),
+			zap.Time("until", rec.Until), zap.Int("tablets", self.TabletNum))
+		n.Leave.event("Normal", "DecommissionKept", fmt.Sprintf("scale-in of %s to %d by hand (begun %s%s, recorded until %s): "+
+			"the decommission of %s:%d stays, %d tablets left", rec.Kind, rec.To, rec.BegunAt.UTC().Format(time.RFC3339), inPod(rec.BegunBy),
+			rec.Until.UTC().Format(time.RFC3339), self.Host, self.HeartbeatPort, self.TabletNum))
+		return
+	case err != nil && !errors.Is(err, ErrNoRecords):
+		n.log().Warn("cannot read the scale-in record: the decommission of this backend is left as it is", zap.Error(err))
+		n.Leave.event("Warning", "DecommissionLeft", fmt.Sprintf("this backend is decommissioned and the scale-in record cannot be read "+
+			"(%v): not cancelled (CANCEL DECOMMISSION BACKEND \"%s:%d\" by hand if it should stay)", err, self.Host, self.HeartbeatPort))
+		return
+	}
+	if err := n.Client.CancelDecommission(ctx, v.FE, self.Host, self.HeartbeatPort); err != nil {
 		n.log().Warn("cannot cancel the decommission of this backend", zap.Error(err))
 		return
 	}
 	n.log().Info("decommission cancelled: this backend stays", zap.Int("tablets", self.TabletNum), zap.Int("replicas", p.Replicas))
 	n.Leave.event("Normal", "DecommissionCancelled", fmt.Sprintf("ordinal %d < %d replicas: the decommission of %s:%d is cancelled",
 		p.Ordinal, p.Replicas, self.Host, self.HeartbeatPort))
+}
+
+func inPod(pod string) string {
+	if pod == "" {
+		return ""
+	}
+	return " in " + pod
 }
 
 // drainRate is how fast tablets leave, from initial at since to left now,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,8 +24,12 @@ import (
 //     nodes can take the data (as leave.go's step 2 decides).
 //  2. Refuse when unsafe (the reason is printed), or stop here with
 //     --dry-run.
-//  3. BE: DECOMMISSION each, then follow SHOW BACKENDS until the FE dropped
-//     them all, with a progress line (tablets left, rate, ETA). CN:
+//  3. BE: the record (scalein_record.go: the pods' restarts keep the
+//     decommission), DECOMMISSION each, then follow the master's SHOW
+//     BACKENDS until every backend is empty (drain.go), with a progress
+//     line (tablets left, rate, ETA, the timeout); a cancelled
+//     decommission, a row gone with tablets, the timeout or an interrupt
+//     stop it with a non-zero exit that says what is left. CN:
 //     DROPP (NodeRole computation, TabletNum 0 checked first). FE: DROP
 //     OBSERVER (followers are refused: lower electionNumber first).
 //  4. Print the kubectl patch line that shrinks the DorisCluster.
@@ -38,9 +43,13 @@ type ScaleInPlan struct {
 	Remaining   int
 	MaxReplicas int
 	Single      []Partition // single-replica partitions
-	Safe        bool
-	Reason      string // why not, when !Safe
-	fe          string
+	// BE: the backends that remain per location tag, and the tags of the
+	// backends that go (replicas.go).
+	RemainingByTag map[string]int
+	Leaving        []string
+	Safe           bool
+	Reason         string // why not, when !Safe
+	fe             string
 }
 
 // PlannedNode is a node the plan removes.
@@ -125,8 +134,31 @@ func PlanScaleIn(ctx context.Context, c *Client, fe, kind string, to int) (*Scal
 					p.Single = append(p.Single, part)
 				}
 			}
-			if p.Remaining < p.MaxReplicas {
-				p.Safe, p.Reason = false, fmt.Sprintf("%d backends would remain, and a partition has %d replicas", p.Remaining, p.MaxReplicas)
+			// Per location tag, as leave.go's remainingBackends: the tags
+			// the going backends leave, the mix backends that stay.
+			going := map[string]bool{}
+			for _, n := range p.Going {
+				going[fmt.Sprintf("%s:%d", n.Host, n.Port)] = true
+			}
+			p.RemainingByTag = map[string]int{}
+			var unknown string
+			for _, be := range bes {
+				switch {
+				case going[fmt.Sprintf("%s:%d", be.Host, be.HeartbeatPort)]:
+					if be.Location == "" {
+						unknown = fmt.Sprintf("cannot tell the location tag of %s:%d (SHOW BACKENDS Tag)", be.Host, be.HeartbeatPort)
+					} else if !slices.Contains(p.Leaving, be.Location) {
+						p.Leaving = append(p.Leaving, be.Location)
+					}
+				case be.Alive && !be.Decommissioned && be.NodeRole != "computation" && be.Location != "":
+					p.RemainingByTag[be.Location]++
+				}
+			}
+			sort.Strings(p.Leaving)
+			if unknown != "" {
+				p.Safe, p.Reason = false, unknown
+			} else if why := ReplicaShortfall(parts, p.RemainingByTag, p.Leaving); why != "" {
+				p.Safe, p.Reason = false, why
 			} else if v, ok, err := c.FrontendConfig(ctx, fe, "disable_tablet_scheduler"); err != nil {
 				return nil, err
 			} else if ok && strings.EqualFold(v, "true") {
@@ -179,8 +211,12 @@ func (p *ScaleInPlan) Print(w io.Writer) {
 		fmt.Fprintf(w, "  goes: %-60s ordinal %d  %-11s %d tablets%s\n", fmt.Sprintf("%s:%d", n.Host, n.Port), n.Ordinal, n.Role, n.Tablets, state)
 	}
 	if p.Kind == "be" {
-		fmt.Fprintf(w, "  remaining backends: %d, largest replication number: %d, single-replica partitions: %d\n",
-			p.Remaining, p.MaxReplicas, len(p.Single))
+		var tags []string
+		for _, t := range p.Leaving {
+			tags = append(tags, fmt.Sprintf("%s %d", t, p.RemainingByTag[t]))
+		}
+		fmt.Fprintf(w, "  remaining backends: %d (on the tags that lose some: %s), largest replication number: %d, single-replica partitions: %d\n",
+			p.Remaining, strings.Join(tags, ", "), p.MaxReplicas, len(p.Single))
 		for i, s := range p.Single {
 			if i == 5 {
 				fmt.Fprintf(w, "    … and %d more\n", len(p.Single)-5)
@@ -199,28 +235,40 @@ func (p *ScaleInPlan) Print(w io.Writer) {
 // ErrUnsafe is Execute's refusal (2).
 var ErrUnsafe = errors.New("unsafe")
 
+// ErrNotDone: the scale-in stopped before every node was empty (a
+// cancelled decommission, a row gone with tablets, the timeout).
+var ErrNotDone = errors.New("not done")
+
+// DefaultScaleInTimeout bounds the wait for the FE to empty the backends
+// (--timeout).
+const DefaultScaleInTimeout = 6 * time.Hour
+
+// ExecOptions are Execute's.
+type ExecOptions struct {
+	FEAddrs []string       // every FE to ask; the drain's conclusions are the master's (drain.go)
+	Poll    time.Duration  // 0: 1 s
+	Timeout time.Duration  // 0: DefaultScaleInTimeout
+	Records UpgradeRecords // the scale-in record (scalein_record.go); nil: none can be kept
+	By      string         // the pod the CLI runs in
+}
+
 // Execute is steps (2)–(4); progress goes to w, every poll.
-func (p *ScaleInPlan) Execute(ctx context.Context, c *Client, w io.Writer, poll time.Duration) error {
+func (p *ScaleInPlan) Execute(ctx context.Context, c *Client, w io.Writer, o ExecOptions) error {
 	if !p.Safe {
 		return fmt.Errorf("%w: %s", ErrUnsafe, p.Reason)
 	}
-	if poll <= 0 {
-		poll = time.Second
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultScaleInTimeout
+	}
+	if len(o.FEAddrs) == 0 {
+		o.FEAddrs = []string{p.fe}
 	}
 	switch p.Kind {
 	case "be":
-		total := 0
-		for _, n := range p.Going {
-			total += n.Tablets
-			if n.Decommissioned {
-				continue
-			}
-			if err := c.Decommission(ctx, p.fe, n.Host, n.Port); err != nil {
-				return fmt.Errorf("decommission %s: %w", n.Host, err)
-			}
-			fmt.Fprintf(w, "decommission sent: %s:%d\n", n.Host, n.Port)
-		}
-		if err := p.follow(ctx, c, w, total, poll); err != nil {
+		if err := p.decommission(ctx, c, w, o); err != nil {
 			return err
 		}
 	case "cn":
@@ -242,44 +290,171 @@ func (p *ScaleInPlan) Execute(ctx context.Context, c *Client, w io.Writer, poll 
 		}
 	}
 	if len(p.Going) > 0 {
-		spec := map[string]string{"be": "beSpec", "cn": "cnSpec", "fe": "feSpec"}[p.Kind]
-		fmt.Fprintf(w, "done; now shrink the cluster:\n  kubectl patch doriscluster %s --type merge -p '{\"spec\":{\"%s\":{\"replicas\":%d}}}'\n",
-			p.Cluster, spec, p.To)
+		fmt.Fprintf(w, "done; now shrink the cluster:\n  %s\n", p.patchLine())
 	}
 	return nil
 }
 
-// follow is step (3)'s progress line, until no planned BE is listed.
-func (p *ScaleInPlan) follow(ctx context.Context, c *Client, w io.Writer, total int, poll time.Duration) error {
-	start := time.Now()
-	for {
-		bes, err := c.ShowBackends(ctx, p.fe)
-		if err == nil {
-			left, nodes := 0, 0
-			for _, be := range bes {
-				for _, n := range p.Going {
-					if be.Host == n.Host && be.HeartbeatPort == n.Port {
-						left += be.TabletNum
-						nodes++
-					}
-				}
+func (p *ScaleInPlan) patchLine() string {
+	spec := map[string]string{"be": "beSpec", "cn": "cnSpec", "fe": "feSpec"}[p.Kind]
+	return fmt.Sprintf("kubectl patch doriscluster %s --type merge -p '{\"spec\":{\"%s\":{\"replicas\":%d}}}'", p.Cluster, spec, p.To)
+}
+
+// decommission is step (3) for BEs: the record first, then DECOMMISSION,
+// then the drain followed until every backend is empty, or it stops.
+func (p *ScaleInPlan) decommission(ctx context.Context, c *Client, w io.Writer, o ExecOptions) error {
+	if len(p.Going) == 0 {
+		return nil
+	}
+	v, err := c.MasterBackends(ctx, o.FEAddrs)
+	if err != nil {
+		return fmt.Errorf("read SHOW BACKENDS: %w", err)
+	}
+	rec := ScaleInRecord{ClusterID: v.ClusterID, Kind: p.Kind, To: p.To, BegunAt: time.Now().UTC(), BegunBy: o.By,
+		Until: time.Now().UTC().Add(o.Timeout + 10*time.Minute)}
+	var rows []Backend
+	total := 0
+	for _, n := range p.Going {
+		rec.Backends = append(rec.Backends, fmt.Sprintf("%s:%d", n.Host, n.Port))
+		rows = append(rows, Backend{Host: n.Host, HeartbeatPort: n.Port, TabletNum: n.Tablets})
+		total += n.Tablets
+	}
+	rerr := writeScaleInRecord(ctx, o.Records, rec)
+	recorded := rerr == nil
+	if recorded {
+		fmt.Fprintf(w, "recorded (until %s): a pod of these that restarts meanwhile keeps its decommission\n", rec.Until.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(w, "not recorded (%v): a pod of these that restarts meanwhile cancels its decommission, and this command then stops\n", rerr)
+	}
+	for _, n := range p.Going {
+		if n.Decommissioned {
+			continue
+		}
+		if err := c.Decommission(ctx, p.fe, n.Host, n.Port); err != nil {
+			return fmt.Errorf("decommission %s: %w", n.Host, err)
+		}
+		fmt.Fprintf(w, "decommission sent: %s:%d\n", n.Host, n.Port)
+	}
+	d := NewDrain(rows...)
+	err = p.follow(ctx, c, w, d, total, o)
+	for _, n := range d.Nodes {
+		fmt.Fprintf(w, "  %s\n", n.Describe())
+	}
+	if err == nil || errors.Is(err, ErrNotDone) && !stillDraining(d) {
+		if recorded {
+			if derr := deleteScaleInRecord(context.WithoutCancel(ctx), o.Records, rec.ClusterID); derr != nil {
+				fmt.Fprintf(w, "cannot remove the scale-in record: %v\n", derr)
 			}
+		}
+	}
+	return err
+}
+
+// stillDraining says a node's decommission goes on in the FE.
+func stillDraining(d *Drain) bool {
+	for _, n := range d.Nodes {
+		if n.Outcome == Draining {
+			return true
+		}
+	}
+	return false
+}
+
+// follow is step (3)'s progress line, until every node is done, one is
+// cancelled, the timeout passes or ctx ends; a vanished node is not done.
+func (p *ScaleInPlan) follow(ctx context.Context, c *Client, w io.Writer, d *Drain, total int, o ExecOptions) error {
+	start := time.Now()
+	deadline := start.Add(o.Timeout)
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	lastLine, lastAt := "", time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return p.stopped(w, d, total, "interrupted", start)
+		case <-wait.C:
+		}
+		v, err := c.MasterBackends(ctx, o.FEAddrs)
+		if err == nil {
+			d.Observe(v, time.Now())
+			left, nodes := d.Left()
 			rate, secs := drainRate(total, left, start)
 			eta := "?"
 			if rate > 0 {
 				eta = (time.Duration(secs * float64(time.Second))).Round(time.Second).String()
 			}
-			fmt.Fprintf(w, "%d of %d tablets left on %d backends, %.1f/s, eta %s\n", left, total, nodes, rate, eta)
-			if nodes == 0 {
+			note := ""
+			if !v.Master {
+				note = " (a non-master answered: not counted)"
+			}
+			line := fmt.Sprintf("%d of %d tablets left on %d backends", left, total, nodes)
+			if line != lastLine || time.Since(lastAt) >= 10*time.Second {
+				fmt.Fprintf(w, "%s, %.1f/s, eta %s, timeout in %s%s\n", line, rate, eta, time.Until(deadline).Round(time.Second), note)
+				lastLine, lastAt = line, time.Now()
+			}
+			var cancelled, vanished []string
+			for _, n := range d.Nodes {
+				switch n.Outcome {
+				case Cancelled:
+					cancelled = append(cancelled, fmt.Sprintf("%s:%d", n.Host, n.Port))
+				case Vanished:
+					vanished = append(vanished, fmt.Sprintf("%s:%d", n.Host, n.Port))
+				}
+			}
+			switch {
+			case len(cancelled) > 0:
+				return fmt.Errorf("%w: the decommission of %s was cancelled (CANCEL DECOMMISSION BACKEND, or its pod's start path "+
+					"without the record); nothing was dropped; run the command again to decommission again", ErrNotDone, strings.Join(cancelled, ", "))
+			case d.Done():
 				return nil
+			case len(vanished) > 0 && !stillDraining(d):
+				return fmt.Errorf("%w: %s left SHOW BACKENDS while still holding tablets (dropped by hand?): not counted as done; "+
+					"check SHOW PROC '/cluster_health/tablet_health' before shrinking", ErrNotDone, strings.Join(vanished, ", "))
 			}
 		} else {
 			fmt.Fprintf(w, "cannot read SHOW BACKENDS (retrying): %v\n", err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted; the decommission goes on in the FE (CANCEL DECOMMISSION BACKEND to undo): %w", ctx.Err())
-		case <-time.After(poll):
+		if !time.Now().Before(deadline) {
+			return p.stopped(w, d, total, fmt.Sprintf("stopped waiting after %s (--timeout)", o.Timeout), start)
 		}
+		wait.Reset(min(d.NextPoll(o.Poll, 0), time.Until(deadline)))
 	}
+}
+
+// stopped is the honest message of a wait that ends before the drain.
+func (p *ScaleInPlan) stopped(w io.Writer, d *Drain, total int, why string, start time.Time) error {
+	left, nodes := d.Left()
+	return fmt.Errorf("%w: %s after %s: %d of %d tablets left on %d backends; the decommission goes on in the FE (the record keeps "+
+		"these pods' restarts from cancelling it); run the same command again to follow it, or "+
+		"`doris-entrypoint scale-in %s --to %d --cancel` to undo it; do not shrink the cluster yet", ErrNotDone, why,
+		time.Since(start).Round(time.Second), left, total, nodes, p.Kind, p.To)
+}
+
+// Cancel undoes a scale-in by hand: CANCEL DECOMMISSION BACKEND for every
+// planned backend that is decommissioned, and the record removed.
+func (p *ScaleInPlan) Cancel(ctx context.Context, c *Client, w io.Writer, o ExecOptions) error {
+	if p.Kind != "be" {
+		return fmt.Errorf("--cancel: only a BE scale-in can be undone (CNs and observers are dropped at once)")
+	}
+	if len(o.FEAddrs) == 0 {
+		o.FEAddrs = []string{p.fe}
+	}
+	for _, n := range p.Going {
+		if !n.Decommissioned {
+			continue
+		}
+		if err := c.CancelDecommission(ctx, p.fe, n.Host, n.Port); err != nil {
+			return fmt.Errorf("cancel the decommission of %s: %w", n.Host, err)
+		}
+		fmt.Fprintf(w, "decommission cancelled: %s:%d\n", n.Host, n.Port)
+	}
+	v, err := c.MasterBackends(ctx, o.FEAddrs)
+	if err != nil {
+		return fmt.Errorf("read SHOW FRONTENDS for the cluster id: %w", err)
+	}
+	if err := deleteScaleInRecord(ctx, o.Records, v.ClusterID); err != nil && !errors.Is(err, ErrNoRecords) {
+		return fmt.Errorf("remove the scale-in record: %w", err)
+	}
+	fmt.Fprintln(w, "the scale-in is undone; the backends stay")
+	return nil
 }

@@ -256,7 +256,7 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 	defer cancel()
 	node := newNode(c, s, feAddrs, log)
 	node.Leave = &cluster.Leave{Placement: func(ctx context.Context) (cluster.Placement, error) { return kube.Load().Placement(ctx) },
-		Event: func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) }}
+		Event: func(typ, reason, msg string) { kube.Load().Event(typ, reason, msg) }, Records: kubeRecords{&kube}}
 	order := &cluster.UpgradeOrder{Node: node, Version: s.DorisVersion, Wait: s.UpgradeWait, Poll: s.ProbeInterval}
 	live, ready := probes.NodeChecks(node, s.ProbeInterval)
 	srv := probes.New(probes.Config{Component: c.Name, Version: version, DorisVersion: order.VersionText(), Interval: s.ProbeInterval, Live: live, Ready: ready,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/doris-entrypoint/cluster"
+	"github.com/apache/doris-entrypoint/supervisor/podinfo/kubeapi"
 )
 
 // runScaleIn is `doris-entrypoint scale-in be|cn|fe --to N [--dry-run]`,
@@ -20,8 +22,11 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	to := fs.Int("to", -1, "the replicas to keep: nodes with this ordinal and above leave")
 	dry := fs.Bool("dry-run", false, "print the plan only")
 	fe := fs.String("fe", "", "the FE to ask, host[:port] (default: ENV_FE_ADDR)")
+	timeout := fs.Duration("timeout", cluster.DefaultScaleInTimeout, "be: how long to wait for the FE to empty the backends; "+
+		"the decommission goes on after it")
+	cancel := fs.Bool("cancel", false, "be: undo a scale-in: CANCEL DECOMMISSION of the backends with ordinal N and above, the record removed")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint scale-in be|cn|fe --to N [--dry-run] [--fe HOST:PORT]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint scale-in be|cn|fe --to N [--dry-run] [--timeout D] [--cancel] [--fe HOST:PORT]\n\n"+
 			"Empty the nodes with ordinal N and above before the StatefulSet is shrunk: decommission BEs (the FE moves their\n"+
 			"tablets, then drops them), drop CNs and observers; then print the kubectl patch line to run.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -53,16 +58,37 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	plan, err := cluster.PlanScaleIn(ctx, client, addrs[0], kind, *to)
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
+		if errors.Is(err, cluster.ErrHostIsIP) {
+			return exitUsage // nodes listed by IP: no ordinal to scale in by, nothing changed
+		}
 		return 1
 	}
 	plan.Print(stdout)
+	kc, err := kubeapi.New(kubeapi.Config{Mode: s.Kube, Namespace: s.PodNamespace, Name: s.PodName})
+	if err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint scale-in: no API access: %v\n", err)
+	}
+	o := cluster.ExecOptions{FEAddrs: addrs, Poll: time.Second, Timeout: *timeout, By: s.PodName}
+	if kc != nil {
+		o.Records = kc
+	}
+	if *cancel {
+		if *dry {
+			return 0
+		}
+		if err := plan.Cancel(ctx, client, stdout, o); err != nil {
+			fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if *dry || !plan.Safe {
 		if !plan.Safe {
 			return 1
 		}
 		return 0
 	}
-	if err := plan.Execute(ctx, client, stdout, time.Second); err != nil {
+	if err := plan.Execute(ctx, client, stdout, o); err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
 		return 1
 	}

@@ -94,7 +94,7 @@ var variables = []variable{
 		doc: "probe endpoint (/livez /readyz /startupz /status /metrics); empty disables it", parse: setString(func(s *Settings) *string { return &s.ProbeAddr })},
 	{name: "DORIS_ENTRYPOINT_PROBE_INTERVAL", def: "5s", scope: inComponents,
 		doc: "how often the endpoint's background checks ask the component and the FE", parse: setDuration(func(s *Settings) *time.Duration { return &s.ProbeInterval })},
-	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents | inUpgrade,
+	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents | inUpgrade | inScaleIn,
 		doc: "watch the own pod and record Events through the API: on, off, or auto (when a service-account token is mounted)",
 		parse: func(s *Settings, v string) error {
 			switch v {
@@ -104,9 +104,9 @@ var variables = []variable{
 			}
 			return fmt.Errorf("%q: want on, off or auto", v)
 		}},
-	{name: "POD_NAME", scope: inComponents | inUpgrade, doc: "operator: this pod's name, for the pod watch and its Events",
+	{name: "POD_NAME", scope: inComponents | inUpgrade | inScaleIn, doc: "operator: this pod's name, for the pod watch and its Events",
 		parse: setString(func(s *Settings) *string { return &s.PodName })},
-	{name: "POD_NAMESPACE", scope: inComponents | inUpgrade, doc: "operator: this pod's namespace",
+	{name: "POD_NAMESPACE", scope: inComponents | inUpgrade | inScaleIn, doc: "operator: this pod's namespace",
 		parse: setString(func(s *Settings) *string { return &s.PodNamespace })},
 	{name: "FE_QUERY_PORT", def: "9030", scope: inComponents | inUpgrade | inScaleIn, doc: "query port of the FE addresses given as FE_ADDRS (operator)",
 		parse: setInt(func(s *Settings) *int { return &s.FEQueryPort }, 1, 65535)},

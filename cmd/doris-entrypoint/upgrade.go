@@ -107,3 +107,22 @@ func startUpgradeGuard(ctx context.Context, node *cluster.Node, kc *kubeapi.Clie
 		go (&cluster.UpgradeGuard{Node: node, Records: kc, Event: kc.Event, Interval: interval}).Run(ctx)
 	}
 }
+
+// kubeRecords keeps the records (upgrade, scale-in) through the API client
+// kube holds once it is started; before that, and without API access, there
+// is no place for them (cluster.ErrNoRecords).
+type kubeRecords struct {
+	kube *atomic.Pointer[kubeapi.Client]
+}
+
+func (r kubeRecords) GetUpgrade(ctx context.Context, key string) (string, bool, error) {
+	return r.kube.Load().GetUpgrade(ctx, key)
+}
+
+func (r kubeRecords) PutUpgrade(ctx context.Context, key, data string) error {
+	return r.kube.Load().PutUpgrade(ctx, key, data)
+}
+
+func (r kubeRecords) DeleteUpgrade(ctx context.Context, key string) error {
+	return r.kube.Load().DeleteUpgrade(ctx, key)
+}

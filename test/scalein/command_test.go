@@ -1,9 +1,11 @@
 package scalein_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 	"github.com/apache/doris-entrypoint/test/internal/harness"
 )
 
@@ -48,12 +50,51 @@ func TestScaleInCommand(t *testing.T) {
 				}
 			}
 			for _, ord := range tt.gone {
-				if listed(c, beHost(ord)) {
+				if listedAfterRound(c, beHost(ord)) {
 					t.Errorf("%s still listed", beHost(ord))
 				}
 			}
 			if lost := c.LostTablets(); lost != 0 {
 				t.Errorf("%d tablets lost", lost)
+			}
+		})
+	}
+}
+
+// With HOST_TYPE=IP the backends are listed by their pod IPs: no ordinal
+// tells which ones go, so `scale-in` refuses with exit 2 and the reason,
+// and changes nothing (it used to print "nothing to do" and exit 0).
+func TestScaleInCommandIPHosts(t *testing.T) {
+	tests := []struct {
+		name string
+		kind string
+	}{
+		{name: "be", kind: "be"},
+		{name: "cn", kind: "cn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fakedoris.NewCluster(fakedoris.Layout21)
+			c.AddFrontend(fakedoris.Frontend{Host: feHost, EditLogPort: 9010, QueryPort: 9030, Role: "FOLLOWER", IsMaster: true, Alive: true, Join: true})
+			for i := 0; i < 3; i++ {
+				c.AddBackend(fakedoris.Backend{Host: fmt.Sprintf("10.244.0.%d", 10+i), HeartbeatPort: 9050, Alive: true, NodeRole: "mix"})
+			}
+			fe := fakedoris.ServeT(t, c, feHost)
+			p := harness.Start(t, harness.Options{Bin: entrypoint, Args: []string{"scale-in", tt.kind, "--to", "1"},
+				Env: []string{"ENV_FE_ADDR=" + fe}})
+			if code := p.Wait(t, wait); code != 2 {
+				t.Fatalf("exit %d, want 2:\n%s", code, p.Log())
+			}
+			if !strings.Contains(p.Log(), "listed by its IP address (HOST_TYPE=IP)") || strings.Contains(p.Log(), "nothing to do") {
+				t.Fatalf("output does not say why:\n%s", p.Log())
+			}
+			for _, s := range c.Statements() {
+				if strings.Contains(s, "ALTER SYSTEM") {
+					t.Fatalf("changed the cluster: %s", s)
+				}
+			}
+			if n := len(c.Backends()); n != 3 {
+				t.Fatalf("%d backends listed, want 3", n)
 			}
 		})
 	}

@@ -44,6 +44,20 @@ type pod struct {
 // replicas; api says whether the pod may use the API.
 func startBE(t testing.TB, fe string, ord, hb int, role string, replicas int32, api bool, extraEnv ...string) *pod {
 	t.Helper()
+	var srv *fakekube.Server
+	if api {
+		srv = &fakekube.Server{Pod: fakekube.NewPod("doris", fmt.Sprintf("doris-be-%d", ord))}
+	}
+	return startBEOn(t, srv, fe, ord, hb, role, replicas, extraEnv...)
+}
+
+// startBEOn is startBE with the pod's API served by srv (nil: no API).
+func startBEOn(t testing.TB, srv *fakekube.Server, fe string, ord, hb int, role string, replicas int32, extraEnv ...string) *pod {
+	t.Helper()
+	api := srv != nil
+	if !api {
+		srv = &fakekube.Server{Pod: fakekube.NewPod("doris", fmt.Sprintf("doris-be-%d", ord))}
+	}
 	pd := &pod{root: t.TempDir(), name: fmt.Sprintf("doris-be-%d", ord), hb: hb, ev: harness.NewEvents(t)}
 	for _, d := range []string{"be/bin", "be/conf", "podinfo"} {
 		if err := os.MkdirAll(filepath.Join(pd.root, d), 0o755); err != nil {
@@ -59,7 +73,7 @@ func startBE(t testing.TB, fe string, ord, hb int, role string, replicas int32, 
 	if err := os.WriteFile(filepath.Join(pd.root, "be/bin/start_be.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	pd.api = &fakekube.Server{Pod: fakekube.NewPod("doris", pd.name)}
+	pd.api = srv
 	pd.api.SetStatefulSet("doris-be", replicas, false)
 	env := []string{pd.ev.Env(), "DORIS_ROOT=" + pd.root, "POD_FQDN=" + beHost(ord), "POD_NAME=" + pd.name, "POD_NAMESPACE=doris",
 		"DORIS_ENTRYPOINT_PODINFO_DIR=" + filepath.Join(pd.root, "podinfo"), "CONFIGMAP_MOUNT_PATH=" + filepath.Join(pd.root, "none"),
