@@ -51,3 +51,28 @@ func (m *machine) afterStop() {
 		m.writeState(State{Mode: "normal", Phase: PhaseExited, Leave: &p})
 	})
 }
+
+// debugStop runs Component.DebugStop after a stop in debug mode (8), within
+// what is left of the stop budget, unless the conf could not be restored
+// (restoreErr): its ports are the moved ones then, and the node's address
+// in the cluster cannot be read from it.
+func (m *machine) debugStop(st State, restoreErr error) {
+	if m.Component.DebugStop == nil {
+		return
+	}
+	if restoreErr != nil {
+		m.log.Warn("stopped in debug mode with the conf not restored: a scale-in is not recognised", zap.Error(restoreErr))
+		return
+	}
+	deadline, _ := m.sup.StopInfo()
+	if time.Until(deadline) <= 0 {
+		m.log.Warn("no stop budget left for what runs after the stop", zap.Time("deadline", deadline))
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	m.Component.DebugStop(ctx, func(p cluster.Progress) {
+		st.Leave = &p
+		m.writeState(st)
+	})
+}

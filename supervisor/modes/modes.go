@@ -54,8 +54,11 @@
 //     until it works; the annotation set again cancels the leave.
 //  8. A stop in debug mode: every other process gets SIGTERM and the stop
 //     timeout (Supervisor.TerminateAll), then (7)'s restore, once, and the
-//     holder closed, without the start; the exit code is 0. A conf still
-//     not restored keeps its marker for the next start's (1).
+//     holder closed, without the start; then Component.DebugStop (a CN or
+//     an observer being scaled in drops itself: it reads the node's address
+//     from the restored conf, so it is skipped when the restore failed);
+//     the exit code is 0. A conf still not restored keeps its marker for
+//     the next start's (1).
 //
 // In normal mode the component runs as the supervisor's main child; its exit
 // or a stop ends the container, with the child's exit code, as before.
@@ -125,6 +128,12 @@ type Component struct {
 	// request (a CN or an observer being scaled in drops itself); its ctx
 	// ends at the stop deadline.
 	AfterStop func(ctx context.Context, report func(cluster.Progress))
+	// DebugStop, when set, runs once a stop in debug mode stopped every
+	// process and restored the conf (8): nothing ran before that stop, the
+	// component was not running (a CN or an observer being scaled in drops
+	// itself, a BE says it cannot decommission); its ctx ends at the stop
+	// deadline.
+	DebugStop func(ctx context.Context, report func(cluster.Progress))
 }
 
 // Config configures Run.
@@ -453,7 +462,8 @@ func (m *machine) debug() (code int, exit bool) {
 		st.Phase = PhaseStopping
 		m.writeState(st)
 		m.sup.TerminateAll()
-		if ok, err := m.restore(); err != nil {
+		ok, err := m.restore()
+		if err != nil {
 			m.log.Error("cannot restore the conf: the next start restores it", zap.String("conf", comp.Conf), zap.Error(err))
 		} else if ok {
 			m.log.Info("conf restored", zap.String("conf", comp.Conf))
@@ -461,6 +471,7 @@ func (m *machine) debug() (code int, exit bool) {
 		if h != nil {
 			h.Close()
 		}
+		m.debugStop(st, err)
 		return 0, true
 	}
 	leaving := recovering // recovering: restore whatever the annotation says

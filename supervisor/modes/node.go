@@ -45,6 +45,7 @@ func ForNode(node *cluster.Node, prepare confpatch.Prepare) Component {
 			return reporting(node, report).BeforeStop(ctx)
 		},
 		AfterStop: func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).AfterStop(ctx) },
+		DebugStop: func(ctx context.Context, report func(cluster.Progress)) { reporting(node, report).AfterDebugStop(ctx) },
 	}
 }
 
