@@ -63,6 +63,15 @@ type DrainNode struct {
 	since     time.Time // the series' first read
 }
 
+// Confirming says what the current series of master reads points at, and
+// how many reads it has ("": none).
+func (n *DrainNode) Confirming() (outcome string, reads int) {
+	if n.Outcome != Draining {
+		return "", 0
+	}
+	return n.candidate, n.reads
+}
+
 // Done says the drain of n is over and nothing of it is lost: dropped or
 // kept empty.
 func (n *DrainNode) Done() bool { return n.Outcome == Dropped || n.Outcome == Kept }

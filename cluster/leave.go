@@ -322,9 +322,15 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress, self Backe
 		}
 		d.Observe(v, time.Now())
 		prog.Tablets = node.Tablets
+		prog.Reason = ""
+		if cand, reads := node.Confirming(); cand != "" {
+			prog.Reason = fmt.Sprintf("%s? confirming with the master: %d of %d reads", cand, reads, ConfirmReads)
+		} else if !v.Master {
+			prog.Reason = "a non-master answered: progress only"
+		}
 		switch node.Outcome {
 		case Dropped, Kept:
-			prog.State, prog.Tablets = "done", 0
+			prog.State, prog.Tablets, prog.Reason = "done", 0, node.Outcome
 			n.Leave.report(prog)
 			took := time.Since(prog.StartedAt).Round(time.Second)
 			msg := fmt.Sprintf("%d tablets moved in %s; the FE dropped this backend", prog.Initial, took)
@@ -338,6 +344,7 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress, self Backe
 			return true
 		case Cancelled:
 			prog.State = "cancelled"
+			prog.Reason = "CANCEL DECOMMISSION BACKEND by someone else"
 			n.Leave.report(prog)
 			log.Warn("decommission cancelled by someone else; stopping as before", zap.Int("tablets", node.Tablets))
 			n.Leave.event("Warning", "DecommissionCancelled", fmt.Sprintf("the decommission of %s:%d was cancelled with %d tablets "+
@@ -346,6 +353,7 @@ func (n *Node) followDecommission(ctx context.Context, prog Progress, self Backe
 			return false
 		case Vanished:
 			prog.State = "vanished"
+			prog.Reason = fmt.Sprintf("the master no longer lists it; its last row held %d tablets: not done", node.Tablets)
 			n.Leave.report(prog)
 			log.Warn("decommission: the master no longer lists this backend, whose last row held tablets; not done, stopping as before",
 				zap.Int("tablets", node.Tablets))
