@@ -83,20 +83,33 @@ func (c *Client) SetFrontendConfig(ctx context.Context, addr, key string, value 
 	return err
 }
 
-// Partition is one partition of an OLAP table, as the replica checks need
-// it.
+// Partition is one partition of an OLAP table or an async materialized
+// view, as the replica checks need it.
 type Partition struct {
 	DB, Table, Name string
-	ReplicationNum  int
+	Type            string // OLAP, MATERIALIZED_VIEW
+	ReplicationNum  int    // the total
+	// Allocation is the replicas per location tag ("default": 3), from
+	// the ReplicaAllocation column; Alloc its text.
+	Allocation map[string]int
+	Alloc      string
 }
 
 // validID accepts the numeric ids SHOW PROC paths are built from.
 var validID = regexp.MustCompile(`^[0-9]{1,19}$`)
 
-// Partitions lists every partition of every table the FE at addr knows,
-// with its replication number: SHOW PROC '/dbs', '/dbs/<db>',
-// '/dbs/<db>/<table>/partitions' (any Doris version; the paths are built
-// from numeric ids only). System databases are skipped.
+// Partitions lists every partition of every table that holds replicas,
+// in every database the FE at addr knows, with its replicas per location
+// tag: SHOW PROC '/dbs', '/dbs/<db>', '/dbs/<db>/<table>/partitions' (any
+// Doris version; the paths are built from numeric ids only). As Doris'
+// own check (apache/doris fe/fe-core/src/main/java/org/apache/doris/alter/SystemHandler.java
+// checkDecommissionWithReplicaAllocation over TableIf.isManagedTable()):
+// OLAP tables and async materialized views, whose Type is
+// MATERIALIZED_VIEW and whose ReplicaCount shows 0 in '/dbs/<db>'
+// although they have tablets (common/proc/TablesProcDir.java), in every
+// database, __internal_schema included (catalog/InternalSchemaInitializer.java
+// raises its tables to 3 replicas at 3 backends); information_schema and
+// mysql hold no tablets.
 func (c *Client) Partitions(ctx context.Context, addr string) ([]Partition, error) {
 	cols, rows, err := c.exec(ctx, addr, "SHOW PROC '/dbs'")
 	if err != nil {
@@ -110,7 +123,7 @@ func (c *Client) Partitions(ctx context.Context, addr string) ([]Partition, erro
 			return nil, fmt.Errorf("show proc '/dbs' on %s: database id %q", addr, dbID)
 		}
 		switch dbName {
-		case "information_schema", "mysql", "__internal_schema":
+		case "information_schema", "mysql":
 			continue
 		}
 		cols, rows, err := c.exec(ctx, addr, "SHOW PROC '/dbs/"+dbID+"'")
@@ -120,7 +133,12 @@ func (c *Client) Partitions(ctx context.Context, addr string) ([]Partition, erro
 		tables := newTable(cols, rows)
 		for _, tb := range rows {
 			tbID, tbName := tables.get(tb, "TableId"), tables.get(tb, "TableName")
-			if typ := tables.get(tb, "Type"); typ != "" && typ != "OLAP" {
+			typ := tables.get(tb, "Type")
+			switch typ {
+			case "":
+				typ = "OLAP"
+			case "OLAP", "MATERIALIZED_VIEW":
+			default:
 				continue // views, external tables: no replicas
 			}
 			if !validID.MatchString(tbID) {
@@ -136,7 +154,13 @@ func (c *Client) Partitions(ctx context.Context, addr string) ([]Partition, erro
 				if err != nil {
 					return nil, fmt.Errorf("partitions of %s.%s on %s: ReplicationNum %q", dbName, tbName, addr, parts.get(p, "ReplicationNum"))
 				}
-				out = append(out, Partition{DB: dbName, Table: tbName, Name: parts.get(p, "PartitionName"), ReplicationNum: n})
+				text := parts.get(p, "ReplicaAllocation")
+				alloc, err := parseAllocation(text, n)
+				if err != nil {
+					return nil, fmt.Errorf("partitions of %s.%s on %s: %w", dbName, tbName, addr, err)
+				}
+				out = append(out, Partition{DB: dbName, Table: tbName, Name: parts.get(p, "PartitionName"), Type: typ,
+					ReplicationNum: n, Allocation: alloc, Alloc: text})
 			}
 		}
 	}

@@ -80,6 +80,9 @@ func TestInternalSchema(t *testing.T) {
 // its tablets count in TabletNum and move off a decommissioned backend.
 func TestMaterializedView(t *testing.T) {
 	c, port, clk := tabletCluster(t, Layout21, 3)
+	if err := c.AddTable("sales", "orders", Partition{Name: "p1", ReplicationNum: 2, Buckets: 1}); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.AddTableWith("sales", "mv_orders", TableOptions{Type: "MATERIALIZED_VIEW",
 		Partitions: []Partition{{ReplicationNum: 1, Buckets: 6}}}); err != nil {
 		t.Fatal(err)
@@ -100,7 +103,7 @@ func TestMaterializedView(t *testing.T) {
 	if r := backendRow(t, port, beHost(2)); r != nil {
 		t.Fatalf("still listed: %v", r)
 	}
-	if n := c.TabletsOn(beHost(0)) + c.TabletsOn(beHost(1)); n != 6 || c.LostTablets() != 0 {
+	if n := c.TabletsOn(beHost(0)) + c.TabletsOn(beHost(1)); n != 6+2 || c.LostTablets() != 0 {
 		t.Fatalf("%d replicas left, %d lost", n, c.LostTablets())
 	}
 }

@@ -554,7 +554,9 @@ func (h *handler) showProc(path string) ([]string, [][]any, error) {
 			if t.partitioned {
 				key, num = "dt", len(t.partitions)
 			}
-			rows = append(rows, []any{t.id, t.name, 1, key, num, "NORMAL", "OLAP", nullString, t.replicaCount()})
+			// IndexNum as text: an MTMV's \N shares the column (Doris sends
+			// every ProcResult cell as a string).
+			rows = append(rows, []any{t.id, t.name, "1", key, num, "NORMAL", "OLAP", nullString, t.replicaCount()})
 		}
 		return tablesTitles, rows, nil
 	}

@@ -28,7 +28,7 @@ func TestScaleInCommand(t *testing.T) {
 			want: []string{"decommission sent: " + beHost(3), "0 of", "tablets left on 0 backends",
 				`kubectl patch doriscluster doris --type merge -p '{"spec":{"beSpec":{"replicas":3}}}'`}, gone: []int{3, 4}},
 		{name: "refused when the replicas would not fit", kind: "be", replication: 3, args: []string{"--to", "2"}, code: 1,
-			want: []string{"safe: NO", "2 backends would remain, and a partition has 3 replicas"}},
+			want: []string{"safe: NO", "2 backends would remain on tag default, and partition p1 of sales.orders has 3 replicas there"}},
 		{name: "bad usage", kind: "be", replication: 1, args: nil, code: 2},
 	}
 	for _, tt := range tests {
