@@ -212,8 +212,16 @@ func TestWalkBEScaleIn(t *testing.T) {
 	scaleTo(t, "doris-be", 5)
 	waitReady(t, 3*time.Minute, pods("doris-be", 2, 5)...)
 	waitRows(t, "show backends", "5 BEs alive", time.Minute, allAlive("doris-be-", 5))
+	// The FE's balancer fills the new BEs: the two that leave really hold
+	// tablets.
+	placed := waitRows(t, "show backends", "tablets balanced onto doris-be-3 and doris-be-4", 2*time.Minute, func(rows []map[string]string) bool {
+		return tabletSum(rows, "doris-be-3.") > 0 && tabletSum(rows, "doris-be-4.") > 0 && tabletSum(rows, "doris-be-") == buckets
+	})
+	t.Logf("doris-be-3 holds %d tablets, doris-be-4 %d", tabletSum(placed, "doris-be-3."), tabletSum(placed, "doris-be-4."))
 	scaleTo(t, "doris-be", 3)
 	waitGone(t, 3*time.Minute, "doris-be-3", "doris-be-4")
+	waitEvent(t, "doris-be-3", "DecommissionDone")
+	waitEvent(t, "doris-be-4", "DecommissionDone")
 	waitRows(t, "show backends", "3 BEs, every tablet kept", time.Minute, func(rows []map[string]string) bool {
 		return len(rows) == 3 && allAlive("doris-be-", 3)(rows) && tabletSum(rows, "doris-be-") == buckets
 	})
@@ -307,13 +315,25 @@ func TestWalkBEScaleInLimits(t *testing.T) {
 	waitRows(t, "show backends", "3 BEs alive", time.Minute, allAlive("doris-be-", 3))
 }
 
-// Walk 5. CN scale-in 2→1: no dead entry. FE observer scale-in: dropped.
+// Walk 5. CN scale-in 2→1: no dead entry, also when the FE marked the CN
+// dead before its drop (SHOW BACKENDS then shows NodeRole ""). FE observer
+// scale-in: dropped.
 func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	logsOnFailureSts(t, "doris-cn", 2)
-	applyWorkload(t, kubepkg.Workload{Comp: "cn", Replicas: 2})
+	// The fake CN's heartbeat goes first when it stops, and it takes 3 s
+	// to exit: the master marks it dead before the supervisor drops it.
+	env := map[string]string{"FAKE_STOP_HEARTBEAT_FIRST": "1", "FAKE_STOP_DELAY": "3s"}
+	for k, v := range walkEnv {
+		env[k] = v
+	}
+	applyWorkload(t, kubepkg.Workload{Comp: "cn", Replicas: 2, Env: env})
 	waitReady(t, 3*time.Minute, pods("doris-cn", 0, 2)...)
 	waitRows(t, "show backends", "2 CNs alive", time.Minute, allAlive("doris-cn-", 2))
 	scaleTo(t, "doris-cn", 1)
+	waitRows(t, "show backends", "doris-cn-1 marked dead, its NodeRole blank", time.Minute, func(rows []map[string]string) bool {
+		r := beRow(rows, "doris-cn-1")
+		return r != nil && r["Alive"] == "false" && r["NodeRole"] == ""
+	})
 	waitGone(t, 3*time.Minute, "doris-cn-1")
 	waitEvent(t, "doris-cn-1", "ComputeNodeDropped")
 	waitRows(t, "show backends", "doris-cn-1 dropped", time.Minute, func(rows []map[string]string) bool {

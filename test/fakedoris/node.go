@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -114,7 +115,7 @@ func RunFE(conf string, args []string, dir, self string) error {
 	}
 	return serveUntilTERM(n.ports.HTTPPort, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Cluster().FEHealth().ServeHTTP(w, r)
-	}))
+	}), nil)
 }
 
 // StartFE starts a fake FE: master when it starts without --helper and
@@ -706,7 +707,14 @@ func RunBE(conf string) error {
 		answer += " " + strings.TrimSpace(role)
 	}
 	go ServeBEHeartbeat(hb, answer)
-	return serveUntilTERM(confPort(data, "webserver_port", 8040), NewCluster(Layout21).BEHealth())
+	// $FAKE_STOP_HEARTBEAT_FIRST: a BE whose heartbeat service is the first
+	// to go when it stops (with $FAKE_STOP_DELAY, long enough for the
+	// master to mark it dead before it exits: NodeRole then shows "").
+	var first io.Closer
+	if os.Getenv("FAKE_STOP_HEARTBEAT_FIRST") != "" {
+		first = hb
+	}
+	return serveUntilTERM(confPort(data, "webserver_port", 8040), NewCluster(Layout21).BEHealth(), first)
 }
 
 // ServeBEHeartbeat answers each connection on ln with version and a
@@ -756,7 +764,9 @@ func holdStop() {
 	}
 }
 
-func serveUntilTERM(httpPort int, h http.Handler) error {
+// serveUntilTERM serves h on httpPort until SIGTERM; then first (when set)
+// closes first, then holds the stop (holdStop).
+func serveUntilTERM(httpPort int, h http.Handler, first io.Closer) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM)
 	srv := &http.Server{Addr: net.JoinHostPort(bindHost(), strconv.Itoa(httpPort)), Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -764,6 +774,9 @@ func serveUntilTERM(httpPort int, h http.Handler) error {
 	go func() { errc <- srv.ListenAndServe() }()
 	select {
 	case <-sig:
+		if first != nil {
+			first.Close()
+		}
 		holdStop()
 		srv.Shutdown(context.Background())
 		return nil
