@@ -66,27 +66,17 @@ func readScaleInRecord(ctx context.Context, recs UpgradeRecords, clusterID strin
 }
 
 func writeScaleInRecord(ctx context.Context, recs UpgradeRecords, rec ScaleInRecord) error {
-	if recs == nil {
-		return ErrNoRecords
-	}
 	key, err := ScaleInRecordKey(rec.ClusterID)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return recs.PutUpgrade(ctx, key, string(b))
+	return putJSON(ctx, recs, key, rec)
 }
 
 func deleteScaleInRecord(ctx context.Context, recs UpgradeRecords, clusterID string) error {
-	if recs == nil {
-		return ErrNoRecords
-	}
 	key, err := ScaleInRecordKey(clusterID)
 	if err != nil {
 		return err
 	}
-	return recs.DeleteUpgrade(ctx, key)
+	return deleteKey(ctx, recs, key)
 }

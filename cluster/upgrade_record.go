@@ -103,27 +103,38 @@ func readRecord(ctx context.Context, recs UpgradeRecords, clusterID string) Reco
 }
 
 func writeRecord(ctx context.Context, recs UpgradeRecords, rec UpgradeRecord) error {
-	if recs == nil {
-		return ErrNoRecords
-	}
 	key, err := RecordKey(rec.ClusterID)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(rec)
+	return putJSON(ctx, recs, key, rec)
+}
+
+func deleteRecord(ctx context.Context, recs UpgradeRecords, clusterID string) error {
+	key, err := RecordKey(clusterID)
+	if err != nil {
+		return err
+	}
+	return deleteKey(ctx, recs, key)
+}
+
+// putJSON writes v as JSON under key in recs (the upgrade and the scale-in
+// records).
+func putJSON(ctx context.Context, recs UpgradeRecords, key string, v any) error {
+	if recs == nil {
+		return ErrNoRecords
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return recs.PutUpgrade(ctx, key, string(b))
 }
 
-func deleteRecord(ctx context.Context, recs UpgradeRecords, clusterID string) error {
+// deleteKey removes key from recs.
+func deleteKey(ctx context.Context, recs UpgradeRecords, key string) error {
 	if recs == nil {
 		return ErrNoRecords
-	}
-	key, err := RecordKey(clusterID)
-	if err != nil {
-		return err
 	}
 	return recs.DeleteUpgrade(ctx, key)
 }

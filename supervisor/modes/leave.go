@@ -40,12 +40,10 @@ func (m *machine) afterStop() {
 	if m.Component.AfterStop == nil {
 		return
 	}
-	deadline, _ := m.sup.StopInfo()
-	if time.Until(deadline) <= 0 {
-		m.log.Warn("no stop budget left for what runs after the stop", zap.Time("deadline", deadline))
+	ctx, cancel, ok := m.budgetLeft()
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	m.Component.AfterStop(ctx, func(p cluster.Progress) {
 		m.writeState(State{Mode: "normal", Phase: PhaseExited, Leave: &p})
@@ -64,15 +62,25 @@ func (m *machine) debugStop(st State, restoreErr error) {
 		m.log.Warn("stopped in debug mode with the conf not restored: a scale-in is not recognised", zap.Error(restoreErr))
 		return
 	}
-	deadline, _ := m.sup.StopInfo()
-	if time.Until(deadline) <= 0 {
-		m.log.Warn("no stop budget left for what runs after the stop", zap.Time("deadline", deadline))
+	ctx, cancel, ok := m.budgetLeft()
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	m.Component.DebugStop(ctx, func(p cluster.Progress) {
 		st.Leave = &p
 		m.writeState(st)
 	})
+}
+
+// budgetLeft is a context that ends with the stop budget; false (logged)
+// when nothing of it is left.
+func (m *machine) budgetLeft() (context.Context, context.CancelFunc, bool) {
+	deadline, _ := m.sup.StopInfo()
+	if time.Until(deadline) <= 0 {
+		m.log.Warn("no stop budget left for what runs after the stop", zap.Time("deadline", deadline))
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	return ctx, cancel, true
 }
