@@ -22,6 +22,9 @@ func checkMeta(t *testing.T, path string, mode os.FileMode, uid, gid int, xname,
 	if !fi.Mode().IsRegular() || fi.Mode().Perm() != mode || int(st.Uid) != uid || int(st.Gid) != gid {
 		t.Errorf("%s: %v owned by %d:%d, want %v owned by %d:%d", filepath.Base(path), fi.Mode(), st.Uid, st.Gid, mode, uid, gid)
 	}
+	if xname == "" {
+		return // no xattrs to check
+	}
 	buf := make([]byte, 64)
 	n, err := unix.Lgetxattr(path, xname, buf)
 	if err != nil || string(buf[:n]) != xval {
@@ -44,8 +47,12 @@ func TestRewritesKeepOwnerAndXattrs(t *testing.T) {
 	if err := os.Chown(conf, uid, gid); err != nil {
 		t.Fatal(err)
 	}
+	// A filesystem without user xattrs (tmpfs on older kernels, overlay on
+	// some hosts) still has owners: only the xattr part is skipped.
+	xattr := xname
 	if err := unix.Setxattr(conf, xname, []byte(xval), 0); err != nil {
-		t.Skipf("no user xattrs here: %v", err)
+		t.Logf("no user xattrs here (%v): owner, group and mode are checked, xattrs not", err)
+		xattr = ""
 	}
 	steps := []struct {
 		name string
@@ -63,7 +70,7 @@ func TestRewritesKeepOwnerAndXattrs(t *testing.T) {
 		if s.want != nil && !bytes.Equal(mustRead(t, conf), s.want) {
 			t.Fatalf("%s: bytes differ", s.name)
 		}
-		checkMeta(t, conf, 0o600, uid, gid, xname, xval)
+		checkMeta(t, conf, 0o600, uid, gid, xattr, xval)
 		if s.name == "Enter" {
 			if fi, err := os.Stat(Marker(conf)); err != nil || fi.Mode().Perm()&0o077 != 0 {
 				t.Errorf("marker of a 0600 conf: %v %v", fi.Mode(), err)
