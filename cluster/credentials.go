@@ -26,6 +26,11 @@ func validUser(u string) error {
 	return nil
 }
 
+// ValidateUser is the check of an admin account name, for USER and the
+// basic-auth secret's username alike: letters, digits, '_', '-', '.', at
+// most 64, not "admin". Its error quotes the name, never a password.
+func ValidateUser(u string) error { return validUser(u) }
+
 // quote renders s as a single-quoted SQL string literal.
 func quote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"

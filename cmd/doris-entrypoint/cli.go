@@ -107,6 +107,9 @@ func run(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	case "doris-debug":
 		return runDorisDebug(rest, getenv, stdout, stderr)
 	case "version":
+		if len(rest) > 0 {
+			return usage(stderr, "Usage: doris-entrypoint version\n\nPrint the version, the commit and the Go version.\n", 0, rest[0])
+		}
 		fmt.Fprintf(stdout, "doris-entrypoint %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	case "help", "-h", "-help", "--help":
@@ -216,6 +219,9 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		return exitUsage
 	}
 	s, err := loadSettings(sc, 0, getenv, flags)
+	if err == nil {
+		err = s.checkAdmin(cluster.BasicAuthDir)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.Name, err)
 		return exitUsage

@@ -118,6 +118,13 @@ func TestInvalidValuesExitUsage(t *testing.T) {
 		{"be", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "1010"},
 		{"fe", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET", "69"}, // onto the probe endpoint's :8099
 		{"supervise", "DORIS_ENTRYPOINT_STOP_TIMEOUT", "soon"},
+		// Checked with the others, before the launch (issue 23).
+		{"fe", "POD_FQDN", "fe_0.fe-internal"},
+		{"be", "POD_IP", "10.0.0.256"},
+		{"fe", "DORIS_ENTRYPOINT_DORIS_VERSION", "garbage"},
+		{"be", "USER", "ro'ot"},
+		{"broker", "USER", "admin"},
+		{"fe", "DORIS_ENTRYPOINT_UPGRADE_WAIT", "-1s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -125,10 +132,13 @@ func TestInvalidValuesExitUsage(t *testing.T) {
 			if tt.cmd == "supervise" {
 				args = []string{"doris-entrypoint", "supervise", "true"}
 			}
-			code := run(args, env(tt.name, tt.value, "DORIS_ROOT", t.TempDir()), &out, &errb)
+			code := run(args, env(tt.name, tt.value, "DORIS_ROOT", t.TempDir(), "PASSWD", "pw-s3cret"), &out, &errb)
 			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
 			if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], tt.name) || !strings.Contains(lines[0], tt.value) {
 				t.Fatalf("code %d, stderr %q; want 2 and one line naming %s", code, errb.String(), tt.name)
+			}
+			if strings.Contains(errb.String()+out.String(), "pw-s3cret") {
+				t.Fatalf("the password reached the output: %s", errb.String())
 			}
 			if strings.Contains(errb.String(), "stop timeout") && tt.name != "DORIS_ENTRYPOINT_STOP_TIMEOUT" {
 				t.Fatalf("reported as a stop timeout: %s", errb.String())

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/apache/doris-entrypoint/cluster"
@@ -36,6 +37,21 @@ func prepareOf(s Settings, node *cluster.Node, log *zap.Logger) confpatch.Prepar
 func (s Settings) client() *cluster.Client {
 	return &cluster.Client{Admin: cluster.AdminCredentials(s.User, s.Password, cluster.BasicAuthDir),
 		ConnectTimeout: s.ConnectTimeout, QueryTimeout: s.QueryTimeout}
+}
+
+// checkAdmin holds the admin account name that dir's username file gives
+// (the basic-auth secret, cluster.AdminCredentials) to USER's rule, before
+// anything starts. The error names the file and quotes the name; the
+// password is never in it.
+func (s Settings) checkAdmin(dir string) error {
+	path := filepath.Join(dir, "username")
+	if _, err := os.Stat(path); err != nil {
+		return nil // no secret mounted: USER, already checked
+	}
+	if u := cluster.AdminCredentials(s.User, "", dir).User; cluster.ValidateUser(u) != nil {
+		return fmt.Errorf("%s %q: %s", path, u, wantUser)
+	}
+	return nil
 }
 
 // feAddrs are the FEs a command run by a person asks: --fe, else

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -39,13 +40,31 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	if kind == "" || *to < 0 || fs.NArg() > 0 {
+	// One rule for every usage error: exit 2, nothing asked. A kind is be,
+	// cn or fe as the commands name them, lowercase.
+	var bad string
+	switch {
+	case kind != "" && !slices.Contains([]string{"be", "cn", "fe"}, kind):
+		bad = fmt.Sprintf("kind %q: want be, cn or fe (lowercase)", kind)
+	case *timeout <= 0:
+		bad = fmt.Sprintf("--timeout %s: want more than 0", *timeout)
+	case *cancel && kind != "" && kind != "be":
+		bad = fmt.Sprintf("--cancel: only a BE scale-in can be undone (%ss are dropped at once)", strings.ToUpper(kind))
+	}
+	if bad != "" || kind == "" || *to < 0 || fs.NArg() > 0 {
+		if bad != "" {
+			fmt.Fprintf(stderr, "doris-entrypoint scale-in: %s\n\n", bad)
+		}
 		fs.SetOutput(stderr)
 		fs.Usage()
 		return exitUsage
 	}
 	s, ok := settingsFor("scale-in", inScaleIn, 0, getenv, stderr)
 	if !ok {
+		return exitUsage
+	}
+	if err := s.checkAdmin(cluster.BasicAuthDir); err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint scale-in: %v\n", err)
 		return exitUsage
 	}
 	addrs, ok := s.feAddrs("scale-in", *fe, stderr)

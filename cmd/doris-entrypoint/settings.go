@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/doris-entrypoint/cluster"
-	"github.com/apache/doris-entrypoint/supervisor"
 )
 
 // Settings is every setting of the program. Each comes from one
@@ -83,7 +83,7 @@ var variables = []variable{
 		doc: "Doris install root (fe/, be/ below it); the child's working directory", parse: setString(func(s *Settings) *string { return &s.DorisRoot })},
 	{name: envStopTimeout, flag: "stop-timeout", defDoc: "fe/be/broker: grace_shutdown_wait_seconds less a tenth (10-30 s), else fe 300s, be 180s, broker 20s; supervise 30s", scope: inComponents | inSupervise | inPrestop,
 		doc:   "graceful stop budget from SIGTERM to SIGKILL: seconds (300) or a Go duration (5m)",
-		parse: setDuration(func(s *Settings) *time.Duration { return &s.StopTimeout })},
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.StopTimeout }, false)},
 	{name: "DORIS_ENTRYPOINT_LOG_FORMAT", flag: "log-format", def: "json", scope: inComponents | inSupervise,
 		doc: "log format on stderr: json or console", parse: setLogFormat},
 	{name: "DORIS_ENTRYPOINT_PODINFO_DIR", def: "/etc/podinfo", scope: inComponents | inDorisDebug,
@@ -93,7 +93,7 @@ var variables = []variable{
 	{name: "DORIS_ENTRYPOINT_PROBE_ADDR", def: ":8099", scope: inComponents | inProbe | inStatus, emptyIsValue: true,
 		doc: "probe endpoint (/livez /readyz /startupz /status /metrics); empty disables it", parse: setString(func(s *Settings) *string { return &s.ProbeAddr })},
 	{name: "DORIS_ENTRYPOINT_PROBE_INTERVAL", def: "5s", scope: inComponents,
-		doc: "how often the endpoint's background checks ask the component and the FE", parse: setDuration(func(s *Settings) *time.Duration { return &s.ProbeInterval })},
+		doc: "how often the endpoint's background checks ask the component and the FE", parse: setDuration(func(s *Settings) *time.Duration { return &s.ProbeInterval }, false)},
 	{name: "DORIS_ENTRYPOINT_KUBE", def: "auto", scope: inComponents | inUpgrade | inScaleIn,
 		doc: "watch the own pod and record Events through the API: on, off, or auto (when a service-account token is mounted)",
 		parse: func(s *Settings, v string) error {
@@ -112,21 +112,39 @@ var variables = []variable{
 		parse: setInt(func(s *Settings) *int { return &s.FEQueryPort }, 1, 65535)},
 	{name: "ENV_FE_ADDR", scope: inScaleIn | inUpgrade, doc: "operator: the FE service address (the FE_ADDRS argument of the entrypoints); scale-in and upgrade ask it",
 		parse: setString(func(s *Settings) *string { return &s.FEAddr })},
-	{name: "USER", def: "root", scope: inComponents | inUpgrade | inScaleIn, doc: "admin account tried after root is refused (operator); /etc/basic_auth/username overrides",
-		parse: setString(func(s *Settings) *string { return &s.User })},
+	{name: "USER", def: "root", scope: inComponents | inUpgrade | inScaleIn, doc: "admin account tried after root is refused (operator): letters, digits, _ - . (at most 64, not admin); /etc/basic_auth/username overrides, same rule",
+		parse: func(s *Settings, v string) error {
+			if cluster.ValidateUser(v) != nil {
+				return fmt.Errorf("%q: %s", v, wantUser)
+			}
+			s.User = v
+			return nil
+		}},
 	{name: "PASSWD", scope: inComponents | inUpgrade | inScaleIn, emptyIsValue: true, doc: "its password (operator; never logged); /etc/basic_auth/password overrides",
 		parse: setString(func(s *Settings) *string { return &s.Password })},
-	{name: "POD_FQDN", defDoc: "hostname -f", scope: inComponents, doc: "this pod's FQDN as the cluster knows it",
-		parse: setString(func(s *Settings) *string { return &s.PodFQDN })},
+	{name: "POD_FQDN", defDoc: "hostname -f", scope: inComponents, doc: "this pod's FQDN as the cluster knows it (an RFC 1123 name or an IP address)",
+		parse: func(s *Settings, v string) error {
+			if cluster.ValidateHost(v) != nil {
+				return fmt.Errorf("%q: want an RFC 1123 host name (dot-separated labels of letters, digits and '-', at most 253) or an IP address", v)
+			}
+			s.PodFQDN = v
+			return nil
+		}},
 	{name: "POD_IP", defDoc: "host address", scope: inComponents, doc: "this pod's IP (IP mode)",
-		parse: setString(func(s *Settings) *string { return &s.PodIP })},
+		parse: func(s *Settings, v string) error {
+			if net.ParseIP(v) == nil {
+				return fmt.Errorf("%q: want an IPv4 or IPv6 address", v)
+			}
+			s.PodIP = v
+			return nil
+		}},
 	{name: "CONFIGMAP_MOUNT_PATH", def: "/etc/doris", scope: inComponents,
 		doc:   "operator: ConfigMap files linked (be.conf: copied) into the conf dir at start, the old ones kept as .bak",
 		parse: setString(func(s *Settings) *string { return &s.ConfigMapPath })},
 	{name: "DORIS_ENTRYPOINT_CONNECT_TIMEOUT", def: "2s", scope: inComponents | inUpgrade | inScaleIn, doc: "timeout of each connection to an FE",
-		parse: setDuration(func(s *Settings) *time.Duration { return &s.ConnectTimeout })},
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.ConnectTimeout }, false)},
 	{name: "DORIS_ENTRYPOINT_QUERY_TIMEOUT", def: "15s", scope: inComponents | inUpgrade | inScaleIn, doc: "timeout of each query to an FE",
-		parse: setDuration(func(s *Settings) *time.Duration { return &s.QueryTimeout })},
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.QueryTimeout }, false)},
 	{name: "KRB5_MOUNT_PATH", scope: inComponents, doc: "operator: when set, its files are linked into dirname $KRB5_CONFIG at start",
 		parse: setString(func(s *Settings) *string { return &s.Krb5Mount })},
 	{name: "KRB5_CONFIG", def: "/etc/krb5.conf", scope: inComponents, doc: "operator: where Kerberos reads its configuration",
@@ -164,21 +182,21 @@ var variables = []variable{
 		parse: setInt(func(s *Settings) *int { return &s.ElectNumber }, 1, 1<<30)},
 	{name: "DORIS_ENTRYPOINT_NEW_CLUSTER_WAIT", def: "60s", scope: inFE,
 		doc:   "FE ordinal 0: how long no FE may answer at all before it bootstraps a new cluster",
-		parse: setDuration(func(s *Settings) *time.Duration { return &s.NewClusterWait })},
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.NewClusterWait }, false)},
 	{name: "DORIS_ENTRYPOINT_MASTER_WAIT", def: "180s", scope: inFE, doc: "FE first start: how long to wait for a master before failing",
-		parse: setDuration(func(s *Settings) *time.Duration { return &s.MasterWait })},
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.MasterWait }, false)},
 	{name: "DORIS_ENTRYPOINT_UPGRADE_WAIT", def: "240s", scope: inFE,
-		doc: "FE: how long it waits to start while some BE/CN still runs an older line (upgrade BE/CN first); 0: no wait, a Warning only",
-		parse: func(s *Settings, v string) error {
-			if strings.TrimSpace(v) == "0" {
-				s.UpgradeWait = 0
-				return nil
-			}
-			return setDuration(func(s *Settings) *time.Duration { return &s.UpgradeWait })(s, v)
-		}},
+		doc:   "FE: how long it waits to start while some BE/CN still runs an older line (upgrade BE/CN first); 0 (or 0s): no wait, a Warning only",
+		parse: setDuration(func(s *Settings) *time.Duration { return &s.UpgradeWait }, true)},
 	{name: "DORIS_ENTRYPOINT_DORIS_VERSION", defDoc: "from the image", scope: inComponents,
-		doc:   "this node's Doris version (e.g. doris-2.1.5), for an image whose fe/lib/doris-fe.jar or be/lib/doris_be does not tell it",
-		parse: setString(func(s *Settings) *string { return &s.DorisVersion })},
+		doc: "this node's Doris version (e.g. doris-2.1.5), for an image whose fe/lib/doris-fe.jar or be/lib/doris_be does not tell it",
+		parse: func(s *Settings, v string) error {
+			if _, err := cluster.ParseVersion(v); err != nil {
+				return fmt.Errorf("%q: want a Doris version such as doris-2.1.5 or doris-2.1.5-rc02-d5a02e095d", v)
+			}
+			s.DorisVersion = v
+			return nil
+		}},
 }
 
 func setString(field func(*Settings) *string) func(*Settings, string) error {
@@ -196,13 +214,41 @@ func setInt(field func(*Settings) *int, lo, hi int) func(*Settings, string) erro
 	}
 }
 
-func setDuration(field func(*Settings) *time.Duration) func(*Settings, string) error {
+// setDuration is the parser of every duration variable (parseDuration);
+// zeroOK: 0 is a value (a wait it disables).
+func setDuration(field func(*Settings) *time.Duration, zeroOK bool) func(*Settings, string) error {
 	return func(s *Settings, v string) error {
-		d, err := supervisor.ParseDuration(v)
+		d, err := parseDuration(v, zeroOK)
+		if err != nil {
+			return err
+		}
 		*field(s) = d
-		return err
+		return nil
 	}
 }
+
+// parseDuration reads a duration setting: whole seconds ("300") or a Go
+// duration ("5m", "90s", "0s"); never negative, zero only when zeroOK. The
+// error quotes v and says what the variable wants, the same for all.
+func parseDuration(v string, zeroOK bool) (time.Duration, error) {
+	t := strings.TrimSpace(v)
+	d, err := time.ParseDuration(t)
+	if n, nerr := strconv.ParseUint(t, 10, 32); nerr == nil {
+		d, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil || d < 0 || d == 0 && !zeroOK {
+		want := "more than 0"
+		if zeroOK {
+			want = "0 or more"
+		}
+		return 0, fmt.Errorf("%q: want seconds (300) or a Go duration (5m), %s", v, want)
+	}
+	return d, nil
+}
+
+// wantUser is the rule of an admin account name, for USER and
+// /etc/basic_auth/username alike (cluster.ValidateUser).
+const wantUser = "want an account name of 1 to 64 letters, digits, '_', '-' or '.', not admin"
 
 func setLogFormat(s *Settings, v string) error {
 	if v != "json" && v != "console" {

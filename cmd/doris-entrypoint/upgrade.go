@@ -58,6 +58,10 @@ func runUpgrade(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
+	if err := s.checkAdmin(cluster.BasicAuthDir); err != nil {
+		fmt.Fprintf(stderr, "doris-entrypoint upgrade: %v\n", err)
+		return exitUsage
+	}
 	addrs, ok := s.feAddrs("upgrade", *fe, stderr)
 	if !ok {
 		return exitUsage
