@@ -31,9 +31,15 @@
 //
 // # Exit codes
 //
-// The main child's exit code, or 128+signal when a signal killed it; 126 when
-// the program is not executable, 127 when it is not found; 2 for a usage
-// error; 143 when SIGTERM arrived before the child could be started.
+// One rule for every command: 0 done; 1 the operation failed or was refused
+// (scale-in unsafe, upgrade check not safe, probe failing, no supervisor to
+// ask); 2 a usage error or invalid input (command line, flag, variable,
+// basic-auth username), found before anything starts or is asked, with one
+// line or the usage on stderr. Words are case-sensitive: a scale-in kind is
+// be, cn or fe. The supervising commands (fe, be, broker, supervise) exit
+// with the main child's exit code, or 128+signal when a signal killed it;
+// 126 when the program is not executable, 127 when it is not found; 143 when
+// SIGTERM arrived before the child could be started.
 package main
 
 import (

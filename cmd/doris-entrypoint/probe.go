@@ -15,7 +15,7 @@ import (
 func runProbe(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	addr := fs.String("addr", "", "endpoint address (default from DORIS_ENTRYPOINT_PROBE_ADDR; unspecified host = loopback)")
-	wait := fs.Duration("wait", 0, "ready only: long poll (/readyz?wait=): hold until the verdict flips, at most this long; keep it 0.5 s below the probe's timeoutSeconds")
+	wait := durationVar(fs, "wait", 0, true, "ready only (a `duration`: seconds or a Go duration): long poll (/readyz?wait=): hold until the verdict flips, at most this long; keep it 0.5 s below the probe's timeoutSeconds")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: doris-entrypoint probe live|ready|startup [--addr HOST:PORT] [--wait DURATION]\n\n"+
 			"Ask the supervisor's probe endpoint, for exec probes: exit 0 if the probe passes, 1 if not, the reason on stdout.\n\nFlags:\n")

@@ -23,7 +23,7 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	to := fs.Int("to", -1, "the replicas to keep: nodes with this ordinal and above leave")
 	dry := fs.Bool("dry-run", false, "print the plan only")
 	fe := fs.String("fe", "", "the FE to ask, host[:port] (default: ENV_FE_ADDR)")
-	timeout := fs.Duration("timeout", cluster.DefaultScaleInTimeout, "be: how long to wait for the FE to empty the backends; "+
+	timeout := durationVar(fs, "timeout", cluster.DefaultScaleInTimeout, false, "be: how long (a `duration`: seconds or a Go duration) to wait for the FE to empty the backends; "+
 		"the decommission goes on after it")
 	cancel := fs.Bool("cancel", false, "be: undo a scale-in: CANCEL DECOMMISSION of the backends with ordinal N and above, the record removed")
 	fs.Usage = func() {
@@ -46,8 +46,6 @@ func runScaleIn(args []string, getenv lookupEnv, stdout, stderr io.Writer) int {
 	switch {
 	case kind != "" && !slices.Contains([]string{"be", "cn", "fe"}, kind):
 		bad = fmt.Sprintf("kind %q: want be, cn or fe (lowercase)", kind)
-	case *timeout <= 0:
-		bad = fmt.Sprintf("--timeout %s: want more than 0", *timeout)
 	case *cancel && kind != "" && kind != "be":
 		bad = fmt.Sprintf("--cancel: only a BE scale-in can be undone (%ss are dropped at once)", strings.ToUpper(kind))
 	}

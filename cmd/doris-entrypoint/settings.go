@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"strconv"
@@ -244,6 +245,36 @@ func parseDuration(v string, zeroOK bool) (time.Duration, error) {
 		return 0, fmt.Errorf("%q: want seconds (300) or a Go duration (5m), %s", v, want)
 	}
 	return d, nil
+}
+
+// durationFlag is a duration flag read by parseDuration, as the variables
+// are: "300" and "5m" alike.
+type durationFlag struct {
+	d      *time.Duration
+	zeroOK bool
+}
+
+// durationVar defines the duration flag name on fs, with default def.
+func durationVar(fs *flag.FlagSet, name string, def time.Duration, zeroOK bool, usage string) *time.Duration {
+	d := def
+	fs.Var(durationFlag{&d, zeroOK}, name, usage)
+	return &d
+}
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(v string) error {
+	d, err := parseDuration(v, f.zeroOK)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
 }
 
 // wantUser is the rule of an admin account name, for USER and
