@@ -30,6 +30,10 @@ func TestScaleInCommand(t *testing.T) {
 		{name: "refused when the replicas would not fit", kind: "be", replication: 3, args: []string{"--to", "2"}, code: 1,
 			want: []string{"safe: NO", "2 backends would remain on tag default, and partition p1 of sales.orders has 3 replicas there"}},
 		{name: "bad usage", kind: "be", replication: 1, args: nil, code: 2},
+		// A kind is be, cn or fe, lowercase: anything else is a usage error
+		// like the others, before the FE is asked (it was exit 1).
+		{name: "uppercase kind", kind: "BE", replication: 1, args: []string{"--to", "3"}, code: 2, want: []string{`kind "BE": want be, cn or fe`, "Usage:"}},
+		{name: "unknown kind", kind: "xx", replication: 1, args: []string{"--to", "3"}, code: 2, want: []string{`kind "xx": want be, cn or fe`, "Usage:"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +60,9 @@ func TestScaleInCommand(t *testing.T) {
 			}
 			if lost := c.LostTablets(); lost != 0 {
 				t.Errorf("%d tablets lost", lost)
+			}
+			if st := c.Statements(); tt.code == 2 && len(st) > 0 {
+				t.Errorf("a usage error asked the FE: %q", st)
 			}
 		})
 	}
