@@ -192,19 +192,20 @@ func TestMetadataAndRecovery(t *testing.T) {
 	}
 }
 
-// A hostile identity never reaches SQL.
+// A hostile identity never reaches SQL: refused with the other variables,
+// before anything starts (exit 2: invalid input).
 func TestHostileFQDNRefused(t *testing.T) {
 	c, addr := fakeCluster(t, false)
 	r := startFE(t, addr, `x";DROP`, false, nil)
-	if code := r.p.Wait(t, wait); code != 1 {
-		t.Fatalf("exit %d, want 1; log:\n%s", code, r.p.Log())
+	if code := r.p.Wait(t, wait); code != 2 {
+		t.Fatalf("exit %d, want 2; log:\n%s", code, r.p.Log())
 	}
 	for _, s := range c.Statements() {
 		if strings.Contains(s, "DROP") {
 			t.Fatalf("hostile name reached the FE: %q", s)
 		}
 	}
-	if !strings.Contains(r.p.Log(), "invalid host name") {
+	if !strings.Contains(r.p.Log(), `POD_FQDN "x\";DROP": want an RFC 1123 host name`) {
 		t.Fatalf("no clear message; log:\n%s", r.p.Log())
 	}
 }

@@ -97,6 +97,9 @@ type Cluster struct {
 	// statement (persist the state).
 	fePorts  *Frontend
 	onChange func()
+	// heartbeats: a master heartbeats the nodes (node.go), so a new
+	// backend is alive only once it answered.
+	heartbeats bool
 	// Log of the statements received, for tests.
 	statements []string
 	stmtTimes  []time.Time // when each arrived
@@ -415,8 +418,13 @@ func (c *Cluster) alterSystem(verb, kind, hostPort, rest string) error {
 			if idx >= 0 {
 				return fmt.Errorf("Same backend already exists[%s]", hostPort)
 			}
+			// A new Backend is not alive, and mix, until its first
+			// heartbeat (apache/doris fe/fe-core/src/main/java/org/apache/doris/system/Backend.java:
+			// isAlive false, the default node-role tag): nothing is placed on
+			// it before, not even on a CN that is mix until it answers. A
+			// cluster without heartbeats (a test's) has it alive at once.
 			c.backends = append(c.backends, Backend{ID: c.nextBE, Host: host, HeartbeatPort: port, BePort: 9060, HTTPPort: 8040,
-				BrpcPort: 8060, ArrowPort: -1, Alive: true, NodeRole: "mix", Version: Unreported})
+				BrpcPort: 8060, ArrowPort: -1, Alive: !c.heartbeats, NodeRole: "mix", Version: Unreported})
 			c.nextBE++
 		case "DROPP":
 			ids := map[int]bool{}

@@ -300,6 +300,7 @@ func (n *FENode) takeOver() (bool, error) {
 			Join: true, Version: n.o.Version, LastHeartbeat: time.Now()})
 	}
 	c.onChange = n.persist
+	c.heartbeats = true
 	c.mu.Unlock()
 	n.mu.Lock()
 	n.c, n.master, n.epoch, n.saved = c, true, epoch, nil
