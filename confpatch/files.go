@@ -32,6 +32,10 @@ type State struct {
 	Xattrs   []Xattr
 	// Moved lists the ports changed, for status displays.
 	Moved []Moved
+	// Offset is the offset Enter moved them by (the one debug mode chose,
+	// not necessarily DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET); a marker of an
+	// older binary has none (0), and the offset is then that of Moved.
+	Offset int
 	// Patched is the SHA-256 (hex) of the conf Enter wrote, to tell it from
 	// an edit (empty in a marker of an older binary).
 	Patched string
@@ -57,6 +61,9 @@ func (st State) encode() []byte {
 	}
 	for _, m := range st.Moved {
 		fmt.Fprintf(&b, "moved: %s %d %d\n", m.Key, m.From, m.To)
+	}
+	if st.Offset != 0 {
+		fmt.Fprintf(&b, "offset: %d\n", st.Offset)
 	}
 	for _, f := range []struct{ name, val string }{{"patched", st.Patched}, {"merged", st.Merged}, {"copy", st.Copy}, {"why", st.Why}} {
 		if f.val != "" {
@@ -127,6 +134,10 @@ func decodeState(data []byte) (State, error) {
 				return st, fmt.Errorf("bad marker moved %q", val)
 			}
 			st.Moved = append(st.Moved, m)
+		case "offset":
+			if st.Offset, err = strconv.Atoi(val); err != nil || st.Offset == 0 {
+				return st, fmt.Errorf("bad marker offset %q", val)
+			}
 		case "patched", "merged", "copy", "why":
 			v, err := strconv.Unquote(val)
 			if err != nil {
@@ -137,6 +148,9 @@ func decodeState(data []byte) (State, error) {
 	}
 	if st.Symlink == "" {
 		st.Original = data[n:]
+	}
+	if st.Offset == 0 && len(st.Moved) > 0 { // an older marker
+		st.Offset = st.Moved[0].To - st.Moved[0].From
 	}
 	return st, nil
 }
@@ -225,7 +239,8 @@ func resolveLink(link, target string) string {
 //     would throw away, so Enter fails (RestoreConf first keeps the edit).
 //  4. Write the marker atomically, unless it already says so: the original
 //     (bytes, mode, owner, extended attributes, or the link target), the
-//     ports moved and the SHA-256 of the patched bytes, readable by no more
+//     ports moved, the offset (so that nothing after depends on the
+//     variable that gave it) and the SHA-256 of the patched bytes, readable by no more
 //     than the conf is. The marker exists before the conf changes, so a
 //     crash from here on is recoverable.
 //  5. Replace conf with the patched bytes atomically (temp file in the same
@@ -272,8 +287,8 @@ func Enter(conf string, ports []Port, offset int) ([]Moved, error) {
 	}
 	// (4)
 	wroteMarker := false
-	if sum := sha256Hex(patched); !hadMarker || st.Patched != sum || !slices.Equal(st.Moved, moved) || st.Merged+st.Copy+st.Why != "" {
-		st.Moved, st.Patched, st.Merged, st.Copy, st.Why = moved, sum, "", "", ""
+	if sum := sha256Hex(patched); !hadMarker || st.Patched != sum || !slices.Equal(st.Moved, moved) || st.Offset != offset || st.Merged+st.Copy+st.Why != "" {
+		st.Moved, st.Offset, st.Patched, st.Merged, st.Copy, st.Why = moved, offset, sum, "", "", ""
 		if err := writeAtomic(Marker(conf), st.encode(), newMeta(markerMode(st))); err != nil {
 			return nil, fmt.Errorf("debug conf %s: save the original: %w", conf, err)
 		}

@@ -184,15 +184,15 @@ func (st State) merge(conf string, cur []byte) ([]byte, string) {
 	if st.Symlink != "" {
 		return nil, "it was a link into the ConfigMap, which is read-only"
 	}
-	// Enter's patch again, from the original and the ports it moved.
+	// Enter's patch again, from the original, the ports it moved and the
+	// offset the marker records (never the variable: it may have changed).
 	ports := make([]Port, len(st.Moved))
-	offset := 0
+	offset := st.Offset
 	for i, m := range st.Moved {
 		ports[i] = Port{Key: m.Key, Default: m.From}
-		if i > 0 && m.To-m.From != offset {
+		if m.To-m.From != offset {
 			return nil, "the marker's moves differ in offset"
 		}
-		offset = m.To - m.From
 	}
 	syntax := SyntaxOf(conf)
 	p, err := syntax.movePorts(st.Original, ports, offset)

@@ -234,10 +234,6 @@ func runComponent(c cluster.Component, args []string, getenv lookupEnv, stdout, 
 		fmt.Fprintf(stderr, "doris-entrypoint %s: FE_ADDRS: %v\n", c.Name, err)
 		return exitUsage
 	}
-	if err := modes.CheckOffset(c, s.DebugOffset, s.ProbeAddr, filepath.Join(s.ConfigMapPath, filepath.Base(c.Conf)), filepath.Join(s.DorisRoot, c.Conf)); err != nil {
-		fmt.Fprintf(stderr, "doris-entrypoint %s: %s %v\n", c.Name, envDebugOffset, err)
-		return exitUsage
-	}
 	unlock, lockErr := control.Lock(runtimeFile(s.DorisRoot, "lock"))
 	if errors.Is(lockErr, control.ErrLocked) {
 		fmt.Fprintf(stderr, "doris-entrypoint %s: %v\n", c.Name, lockErr)

@@ -21,20 +21,35 @@
 //     reason in State.Problem) whatever the annotations say, and the
 //     restore is retried as in (7); Prepare and the mode wait until it
 //     worked (Event ConfRestored).
-//  2. Normal → debug (annotation set): the child is stopped the way SIGTERM
+//  2. Normal → debug (annotation set): first the offset is chosen, with the
+//     component still running, against the conf as it is (chooseOffset):
+//     Config.Offset (DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET) when it works, else
+//     the working offset nearest to it, downward too (a negative offset
+//     moves the ports down). An offset works when every moved port stays in
+//     1..65535, lands on no port in use before the move (the conf's *_port
+//     keys, Component.Listens at their defaults, the probe endpoint's), on
+//     no other moved port and on no port another process listens on. Where
+//     none works the entry is refused and nothing else happens: the
+//     component goes on in normal mode (a Bootstrap in progress goes on),
+//     the annotation still set, with a Warning Event DebugModeRefused and
+//     the reason in State.Problem; the choice is made again at the next
+//     change of the annotations, or at the next start. A setting of debug
+//     mode never stops a normal start: at start, a refusal starts the
+//     component normally. Otherwise the child is stopped the way SIGTERM
 //     stops it (Supervisor.StopChild: SIGTERM to its group, the stop timeout
 //     for its own process tree, then SIGKILL; what kubectl exec sessions
 //     left with PID 1 is not touched), or a Component.Bootstrap in progress
 //     is cancelled and awaited. Starting in debug mode, there is nothing to
 //     stop.
-//  3. The ports are moved by Config.Offset in the conf (confpatch.Enter: the
-//     original saved in the marker first, then the conf replaced
-//     atomically), unless a moved port would land on a port in use before
-//     the move (the conf's, Component.Listens at their defaults, the probe
-//     endpoint's) or on another moved one: then nothing is moved (the
-//     offset is refused, not replaced by another). If either fails the
-//     conf is unchanged and debug mode goes on without moved ports
-//     (State.Problem): the pod must not crash-loop over a patch.
+//  3. The ports are moved by the chosen offset in the conf (confpatch.Enter:
+//     the original and the offset saved in the marker first, then the conf
+//     replaced atomically; the restores of (1), (7) and (8) read the marker,
+//     never the variable, which may have changed since). The choice is made
+//     again first (the conf may have changed during (2)), keeping the
+//     offset chosen there if it still works. If no offset works any more,
+//     or Enter fails, the conf is unchanged and debug mode goes on without
+//     moved ports (State.Problem): the pod must not crash-loop over a
+//     patch.
 //  4. The liveness port (the original value of the first Component.Ports
 //     key) is held (package holder): the tcpSocket probes pass, the HTTP port
 //     stays closed, so the pod is Running but NotReady.
@@ -141,8 +156,10 @@ type Config struct {
 	Supervisor *supervisor.Supervisor
 	Podinfo    *podinfo.Watcher
 	Component  Component
-	Offset     int    // DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET
-	StateFile  string // for `doris-entrypoint status`; empty: none
+	// Offset is DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET: the offset debug mode
+	// tries first (2).
+	Offset    int
+	StateFile string // for `doris-entrypoint status`; empty: none
 	// ProbeAddr is the supervisor's probe endpoint: a moved port must not
 	// land on its port (3).
 	ProbeAddr string
@@ -179,9 +196,11 @@ type State struct {
 	Restarts int               `json:"restarts"`
 	LastExit *int              `json:"last_exit_code,omitempty"`
 	Ports    []confpatch.Moved `json:"ports,omitempty"`
-	Marker   string            `json:"marker,omitempty"`
-	Conf     string            `json:"conf"`
-	Problem  string            `json:"problem,omitempty"`
+	// Offset is the offset the ports were moved by (2), (3).
+	Offset  int    `json:"offset,omitempty"`
+	Marker  string `json:"marker,omitempty"`
+	Conf    string `json:"conf"`
+	Problem string `json:"problem,omitempty"`
 	// Restored says what became of an edit someone made to the conf in
 	// debug mode (kept, or where it was saved), since the last leave.
 	Restored string `json:"restored,omitempty"`
@@ -206,6 +225,12 @@ type machine struct {
 	// restored at start (1); nil once it was.
 	unrestored error
 	restored   string // what became of an edit made in debug mode (restore)
+	// chosen is the offset (2) chose for the entry under way; refused is
+	// why (2) refused the last entry, while the annotation stays set
+	// (State.Problem in normal mode).
+	chosen  int
+	refused string
+	inUse   func(port int) error // whether another process listens on port (2)
 }
 
 // Run runs the machine until the container should stop, and returns the
@@ -220,7 +245,7 @@ type machine struct {
 // stopped, the conf is restored and Run returns 0 (8). The stop request
 // stays on the Supervisor: it serves one Run.
 func Run(ctx context.Context, cfg Config) int {
-	m := &machine{Config: cfg, log: cfg.Logger, sup: cfg.Supervisor}
+	m := &machine{Config: cfg, log: cfg.Logger, sup: cfg.Supervisor, inUse: portInUse}
 	if m.log == nil {
 		m.log = zap.NewNop()
 	}
@@ -245,6 +270,7 @@ func Run(ctx context.Context, cfg Config) int {
 	m.latest = m.Podinfo.Current()
 	mode := m.latest.Mode
 	prepared := false
+	entering := false // (2) chose the offset: enter
 	for {
 		if !prepared && m.unrestored == nil {
 			prepared = true
@@ -257,7 +283,10 @@ func Run(ctx context.Context, cfg Config) int {
 				}
 			}
 		}
-		if mode == podinfo.Debug || m.unrestored != nil {
+		// (2) An entry at start (or again after a restore at start) needs
+		// an offset first; without one the component starts normally.
+		if m.unrestored != nil || (mode == podinfo.Debug && (entering || m.pick())) {
+			entering = false
 			code, exit := m.debug()
 			if exit {
 				return code
@@ -269,7 +298,7 @@ func Run(ctx context.Context, cfg Config) int {
 		if exit {
 			return code
 		}
-		mode = podinfo.Debug
+		mode, entering = podinfo.Debug, true // normal chose the offset (2)
 	}
 }
 
@@ -323,7 +352,10 @@ func (m *machine) normal(ctx context.Context) (code int, exit bool) {
 			return code, true
 		case st := <-m.Podinfo.Changes():
 			m.latest = st
-			if st.Mode != podinfo.Debug {
+			if prev := m.refused; !m.wantsDebug(st) {
+				if m.refused != prev {
+					m.writeState(State{Mode: "normal", Phase: PhaseRunning, ChildPID: c.Pid()})
+				}
 				continue
 			}
 			// (2) Stop the child as SIGTERM would; debug takes over.
@@ -369,7 +401,10 @@ func (m *machine) bootstrap(ctx context.Context) (args []string, code int, exit,
 			return nil, 128 + int(syscall.SIGTERM), true, false
 		case st := <-m.Podinfo.Changes():
 			m.latest = st
-			if st.Mode != podinfo.Debug {
+			if prev := m.refused; !m.wantsDebug(st) {
+				if m.refused != prev {
+					m.writeState(State{Mode: "normal", Phase: PhaseBootstrapping})
+				}
 				continue
 			}
 			// (2) Cancel the bootstrap and wait for it.
@@ -405,16 +440,19 @@ func (m *machine) debug() (code int, exit bool) {
 		// (1) failed: the conf is as the crash left it, moved as its
 		// marker says (when it can be read).
 		if ms, err := confpatch.ReadState(comp.Conf); err == nil {
-			moved = ms.Moved
+			moved, st.Offset = ms.Moved, ms.Offset
 		}
 		st.Problem = m.restoreProblem(m.unrestored)
-	} else if err := m.enter(&moved); err != nil {
+	} else if off, err := m.enter(&moved); err != nil {
 		// (3) failed: stay in debug mode anyway: a debug session is still
 		// possible, and the pod must not crash-loop because of a patch.
 		st.Problem = "ports not moved: " + err.Error()
 		st.Marker = ""
 		m.log.Error("debug mode without moved ports: the conf is unchanged", zap.String("conf", comp.Conf), zap.Error(err))
+	} else {
+		st.Offset = off
 	}
+	m.chosen = 0
 	st.Ports = moved
 	entered := st.Problem // what stays true while in debug mode
 	port := m.livenessPort(moved)
@@ -541,19 +579,75 @@ func (m *machine) debug() (code int, exit bool) {
 	}
 }
 
-// enter is (3): it moves the ports in the conf, unless the offset would
-// put one where a port is in use before the move (offsetCollision, on
-// the conf as it is); then it refuses and changes nothing.
-func (m *machine) enter(moved *[]confpatch.Moved) error {
-	comp := m.Component
-	if data, err := os.ReadFile(comp.Conf); err == nil {
-		if err := offsetCollision(confpatch.SyntaxOf(comp.Conf), data, comp.Ports, comp.Listens, m.Offset, addrPort(m.ProbeAddr)); err != nil {
-			return fmt.Errorf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %w in %s: choose another offset", err, comp.Conf)
+// wantsDebug is (2) for a change of the annotations while in normal mode:
+// whether to enter debug mode now (an offset was chosen). A change of
+// m.refused (a refusal, the annotation removed after one) is for the
+// caller to publish in the state.
+func (m *machine) wantsDebug(st podinfo.State) bool {
+	if st.Mode != podinfo.Debug {
+		if m.refused != "" {
+			m.log.Info("debug annotation removed: debug mode no longer refused", zap.String("mode", "normal"))
 		}
+		m.refused = ""
+		return false
 	}
-	mv, err := confpatch.Enter(comp.Conf, comp.Ports, m.Offset)
+	return m.pick()
+}
+
+// pick is (2)'s choice of the offset, before anything is stopped: true when
+// one works (m.chosen); otherwise the entry is refused (m.refused, a log
+// line, a Warning Event when the reason is new) and the component stays in
+// normal mode.
+func (m *machine) pick() bool {
+	off, err := m.chooseOffset(m.Offset)
+	if err == nil {
+		m.chosen, m.refused = off, ""
+		return true
+	}
+	key := cmp.Or(m.latest.RunmodeKey, podinfo.KeyRunmode)
+	why := fmt.Sprintf("debug mode refused: %v; the %s keeps running in normal mode with the annotation %s=debug still set; "+
+		"debug mode is tried again when the annotations change or at the next start", err, strings.ToUpper(m.Component.Name), key)
+	m.log.Warn("debug mode refused: no port offset works, staying in normal mode", zap.String("mode", "normal"),
+		zap.String("conf", m.Component.Conf), zap.Error(err))
+	if why != m.refused {
+		m.event("Warning", "DebugModeRefused", why)
+	}
+	m.refused = why
+	return false
+}
+
+// chooseOffset is chooseOffset on the conf as it is, want first. A conf
+// that cannot be read gives want: Enter reports why it cannot move it.
+func (m *machine) chooseOffset(want int) (int, error) {
+	comp := m.Component
+	data, err := os.ReadFile(comp.Conf)
+	if err != nil {
+		return want, nil
+	}
+	plan := newPortPlan(confpatch.SyntaxOf(comp.Conf), data, comp.Ports, comp.Listens, addrPort(m.ProbeAddr))
+	off, err := chooseOffset(plan, want, m.inUse)
+	if err != nil {
+		return 0, fmt.Errorf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %w in %s", err, comp.Conf)
+	}
+	return off, nil
+}
+
+// enter is (3): it moves the ports in the conf by the offset (2) chose,
+// chosen again on the conf as it is now (the child has stopped), and
+// records it in the marker; when none works any more it changes nothing.
+func (m *machine) enter(moved *[]confpatch.Moved) (int, error) {
+	comp := m.Component
+	off, err := m.chooseOffset(cmp.Or(m.chosen, m.Offset))
+	if err != nil {
+		return 0, err
+	}
+	if off != m.Offset {
+		m.log.Info("debug mode: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET does not work for this conf: using another offset",
+			zap.Int("configured", m.Offset), zap.Int("offset", off))
+	}
+	mv, err := confpatch.Enter(comp.Conf, comp.Ports, off)
 	*moved = mv
-	return err
+	return off, err
 }
 
 // restore is confpatch.RestoreConf of the component's conf: whether there
@@ -659,6 +753,9 @@ func (m *machine) writeState(st State) {
 	st.Dir = m.Component.Command.Dir
 	st.RunmodeKey = m.latest.RunmodeKey
 	st.Restored = m.restored
+	if st.Mode == "normal" && st.Problem == "" {
+		st.Problem = m.refused // (2)
+	}
 	if m.OnState != nil {
 		m.OnState(st)
 	}

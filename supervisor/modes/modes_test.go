@@ -3,6 +3,7 @@ package modes_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -134,10 +135,13 @@ const confText = "# query_port = 1 (a comment, not a setting)\n" +
 // rig is one machine under test: a real supervisor, a fake FE in a temp
 // DORIS_ROOT, a downward-API directory written the way kubelet writes it.
 type rig struct {
-	t                                *testing.T
-	dir, conf, podinfo, log, state   string
-	orig                             []byte
-	queryPort, httpPort              int
+	t                              *testing.T
+	dir, conf, podinfo, log, state string
+	orig                           []byte
+	queryPort, httpPort            int
+	// wantOffset is the offset debug mode should choose: the configured
+	// one, or (anyOther) any other.
+	wantOffset                       int
 	sup                              *supervisor.Supervisor
 	logs                             *observer.ObservedLogs
 	cancel                           context.CancelFunc
@@ -181,7 +185,18 @@ type options struct {
 	restoreBlocked bool
 	// collide: the conf sets a port where the moved http_port would land.
 	collide bool
+	// highHTTP: http_port 60000, which the configured offset would move
+	// past 65535 (issue 23's repro).
+	highHTTP bool
+	// span: query_port 65535 and http_port 1: no offset works.
+	span bool
+	// crashOffset: the crash left the conf moved by this offset (0: the
+	// configured one), which the variable no longer says.
+	crashOffset int
 }
+
+// anyOther is a rig's wantOffset when the configured offset cannot work.
+const anyOther = -1
 
 func newRig(t *testing.T, o options) *rig {
 	t.Helper()
@@ -198,14 +213,27 @@ func newRig(t *testing.T, o options) *rig {
 		state:            filepath.Join(dir, ".doris-entrypoint", "state.json"),
 		queryPort:        testport.Free(t, offset),
 		httpPort:         testport.Free(t, offset),
+		wantOffset:       offset,
 		done:             make(chan int, 1),
 		bootstrapStarted: make(chan error, 4),
 		bootstrapEnded:   make(chan error, 4),
 	}
 	r.rec.wake = make(chan struct{})
+	switch {
+	case o.highHTTP:
+		r.httpPort, r.wantOffset = 60000, anyOther
+	case o.span:
+		r.queryPort, r.httpPort = 65535, 1
+		if ln, err := net.Listen("tcp", ":65535"); err != nil {
+			t.Skipf("port 65535 is in use: %v", err)
+		} else {
+			ln.Close()
+		}
+	}
 	r.orig = []byte(fmt.Sprintf(confText, r.httpPort, r.queryPort))
 	if o.collide {
 		r.orig = append(r.orig, fmt.Sprintf("\nrpc_port = %d\n", r.httpPort+offset)...)
+		r.wantOffset = anyOther
 	}
 	if err := os.MkdirAll(filepath.Dir(r.conf), 0o755); err != nil {
 		t.Fatal(err)
@@ -214,8 +242,13 @@ func newRig(t *testing.T, o options) *rig {
 		t.Fatal(err)
 	}
 	if o.crashed {
-		if _, err := confpatch.Enter(r.conf, cluster.FE.DebugPorts(), offset); err != nil {
+		if _, err := confpatch.Enter(r.conf, cluster.FE.DebugPorts(), cmp.Or(o.crashOffset, offset)); err != nil {
 			t.Fatal(err)
+		}
+		if o.crashOffset != 0 {
+			// Edited before the crash: the restore merges it back with
+			// the marker's offset, so the edit stays.
+			editInDebug(r)
 		}
 	}
 	if o.restoreBlocked {
@@ -421,7 +454,20 @@ func (r *rig) inDebug() modes.State {
 	if st.Problem != "" || st.ChildPID != 0 {
 		r.t.Fatalf("debug state: problem %q, child %d", st.Problem, st.ChildPID)
 	}
-	want := []confpatch.Moved{{Key: "query_port", From: r.queryPort, To: r.queryPort + offset}, {Key: "http_port", From: r.httpPort, To: r.httpPort + offset}}
+	off := r.wantOffset
+	if off == anyOther {
+		if st.Offset == offset || st.Offset == 0 {
+			r.t.Fatalf("debug mode moved the ports by %d, want another offset than the configured %d", st.Offset, offset)
+		}
+		off = st.Offset
+	}
+	if st.Offset != off {
+		r.t.Fatalf("state offset %d, want %d", st.Offset, off)
+	}
+	if ms, err := confpatch.ReadState(r.conf); err != nil || ms.Offset != off {
+		r.t.Fatalf("marker offset %d, %v; want %d", ms.Offset, err, off)
+	}
+	want := []confpatch.Moved{{Key: "query_port", From: r.queryPort, To: r.queryPort + off}, {Key: "http_port", From: r.httpPort, To: r.httpPort + off}}
 	if fmt.Sprint(st.Ports) != fmt.Sprint(want) {
 		r.t.Fatalf("moved ports %v, want %v", st.Ports, want)
 	}
@@ -609,19 +655,32 @@ var (
 			r.t.Fatalf("restore at the next start: %v, %v", ok, err)
 		}
 	}
-	// debuggedUnmoved checks debug mode entered without moving anything,
-	// because the offset collides in the conf.
-	debuggedUnmoved step = func(r *rig) {
-		st := r.waitState("debug mode without moved ports", func(st modes.State) bool {
-			return st.Mode == "debug" && st.Phase == modes.PhaseDebug
+	// refused checks that debug mode was refused (2): the child runs on,
+	// normal mode, the reason in the state, the conf untouched.
+	refused step = func(r *rig) {
+		st := r.waitState("debug mode refused", func(st modes.State) bool {
+			return st.Mode == "normal" && st.Phase == modes.PhaseRunning && st.Problem != ""
 		})
-		if len(st.Ports) != 0 || !strings.Contains(st.Problem, fmt.Sprintf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where rpc_port listens", offset, r.httpPort, r.httpPort+offset)) {
-			r.t.Fatalf("debug state: ports %v, problem %q", st.Ports, st.Problem)
+		for _, want := range []string{"debug mode refused: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET 10000 moves query_port 65535 to 75535, outside 1..65535",
+			"the FE keeps running in normal mode with the annotation " + podinfo.KeyRunmode + "=debug still set"} {
+			if !strings.Contains(st.Problem, want) {
+				r.t.Fatalf("refused state: problem %q, want %q", st.Problem, want)
+			}
+		}
+		r.waitFor("the child listening", func() bool { return len(r.records("start")) > 0 })
+		if got, err := answer(r.queryPort); err != nil || got != greeting {
+			r.t.Fatalf("query_port %d answers %q, %v; want the child still running", r.queryPort, got, err)
+		}
+		if n := len(r.records("term")); n != 0 {
+			r.t.Fatalf("the child was stopped %d times", n)
 		}
 		r.confOriginal()
-		if got, err := answer(r.queryPort); err != nil || !strings.Contains(got, "debug mode") {
-			r.t.Fatalf("liveness port %d not held: %q, %v", r.queryPort, got, err)
-		}
+	}
+	// notRefused checks that the refusal left the state with the annotation.
+	notRefused step = func(r *rig) {
+		r.waitState("refusal cleared", func(st modes.State) bool {
+			return st.Mode == "normal" && st.Phase == modes.PhaseRunning && st.Problem == ""
+		})
 	}
 	childArgs = func(want string) step {
 		return func(r *rig) {
@@ -776,12 +835,40 @@ func TestMachine(t *testing.T) {
 		wantStarts: 1,
 		wantEvents: []string{"DebugModeEntered", "ConfEdited", "DebugModeLeft"},
 	}, {
-		name:       "offset collides in the conf: debug mode without moving, left",
+		name:       "offset collides in the conf: another offset, left",
 		opts:       options{collide: true, debugAtStart: true},
-		steps:      []step{debuggedUnmoved, setNormal, runs(1), stopReq},
+		steps:      []step{debugged(0), setNormal, runs(1), stopReq},
 		wantCode:   143,
 		wantStarts: 1,
 		wantEvents: []string{"DebugModeEntered", "DebugModeLeft"},
+	}, {
+		name:       "http_port 60000: starts normally, debug mode lowers the offset",
+		opts:       options{highHTTP: true},
+		steps:      []step{runs(1), setDebug, debugged(143), setNormal, runs(2), stopReq},
+		wantCode:   143,
+		wantStarts: 2,
+		wantEvents: []string{"DebugModeEntered", "DebugModeLeft"},
+	}, {
+		name:       "no offset works: entry refused, the child runs on, tried again",
+		opts:       options{span: true},
+		steps:      []step{runs(1), setDebug, refused, setNormal, notRefused, setDebug, refused, stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeRefused", "DebugModeRefused"},
+	}, {
+		name:       "no offset works at start: the child starts normally",
+		opts:       options{span: true, debugAtStart: true},
+		steps:      []step{refused, stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"DebugModeRefused"},
+	}, {
+		name:       "the variable changed since the crash: restored by the marker's offset, the edit kept",
+		opts:       options{crashed: true, crashOffset: 5000, debugAtStart: true},
+		steps:      []step{debugged(0), setNormal, runs(1), stopReq},
+		wantCode:   143,
+		wantStarts: 1,
+		wantEvents: []string{"ConfEdited", "ConfRestored", "DebugModeEntered", "DebugModeLeft"},
 	}, {
 		name:     "Prepare fails with ErrFatal: exit 1, nothing started",
 		opts:     options{prepareErr: fmt.Errorf("workload group: %w", modes.ErrFatal)},

@@ -1,8 +1,8 @@
 package modes
 
 import (
-	"os"
-	"path/filepath"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,58 +10,60 @@ import (
 	"github.com/apache/doris-entrypoint/confpatch"
 )
 
-// TestCheckOffset: at start, against Doris' default ports and the probe
-// endpoint (the repro: 1000 moves the FE's http_port onto the
-// query_port the holder keeps open, so debug mode could never be left),
-// or against the conf at hand.
-func TestCheckOffset(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "fe.conf")
-	if err := os.WriteFile(conf, []byte("http_port = 8031\nquery_port = 9030\n"), 0o644); err != nil {
-		t.Fatal(err)
+// TestChooseOffset: debug mode's offset (2): the configured one when it
+// works, else the nearest that does, downward too; refused, with the
+// configured one's reason, when none does. The repro: http_port
+// 60000, a conf Doris accepts, moved by 10000 would leave 1..65535.
+func TestChooseOffset(t *testing.T) {
+	busy := func(ports ...int) func(int) error {
+		return func(p int) error {
+			if slices.Contains(ports, p) {
+				return errors.New("in use by another process")
+			}
+			return nil
+		}
 	}
-	// A conf an interrupted debug mode left moved: its original counts.
-	crashed := filepath.Join(dir, "crashed", "fe.conf")
-	if err := os.MkdirAll(filepath.Dir(crashed), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(crashed, []byte("http_port = 8030\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := confpatch.Enter(crashed, cluster.FE.DebugPorts(), 5); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "configmap", "fe.conf")
 	tests := []struct {
+		name   string
 		comp   cluster.Component
-		offset int
-		probe  string
-		confs  []string
-		want   string // in the error; "" = no collision
+		conf   string
+		want   int
+		probe  int
+		inUse  func(int) error
+		got    int
+		refuse string // in the error; "": an offset works
 	}{
-		{cluster.FE, 10000, ":8099", nil, ""},
-		{cluster.BE, 10000, ":8099", nil, ""},
-		{cluster.FE, 1000, ":8099", nil, "1000 moves http_port 8030 to 9030, where query_port listens (Doris' default ports)"},
-		{cluster.FE, 980, "", nil, "to 9010, where edit_log_port listens"},
-		{cluster.FE, 990, "", nil, "to 9020, where rpc_port listens"},
-		{cluster.FE, 69, ":8099", nil, "to 8099, where the supervisor's probe endpoint listens"},
-		{cluster.FE, 69, "127.0.0.1:0", nil, ""},
-		{cluster.FE, 56506, "", nil, "moves query_port 9030 to 65536, outside 1..65535"},
-		{cluster.BE, 1010, "", nil, "webserver_port 8040 to 9050, where heartbeat_service_port listens"},
-		{cluster.BE, 10, "", nil, "heartbeat_service_port 9050 to 9060, where be_port listens"},
-		{cluster.BE, 20, "", nil, "to 8060, where brpc_port listens"},
-		{cluster.FE, 1000, "", []string{missing, conf}, ""},
-		{cluster.FE, 999, "", []string{missing, conf}, "999 moves http_port 8031 to 9030, where query_port listens (the ports of " + conf + ")"},
-		{cluster.FE, 1000, "", []string{crashed}, "http_port 8030 to 9030, where query_port listens (the ports of " + crashed + " before debug mode)"},
+		{name: "defaults: the configured one", comp: cluster.FE, want: 10000, got: 10000},
+		{name: "BE defaults", comp: cluster.BE, want: 10000, got: 10000},
+		{name: "http_port 60000: the nearest below", comp: cluster.FE, conf: "http_port = 60000\n", want: 10000, got: 5000},
+		{name: "only downward works", comp: cluster.FE, conf: "query_port = 65535\n", want: 10000, got: -1000},
+		{name: "onto query_port: the next one up", comp: cluster.FE, want: 1000, got: 2000},
+		{name: "onto the probe endpoint", comp: cluster.FE, want: 69, probe: 8099, got: 2000},
+		{name: "BE onto heartbeat_service_port", comp: cluster.BE, want: 1010, got: 1000},
+		{name: "moved ports in use by another process", comp: cluster.FE, want: 10000, inUse: busy(18030, 19030), got: 12000},
+		{name: "a narrow range: multiples of 100", comp: cluster.FE, conf: "query_port = 65000\nhttp_port = 600\n", want: 10000, got: 500},
+		{name: "ports at both ends: refused", comp: cluster.FE, conf: "query_port = 65535\nhttp_port = 1\n", want: 10000,
+			refuse: "10000 moves query_port 65535 to 75535, outside 1..65535, and no other offset moves query_port 65535, http_port 1 within 1..65535"},
+		{name: "one port for both: refused", comp: cluster.FE, conf: "query_port = 9030\nhttp_port = 9030\n", want: 10000,
+			refuse: "10000 moves query_port and http_port both to 19030"},
+		{name: "every moved port in use: refused", comp: cluster.FE, want: 10000, inUse: func(int) error { return errors.New("in use by another process") },
+			refuse: "10000 moves query_port 9030 to 19030, in use by another process; and the ports of 32 other offsets are in use"},
 	}
 	for _, tt := range tests {
-		err := CheckOffset(tt.comp, tt.offset, tt.probe, tt.confs...)
-		switch {
-		case tt.want == "" && err != nil:
-			t.Errorf("%s offset %d %v: %v, want no collision", tt.comp.Name, tt.offset, tt.confs, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s offset %d %v: %v, want %q", tt.comp.Name, tt.offset, tt.confs, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			syn := confpatch.SyntaxOf(tt.comp.Conf)
+			plan := newPortPlan(syn, []byte(tt.conf), tt.comp.DebugPorts(), tt.comp.Listens, tt.probe)
+			got, err := chooseOffset(plan, tt.want, tt.inUse)
+			switch {
+			case tt.refuse == "" && (err != nil || got != tt.got):
+				t.Errorf("chooseOffset = %d, %v; want %d", got, err, tt.got)
+			case tt.refuse != "" && (err == nil || !strings.Contains(err.Error(), tt.refuse)):
+				t.Errorf("chooseOffset = %d, %v; want refused with %q", got, err, tt.refuse)
+			}
+			if err == nil && plan.check(got) != nil {
+				t.Errorf("chose %d, which does not work: %v", got, plan.check(got))
+			}
+		})
 	}
 }
 
