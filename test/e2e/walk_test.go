@@ -3,10 +3,12 @@
 package e2e_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,6 +159,29 @@ func tabletSum(rows []map[string]string, prefix string) int {
 
 func logsOnFailureSts(t *testing.T, sts string, n int) { logsOnFailure(t, pods(sts, 0, n)...) }
 
+// followLogs keeps the log of a pod that is about to go away (kubectl logs
+// -f until it ends), and prints it if the test fails: a scaled-in pod's
+// log is gone with it.
+func followLogs(t *testing.T, name string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(kube.Bin, "kubectl"), "--kubeconfig", kube.Kubeconfig, "logs", "-f", name)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Logf("kubectl logs -f %s: %v", name, err)
+		return
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("%s log (followed):\n%s", name, out.String())
+		}
+	})
+}
+
 // Walk 2. FE scale-out 1→3 with kubectl patch of replicas: the new FEs join
 // as FOLLOWERs, all are Ready, and show frontends (through kubectl exec and
 // the pod's mysql) lists them Alive.
@@ -218,6 +243,8 @@ func TestWalkBEScaleIn(t *testing.T) {
 		return tabletSum(rows, "doris-be-3.") > 0 && tabletSum(rows, "doris-be-4.") > 0 && tabletSum(rows, "doris-be-") == buckets
 	})
 	t.Logf("doris-be-3 holds %d tablets, doris-be-4 %d", tabletSum(placed, "doris-be-3."), tabletSum(placed, "doris-be-4."))
+	followLogs(t, "doris-be-3")
+	followLogs(t, "doris-be-4")
 	scaleTo(t, "doris-be", 3)
 	waitGone(t, 3*time.Minute, "doris-be-3", "doris-be-4")
 	waitEvent(t, "doris-be-3", "DecommissionDone")
@@ -329,6 +356,7 @@ func TestWalkCNAndObserverScaleIn(t *testing.T) {
 	applyWorkload(t, kubepkg.Workload{Comp: "cn", Replicas: 2, Env: env})
 	waitReady(t, 3*time.Minute, pods("doris-cn", 0, 2)...)
 	waitRows(t, "show backends", "2 CNs alive", time.Minute, allAlive("doris-cn-", 2))
+	followLogs(t, "doris-cn-1")
 	scaleTo(t, "doris-cn", 1)
 	waitRows(t, "show backends", "doris-cn-1 marked dead, its NodeRole blank", time.Minute, func(rows []map[string]string) bool {
 		r := beRow(rows, "doris-cn-1")
@@ -489,8 +517,12 @@ func TestWalkDebugCrashLoopingBE(t *testing.T) {
 			t.Fatalf("%s: restarts %d, want %d (a start in place)", key, restarts(p), held)
 		}
 	}
+	followLogs(t, name)
 	scaleTo(t, "doris-becrash", 0)
 	waitGone(t, 3*time.Minute, name)
+	waitRows(t, "show backends", name+" gone from SHOW BACKENDS", time.Minute, func(rows []map[string]string) bool {
+		return beRow(rows, "doris-becrash-0") == nil
+	})
 }
 
 // feMaster is the Host of the FE master in SHOW FRONTENDS.
