@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/doris-entrypoint/confpatch"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo"
 	"github.com/apache/doris-entrypoint/supervisor/podinfo/podinfotest"
 	"github.com/apache/doris-entrypoint/test/fakedoris"
@@ -117,10 +118,16 @@ func (s *sandbox) annotate(t *testing.T, ann map[string]string) {
 
 func (s *sandbox) start(t *testing.T) *harness.Proc {
 	t.Helper()
+	return s.startOffset(t, offset)
+}
+
+// startOffset starts with DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=off.
+func (s *sandbox) startOffset(t *testing.T, off int) *harness.Proc {
+	t.Helper()
 	return harness.Start(t, harness.Options{
 		Bin: entrypoint, Args: []string{s.comp, s.feAddrs}, PID1: true,
 		Env: []string{s.ev.Env(), "DORIS_ROOT=" + s.root, "DORIS_ENTRYPOINT_PODINFO_DIR=" + s.podinfo, "POD_FQDN=" + s.comp + "-0.test",
-			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(offset), "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"},
+			"DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET=" + strconv.Itoa(off), "DORIS_ENTRYPOINT_STOP_TIMEOUT=10s"},
 	})
 }
 
@@ -666,28 +673,100 @@ func TestEnterDebugSparesExecLeftovers(t *testing.T) {
 	s.ev.Wait(t, "clean ", 5*time.Second) // the pod's stop did reach it
 }
 
-// An offset that moves a port onto another: refused at start (exit 2
-// naming the variable) when the conf at hand shows it; when only the conf
-// met on entering shows it, debug mode goes on without moving anything,
-// and status and `debug run` say what that means.
+// setPorts rewrites the sandbox's fe.conf with these ports.
+func (s *sandbox) setPorts(t *testing.T, query, http int) {
+	t.Helper()
+	s.query, s.http = query, http
+	s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = %d\nenable_fqdn_mode = true\n", query, http))
+	if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// movedBy checks debug mode moved the ports by another offset than the
+// configured one, that the marker records it and status shows it, and
+// returns it.
+func (s *sandbox) movedBy(t *testing.T, p *harness.Proc) int {
+	t.Helper()
+	p.WaitLog(t, "debug mode: ports moved, liveness port held", wait)
+	conf, err := os.ReadFile(s.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qv, _ := confpatch.Value(conf, "query_port")
+	hv, _ := confpatch.Value(conf, "http_port")
+	q, _ := strconv.Atoi(qv)
+	h, _ := strconv.Atoi(hv)
+	off := q - s.query
+	if off == offset || off == 0 || h-s.http != off || h < 1 || h > 65535 || q < 1 || q > 65535 {
+		t.Fatalf("ports moved by %d and %d (configured %d):\n%s", off, h-s.http, offset, conf)
+	}
+	if m, err := os.ReadFile(s.conf + ".doris-entrypoint-debug"); err != nil || !strings.Contains(string(m), fmt.Sprintf("\noffset: %d\n", off)) {
+		t.Fatalf("the marker does not record offset %d: %v\n%s", off, err, m)
+	}
+	if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
+		t.Fatalf("query port answered %q", b)
+	}
+	if out, err := s.status(); err != nil || !strings.Contains(out, fmt.Sprintf("port %d → %d", s.query, s.query+off)) {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	return off
+}
+
+// highPort is a free port above 65535-offset, so that the configured
+// offset would move it out of range.
+func highPort(t *testing.T) int {
+	t.Helper()
+	for p := 65535 - offset + 100; p < 65500; p++ {
+		if ln, err := net.Listen("tcp", ":"+strconv.Itoa(p)); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Skip("no free port above 65535 - offset")
+	return 0
+}
+
+// A debug setting never stops a normal start (issue 23): http_port near
+// 65535, which the configured offset would move out of range, is a conf
+// Doris accepts: the FE starts, and debug mode then moves the ports by
+// another offset (downward here), recorded in the marker; leaving restores
+// the conf byte for byte.
+func TestHighPortStartsThenDebugPicksAnotherOffset(t *testing.T) {
+	s := newSandbox(t, nil)
+	s.setPorts(t, s.query, highPort(t))
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.annotate(t, debugAnn)
+	s.ev.Wait(t, "stopped ", wait)
+	if off := s.movedBy(t, p); off > 0 {
+		t.Errorf("offset %d moves http_port %d past 65535", off, s.http)
+	}
+	s.annotate(t, nil)
+	s.ev.WaitN(t, s.listening(s.query), 2, wait)
+	s.assertRestored(t)
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+}
+
+// An offset that moves a port onto another: the start goes ahead (it was
+// refused with exit 2), and debug mode moves the ports by another offset,
+// at start as on entering.
 func TestOffsetCollision(t *testing.T) {
 	t.Run("at start", func(t *testing.T) {
 		s := newSandbox(t, debugAnn)
 		// The moved http_port would land on the query_port the holder keeps.
-		s.orig = []byte(fmt.Sprintf("query_port = %d\nhttp_port = %d\n", s.query, s.query-offset))
-		if err := os.WriteFile(s.conf, s.orig, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		s.setPorts(t, s.query, s.query-offset)
 		p := s.start(t)
-		if code := p.Wait(t, wait); code != 2 {
-			t.Fatalf("exit %d, want 2; log:\n%s", code, p.Log())
-		}
-		want := fmt.Sprintf("DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where query_port listens", offset, s.query-offset, s.query)
-		if !strings.Contains(p.Log(), want) {
-			t.Fatalf("the refusal does not say %q:\n%s", want, p.Log())
-		}
-		if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
-			t.Fatalf("conf changed:\n%s", conf)
+		s.movedBy(t, p)
+		s.annotate(t, nil)
+		s.ev.Wait(t, s.listening(s.query), wait)
+		s.assertRestored(t)
+		p.Signal(t, syscall.SIGTERM)
+		if code := p.Wait(t, wait); code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, p.Log())
 		}
 	})
 	t.Run("on entering", func(t *testing.T) {
@@ -701,43 +780,91 @@ func TestOffsetCollision(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.annotate(t, debugAnn)
-		p.WaitLog(t, "debug mode without moved ports: the conf is unchanged", wait)
-		p.WaitLog(t, "debug mode: liveness port held, ports not moved", wait)
-		if b := mysqlError(t, s.query); !bytes.Contains(b, []byte("pod is in debug mode")) {
-			t.Fatalf("query port answered %q", b)
-		}
-		if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
-			t.Fatalf("conf changed:\n%s", conf)
-		}
-		out, _ := s.status()
-		for _, want := range []string{
-			fmt.Sprintf("problem:   ports not moved: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET %d moves http_port %d to %d, where arrow_flight_sql_port listens", offset, s.http, s.http+offset),
-			"`doris-entrypoint debug run` refuses: the ports were not moved (see problem), so the FE would start on its own ports",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("status does not say %q:\n%s", want, out)
-			}
-		}
-		if strings.Contains(out, "on the moved ports") {
-			t.Errorf("status promises moved ports:\n%s", out)
-		}
+		off := s.movedBy(t, p)
+		p.WaitLog(t, "debug mode: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET does not work for this conf: using another offset", wait)
 		run := exec.Command(entrypoint, "debug", "run")
 		run.Env = append(os.Environ(), "DORIS_ROOT="+s.root, s.ev.Env())
-		b, err := run.CombinedOutput()
-		if err == nil || !strings.Contains(string(b), "refusing: the ports were not moved (ports not moved: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET") {
-			t.Fatalf("debug run without moved ports: %v\n%s", err, b)
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if s.ev.Count("listening") != 1 {
-			t.Fatal("debug run started the FE on its own ports")
-		}
-		// Leaving needs no restore: the FE starts again.
+		t.Cleanup(func() { run.Process.Kill(); run.Wait() })
+		s.ev.Wait(t, s.listening(s.query+off), wait)
+		run.Process.Signal(syscall.SIGTERM)
+		run.Wait()
 		s.annotate(t, nil)
 		s.ev.WaitN(t, s.listening(s.query), 2, wait)
+		s.assertRestored(t)
 		p.Signal(t, syscall.SIGTERM)
 		if code := p.Wait(t, wait); code != 0 {
 			t.Fatalf("exit %d; log:\n%s", code, p.Log())
 		}
 	})
+}
+
+// Where no offset works (ports at both ends of 1..65535), the entry is
+// refused: the FE keeps running, status says why, and the annotation
+// removed clears it.
+func TestNoOffsetRefusesDebug(t *testing.T) {
+	if ln, err := net.Listen("tcp", ":65535"); err != nil {
+		t.Skipf("port 65535 in use: %v", err)
+	} else {
+		ln.Close()
+	}
+	s := newSandbox(t, nil)
+	s.setPorts(t, 65535, 1)
+	p := s.start(t)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	p.WaitLog(t, "child started", wait)
+	s.annotate(t, debugAnn)
+	p.WaitLog(t, "debug mode refused: no port offset works, staying in normal mode", wait)
+	out, _ := s.status()
+	for _, want := range []string{"mode:      normal",
+		"problem:   debug mode refused: DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET 1000 moves query_port 65535 to 66535, outside 1..65535",
+		"the FE keeps running in normal mode with the annotation " + podinfo.KeyRunmode + "=debug still set"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status does not say %q:\n%s", want, out)
+		}
+	}
+	if s.ev.Has("stopped ") || closed(s.query) {
+		t.Fatalf("the FE was stopped; log:\n%s", p.Log())
+	}
+	if conf, _ := os.ReadFile(s.conf); !bytes.Equal(conf, s.orig) {
+		t.Fatalf("conf changed:\n%s", conf)
+	}
+	s.annotate(t, nil)
+	p.WaitLog(t, "debug annotation removed: debug mode no longer refused", wait)
+	harness.WaitFor(t, "status without the refusal", wait, func() bool {
+		out, err := s.status()
+		return err == nil && !strings.Contains(out, "refused")
+	})
+	p.Signal(t, syscall.SIGTERM)
+	if code := p.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p.Log())
+	}
+}
+
+// A supervisor killed in debug mode, restarted with another offset, one
+// that collides in this conf (exit 2 before): the restore uses the marker,
+// the FE starts on its own ports.
+func TestOffsetChangedBeforeRestore(t *testing.T) {
+	s := newSandbox(t, debugAnn)
+	p := s.start(t)
+	s.assertDebug(t, p)
+	p.Signal(t, syscall.SIGKILL)
+	p.Wait(t, wait)
+	if _, err := os.Stat(s.conf + ".doris-entrypoint-debug"); err != nil {
+		t.Fatalf("no marker after SIGKILL: %v", err)
+	}
+	s.annotate(t, nil)
+	changed := max(s.query-s.http, s.http-s.query) // moves one of the two onto the other
+	p2 := s.startOffset(t, changed)
+	p2.WaitLog(t, "conf restored after a crash in debug mode", wait)
+	s.ev.Wait(t, s.listening(s.query), wait)
+	s.assertRestored(t)
+	p2.Signal(t, syscall.SIGTERM)
+	if code := p2.Wait(t, wait); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, p2.Log())
+	}
 }
 
 // A conf that cannot be restored (its file system is full) keeps the pod in
