@@ -74,8 +74,9 @@ type variable struct {
 	parse        func(s *Settings, v string) error
 }
 
-// envStopTimeout's default depends on the command; envDebugOffset is
-// checked against the component's ports too (modes.CheckOffset).
+// envStopTimeout's default depends on the command; envDebugOffset is only
+// the first offset debug mode tries when it is entered (supervisor/modes
+// offset.go): it never stops a start.
 const envStopTimeout, envDebugOffset = "DORIS_ENTRYPOINT_STOP_TIMEOUT", "DORIS_ENTRYPOINT_DEBUG_PORT_OFFSET"
 
 // variables are all the variables the program reads, in --help order.
