@@ -80,6 +80,8 @@ func TestMain(m *testing.M) {
 type podOpts struct {
 	env       map[string]string
 	readiness string // "" = the operator's httpGet /api/health; else a path on the probe endpoint
+	tag       string // the image tag; "" = Tag
+	fe        string // the FE address argument; "" = fe-0.e2e-pods (the walk's: doris-fe-service)
 }
 
 // probePort is the supervisor's endpoint of each component.
@@ -123,6 +125,13 @@ func podSpec(comp, name string, o podOpts) string {
 	for k, v := range envs {
 		fmt.Fprintf(&b, "    - {name: %s, value: %q}\n", k, v)
 	}
+	imageTag, fe := tag, "fe-0.e2e-pods"
+	if o.tag != "" {
+		imageTag = o.tag
+	}
+	if o.fe != "" {
+		fe = o.fe
+	}
 	readiness := fmt.Sprintf("{httpGet: {path: /api/health, port: %s}, periodSeconds: 1, failureThreshold: 1}", httpPort)
 	if o.readiness != "" {
 		readiness = fmt.Sprintf("{httpGet: {path: %q, port: %s}, periodSeconds: 1, failureThreshold: 1, timeoutSeconds: 2}", o.readiness, probePort[comp])
@@ -144,7 +153,7 @@ spec:
     image: localhost/doris-entrypoint-%[1]s:%[5]s
     imagePullPolicy: Never
     command: [/opt/apache-doris/%[1]s_entrypoint.sh]
-    args: ["fe-0.e2e-pods"]
+    args: [%[9]q]
     env:
     - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
     - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
@@ -162,7 +171,7 @@ spec:
       items:
       - {path: annotations, fieldRef: {fieldPath: metadata.annotations}}
       - {path: labels, fieldRef: {fieldPath: metadata.labels}}
-`, comp, name, kubepkg.NodeName, grace, tag, b.String(), port, readiness)
+`, comp, name, kubepkg.NodeName, grace, imageTag, b.String(), port, readiness, fe)
 }
 
 // pod is the part of a pod the tests read.
@@ -565,13 +574,17 @@ type toggleSetup struct {
 	opts podOpts
 }
 
-// 6. With RBAC the debug switch via the pod watch lands before the
-// kubelet's file refresh would; and the benchmark of the issue: ≥ 20
-// toggles each way, with and without the watch, with the readiness probe
-// on the supervisor's /readyz?wait= (held until the verdict flips) and on
-// the operator's /api/health, both at periodSeconds 1.
+// 6. With RBAC the debug switch comes from the pod watch and lands before
+// the kubelet's refresh of the downward-API file: E2E_TOGGLES round trips
+// (3 here: a behaviour test) with and without the watch, with the
+// readiness probe on the supervisor's /readyz?wait= (held until the
+// verdict flips) and on the operator's /api/health, both at periodSeconds
+// 1. Asserted: where the switches come from (the watch: the API; the file
+// alone: never the API), and the order (the watch's switches come first).
+// The figures are a benchmark's (BENCHMARKS.md, "Debug switches on a real
+// Kubernetes"): E2E_TOGGLES=20, the table below.
 func TestWatchBeatsFile(t *testing.T) {
-	n := 20
+	n := 3
 	if v := os.Getenv("E2E_TOGGLES"); v != "" {
 		fmt.Sscan(v, &n)
 	}
@@ -602,7 +615,7 @@ func TestWatchBeatsFile(t *testing.T) {
 		logs, _ := kube.Kubectl("logs", "be-0")
 		fromAPI := strings.Count(logs, `"msg":"run mode changed","component":"be","source":"api"`)
 		if watch := su.opts.env["DORIS_ENTRYPOINT_KUBE"] != "off"; watch && fromAPI < n {
-			t.Errorf("%s: %d switches came from the pod watch, want at least %d", su.name, fromAPI, n)
+			t.Errorf("%s: %d of %d switches came from the pod watch, want at least %d", su.name, fromAPI, 2*n, n)
 		} else if !watch && fromAPI > 0 {
 			t.Errorf("%s: %d switches came from the pod watch, want none", su.name, fromAPI)
 		}
@@ -616,6 +629,7 @@ func TestWatchBeatsFile(t *testing.T) {
 		return d
 	}
 	enterSwitch := func(t toggle) time.Duration { return t.enter.supervisor }
+	leaveSwitch := func(t toggle) time.Duration { return t.leave.supervisor }
 	enter := func(t toggle) time.Duration { return t.enter.done() }
 	leave := func(t toggle) time.Duration { return t.leave.done() }
 	var table strings.Builder
@@ -624,7 +638,7 @@ func TestWatchBeatsFile(t *testing.T) {
 		fmt.Fprintf(&table, "| %s |", su.name)
 		for _, f := range []func(toggle) time.Duration{enterSwitch,
 			func(t toggle) time.Duration { return t.enter.pod },
-			func(t toggle) time.Duration { return t.leave.supervisor },
+			leaveSwitch,
 			func(t toggle) time.Duration { return t.leave.pod },
 		} {
 			d := col(results[su.name], f)
@@ -632,26 +646,37 @@ func TestWatchBeatsFile(t *testing.T) {
 		}
 		table.WriteString("\n")
 	}
-	t.Logf("%d toggles each, median / p99 from kubectl annotate returning:\n%s", n, table.String())
+	t.Logf("%d toggles each, median / p99 from kubectl annotate returning (BENCHMARKS.md's figures: E2E_TOGGLES=20):\n%s", n, table.String())
 	for _, su := range setups[:2] {
 		e, l := col(results[su.name], enter), col(results[su.name], leave)
 		sort.Slice(e, func(i, j int) bool { return e[i] < e[j] })
 		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 		t.Logf("%s: NotReady with the child stopped %v; Ready again %v", su.name, e, l)
 	}
-	// The issue's targets, at the pod: NotReady with the child stopped, and
-	// Ready again, p99 ≤ 0.5 s via the watch. The file's (≤ 1.5 s) starts
-	// with the kubelet's own refresh of the file (it waits for a PLEG
-	// relist, 1 s period): reported in BENCHMARKS.md, not asserted here.
-	if p := quantile(col(results[watchWait], enter), 0.99); p > 500*time.Millisecond {
-		t.Errorf("%s: NotReady with the child stopped at p99 %s, target 500ms", watchWait, p)
+	// The order: the supervisor's switches (both ways, both probes) come
+	// sooner from the pod watch than from the file, whose refresh waits for
+	// a kubelet pod sync (BENCHMARKS.md: medians 3-12 ms against 133-434 ms).
+	switches := func(names ...string) []time.Duration {
+		var d []time.Duration
+		for _, name := range names {
+			d = append(d, col(results[name], enterSwitch)...)
+			d = append(d, col(results[name], leaveSwitch)...)
+		}
+		return d
 	}
-	if p := quantile(col(results[watchWait], leave), 0.99); p > 500*time.Millisecond {
-		t.Errorf("%s: Ready again at p99 %s, target 500ms", watchWait, p)
-	}
-	watch := quantile(col(results[watchHealth], enterSwitch), 0.5)
-	file := quantile(col(results[fileHealth], enterSwitch), 0.5)
+	watch, file := quantile(switches(watchWait, watchHealth), 0.5), quantile(switches(fileWait, fileHealth), 0.5)
+	t.Logf("the supervisor's switch, median: pod watch %s, file %s", watch.Round(time.Millisecond), file.Round(time.Millisecond))
 	if watch >= file {
 		t.Errorf("the pod watch (median %s) did not beat the file (median %s)", watch, file)
+	}
+	// A bound for a lost switch only, not a figure: via the watch, NotReady
+	// with the child stopped and Ready again within 5 s of the annotate,
+	// over 10x the benchmark's p99 (360 ms) and under the 10 s resync a
+	// missed event would wait for.
+	const bound = 5 * time.Second
+	for _, d := range append(col(results[watchWait], enter), col(results[watchWait], leave)...) {
+		if d > bound {
+			t.Errorf("%s: a switch took %s, bound %s", watchWait, d, bound)
+		}
 	}
 }
