@@ -15,6 +15,7 @@ import (
 	"time"
 
 	kubepkg "github.com/apache/doris-entrypoint/test/e2e/kube"
+	"github.com/apache/doris-entrypoint/test/fakedoris"
 )
 
 // The walk: the cluster-operations page, step by step, on the objects the
@@ -660,9 +661,88 @@ func onVersion(prefix, version string, n int) func([]map[string]string) bool {
 	}
 }
 
+// aliveOn says there is an alive row whose Host starts with prefix, and
+// every alive one is on version (the dead keep their last heartbeat's).
+func aliveOn(prefix, version string) func([]map[string]string) bool {
+	return func(rows []map[string]string) bool {
+		c := 0
+		for _, r := range rows {
+			if strings.HasPrefix(r["Host"], prefix) && r["Alive"] == "true" {
+				if r["Version"] != version {
+					return false
+				}
+				c++
+			}
+		}
+		return c > 0
+	}
+}
+
+// deadOldBackend makes a BE that last reported the old line and is dead:
+// a hand-written BE pod (e2e_test.go podSpec, FQDN <name>.e2e-pods…, no
+// API access: its stop is an ordinary one, no scale-in) on Tag, which
+// reports fakedoris.DefaultVersion, registering with the walk's FEs
+// through doris-fe-service (the StatefulSets' $(ENV_FE_ADDR)); listed
+// Alive on that version, it is deleted, and the master marks it dead at
+// its first missed heartbeat, the row keeping the version of its last
+// one. With the balance and the tablet scheduler off (upgrade begin) it
+// gets no tablets. It returns the row's "host:port".
+func deadOldBackend(t *testing.T, name string) string {
+	t.Helper()
+	createPod(t, "be", name, podOpts{tag: kubepkg.Tag, fe: "doris-fe-service"})
+	t.Cleanup(func() { deletePod(t, name) })
+	waitRows(t, "show backends", name+" Alive on "+fakedoris.DefaultVersion, 2*time.Minute, func(rows []map[string]string) bool {
+		r := beRow(rows, name)
+		return r != nil && r["Alive"] == "true" && r["Version"] == fakedoris.DefaultVersion
+	})
+	followLogs(t, name)
+	deletePod(t, name)
+	rows := waitRows(t, "show backends", name+" dead, listed on "+fakedoris.DefaultVersion, time.Minute, func(rows []map[string]string) bool {
+		r := beRow(rows, name)
+		return r != nil && r["Alive"] == "false" && r["Version"] == fakedoris.DefaultVersion
+	})
+	r := beRow(rows, name)
+	return r["Host"] + ":" + r["HeartbeatPort"]
+}
+
+// waitNotAliveEvent waits for an FE pod's Warning UpgradeOrderNotAlive
+// naming the BE of pod name (cluster/upgrade_order.go: "host (version)").
+func waitNotAliveEvent(t *testing.T, name string) {
+	t.Helper()
+	want := name + ".e2e-pods.doris.svc.cluster.local (" + fakedoris.DefaultVersion + ")"
+	if err := kubepkg.Poll("UpgradeOrderNotAlive naming "+name, 30*time.Second, func() error {
+		ev, _ := kube.Kubectl("get", "events", "--field-selector", "reason=UpgradeOrderNotAlive,type=Warning", "--no-headers",
+			"-o", "custom-columns=POD:.involvedObject.name,MSG:.message")
+		for _, line := range strings.Split(ev, "\n") {
+			if strings.HasPrefix(line, "doris-fe-") && strings.Contains(line, want) {
+				t.Logf("UpgradeOrderNotAlive: %s", line)
+				return nil
+			}
+		}
+		return fmt.Errorf("no FE pod's Event names %q among:\n%s", want, ev)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dropDeadBackend removes the row of a dead BE that holds no tablet
+// (ALTER SYSTEM DROPP: nothing here drops a BE holding tablets).
+func dropDeadBackend(t *testing.T, name, hostPort string) {
+	t.Helper()
+	r := beRow(query(t, "doris-fe-0", "show backends"), name)
+	if r == nil || r["Alive"] != "false" || r["TabletNum"] != "0" {
+		t.Fatalf("%s: %v: want dead with TabletNum 0 before DROPP", name, r)
+	}
+	query(t, "doris-fe-0", `ALTER SYSTEM DROPP BACKEND "`+hostPort+`"`)
+	waitRows(t, "show backends", name+" dropped", time.Minute, func(rows []map[string]string) bool { return beRow(rows, name) == nil })
+}
+
 // Walk 6. The upgrade as the page prescribes, through kubectl exec: check,
 // begin (flags on), BE then CN then FE rolled one pod at a time, the flags
-// kept on through the FE master's restart, status, end (flags off); then
+// kept on through the FE master's restart, status, end (flags off). Before
+// the FE roll a BE on the old line dies (issue 22): the FEs do not wait for
+// it (no UpgradeOrder; Warning UpgradeOrderNotAlive names it), and its row
+// (no tablets) is dropped before end, which wants every node alive. Then
 // both images changed at once: the FE waits for the BEs. SHOW FRONTENDS /
 // SHOW BACKENDS report the new versions.
 func TestWalkUpgrade(t *testing.T) {
@@ -684,10 +764,19 @@ func TestWalkUpgrade(t *testing.T) {
 	waitRows(t, "show backends", "BEs on "+kubepkg.NextVersion, 2*time.Minute, onVersion("doris-be-", kubepkg.NextVersion, 3))
 	setImage(t, "doris-cn", "cn", kubepkg.NextTag)
 	waitRollout(t, "doris-cn")
+	waitRows(t, "show backends", "the alive CNs on "+kubepkg.NextVersion, 2*time.Minute, aliveOn("doris-cn-", kubepkg.NextVersion))
+	// A BE that reports the old line and is dead: the FEs start without
+	// waiting for it (DORIS_ENTRYPOINT_UPGRADE_WAIT, 240 s each) and name it.
+	const oldBE = "be-old"
+	oldHostPort := deadOldBackend(t, oldBE)
 	masterBefore := feMaster(query(t, "doris-fe-0", "show frontends"))
 	setImage(t, "doris-fe", "fe", kubepkg.NextTag)
 	waitRollout(t, "doris-fe")
 	rows := waitRows(t, "show frontends", "FEs on "+kubepkg.NextVersion, 2*time.Minute, onVersion("doris-fe-", kubepkg.NextVersion, 3))
+	waitNotAliveEvent(t, oldBE)
+	if ev, _ := kube.Kubectl("get", "events", "--field-selector", "reason=UpgradeOrder", "--no-headers", "-o", "custom-columns=POD:.involvedObject.name,MSG:.message"); strings.TrimSpace(ev) != "" {
+		t.Fatalf("an FE waited in the roll (every alive BE/CN was on %s, %s dead on %s):\n%s", kubepkg.NextVersion, oldBE, fakedoris.DefaultVersion, ev)
+	}
 	t.Logf("master %s before the FE roll, %s after", masterBefore, feMaster(rows))
 	if err := kubepkg.Poll("the flags on the master after the FE roll", time.Minute, func() error {
 		if on, got := flagsOn(t); !on {
@@ -699,6 +788,7 @@ func TestWalkUpgrade(t *testing.T) {
 	}
 	status, _ := execIn(t, "doris-fe-1", "doris-entrypoint", "upgrade", "status")
 	t.Logf("upgrade status:\n%s", status)
+	dropDeadBackend(t, oldBE, oldHostPort) // upgrade end wants every node alive
 	if out, rc := execIn(t, "doris-fe-0", "doris-entrypoint", "upgrade", "end"); rc != 0 {
 		t.Fatalf("upgrade end: rc %d\n%s", rc, out)
 	}
