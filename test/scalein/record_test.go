@@ -32,10 +32,7 @@ func scaleInRecorded(srv *fakekube.Server) bool {
 // ordinal is still below the StatefulSet's 3 replicas): the record keeps its
 // decommission, the command ends done, and the record is gone.
 func TestScaleInCommandSurvivesARestart(t *testing.T) {
-	hbs, roles := make([]int, 3), make([]string, 3)
-	for i := range hbs {
-		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
-	}
+	hbs, roles := mixBackends(t, 3)
 	c, fe := fakeCluster(t, 3, 1, hbs, roles)
 	c.SetDecommissionRate(0)
 	srv := &fakekube.Server{Pod: fakekube.NewPod("doris", "doris-be-2")}
@@ -64,13 +61,13 @@ func TestScaleInCommandStops(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		during func(t *testing.T, c *fakedoris.Cluster, fe string)
+		during func(t *testing.T, fe string, hb int)
 		want   []string
 		kept   bool // the record stays
 	}{
 		{name: "a decommission cancelled under it", args: []string{"--timeout", "2m"},
-			during: func(t *testing.T, c *fakedoris.Cluster, fe string) {
-				if err := (&cluster.Client{}).CancelDecommission(context.Background(), fe, beHost(2), hbOf(c, beHost(2))); err != nil {
+			during: func(t *testing.T, fe string, hb int) {
+				if err := (&cluster.Client{}).CancelDecommission(context.Background(), fe, beHost(2), hb); err != nil {
 					t.Error(err)
 				}
 			},
@@ -81,17 +78,14 @@ func TestScaleInCommandStops(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hbs, roles := make([]int, 3), make([]string, 3)
-			for i := range hbs {
-				hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
-			}
+			hbs, roles := mixBackends(t, 3)
 			c, fe := fakeCluster(t, 3, 1, hbs, roles)
 			c.SetDecommissionRate(0)
 			srv := &fakekube.Server{Pod: fakekube.NewPod("doris", "doris-be-0")}
 			cli := scaleInCLI(t, srv, fe, append([]string{"be", "--to", "2"}, tt.args...)...)
 			harness.WaitFor(t, "the decommission sent", wait, func() bool { return strings.Contains(cli.Log(), "decommission sent:") })
 			if tt.during != nil {
-				tt.during(t, c, fe)
+				tt.during(t, fe, hbs[2])
 			}
 			if code := cli.Wait(t, wait); code != 1 {
 				t.Fatalf("exit %d, want 1:\n%s", code, cli.Log())
@@ -121,15 +115,6 @@ func TestScaleInCommandStops(t *testing.T) {
 			}
 		})
 	}
-}
-
-func hbOf(c *fakedoris.Cluster, host string) int {
-	for _, be := range c.Backends() {
-		if be.Host == host {
-			return be.HeartbeatPort
-		}
-	}
-	return 0
 }
 
 func statementsWith(c *fakedoris.Cluster, s string) []string {

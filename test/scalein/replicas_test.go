@@ -84,10 +84,7 @@ func must(t *testing.T, err error) {
 // preStop refuses (ScaleInUnsafe, the reason naming the table), sends no
 // DECOMMISSION and stops as before.
 func TestScaleInInternalSchema(t *testing.T) {
-	hbs, roles := make([]int, 3), make([]string, 3)
-	for i := range hbs {
-		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
-	}
+	hbs, roles := mixBackends(t, 3)
 	c, fe := fakeCluster(t, 3, 1, hbs, roles)
 	c.InitInternalSchema()
 	pd := startBE(t, fe, 2, hbs[2], "mix", 2, true)

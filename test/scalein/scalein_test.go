@@ -135,6 +135,16 @@ func listedAfterRound(c *fakedoris.Cluster, host string) bool {
 	return listed(c, host)
 }
 
+// mixBackends are the heartbeat ports (free) and roles of n mix backends.
+func mixBackends(t testing.TB, n int) ([]int, []string) {
+	t.Helper()
+	hbs, roles := make([]int, n), make([]string, n)
+	for i := range hbs {
+		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
+	}
+	return hbs, roles
+}
+
 func listed(c *fakedoris.Cluster, host string) bool {
 	for _, be := range c.Backends() {
 		if be.Host == host {
@@ -253,10 +263,7 @@ func TestScaleInParallel(t *testing.T) {
 // (DecommissionIncomplete, nothing dropped); scaled back out, its next start
 // cancels the decommission.
 func TestScaleInBudgetThenScaledBackOut(t *testing.T) {
-	hbs, roles := make([]int, 3), make([]string, 3)
-	for i := range hbs {
-		hbs[i], roles[i] = harness.FreePort(t, 0), "mix"
-	}
+	hbs, roles := mixBackends(t, 3)
 	c, fe := fakeCluster(t, 3, 1, hbs, roles)
 	c.SetDecommissionRate(0.5) // 10 tablets: 20 s; the budget: 8 s less the child's 5 s
 	pd := startBE(t, fe, 2, hbs[2], "mix", 2, true, "DORIS_ENTRYPOINT_STOP_TIMEOUT=8s")
